@@ -1,0 +1,40 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+let package = Package(
+    name: "Vellum",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "vellum", targets: ["vellum"]),
+        .library(name: "VellumCore", targets: ["VellumCore"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+    ],
+    targets: [
+        // Pure core: encodings, crypto, credentials, entries, merge. No I/O, no clock reads.
+        .target(
+            name: "VellumCore",
+            dependencies: [.product(name: "Crypto", package: "swift-crypto")]
+        ),
+        // The system SQLite library (Debian libsqlite3-dev).
+        .systemLibrary(name: "CSQLite", providers: [.apt(["libsqlite3-dev"])]),
+        // Storage: schema, migrations, append-only log, materialized state.
+        .target(name: "VellumStore", dependencies: ["VellumCore", "CSQLite"]),
+        // A node: its data directory, keys and the operations that combine Core and Store.
+        .target(name: "VellumNode", dependencies: ["VellumCore", "VellumStore"]),
+        // The CLI: argument parsing and output formatting only.
+        .executableTarget(
+            name: "vellum",
+            dependencies: [
+                "VellumNode", "VellumCore",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .testTarget(name: "VellumCoreTests", dependencies: ["VellumCore"]),
+        .testTarget(name: "VellumStoreTests", dependencies: ["VellumStore", "VellumNode", "CSQLite"]),
+        .testTarget(name: "VellumIntegrationTests", dependencies: ["vellum", "VellumCore", "CSQLite"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,57 @@
+@preconcurrency import Crypto
+
+/// A `did:key` for an Ed25519 public key: `did:key:z` + base58btc(0xed 0x01 ‖ key).
+///
+/// An issuer's identity is its feed key; `did:key` lets any verifier resolve it offline.
+public struct DIDKey: Sendable, Hashable, CustomStringConvertible {
+    public let publicKey: [UInt8]
+
+    static let ed25519Multicodec: [UInt8] = [0xED, 0x01]
+
+    public init(publicKey: [UInt8]) throws(VellumError) {
+        guard publicKey.count == 32 else {
+            throw VellumError(.invalidKey, "an Ed25519 public key has 32 bytes, not \(publicKey.count)")
+        }
+        self.publicKey = publicKey
+    }
+
+    /// Parses `did:key:z6Mk...`, optionally with a `#fragment` that must repeat the key.
+    public init(parsing text: String) throws(VellumError) {
+        var did = Substring(text)
+        var fragment: Substring?
+        if let hash = text.firstIndex(of: "#") {
+            did = text[..<hash]
+            fragment = text[text.index(after: hash)...]
+        }
+        guard did.hasPrefix("did:key:") else {
+            throw VellumError(.invalidKey, "'\(text)' is not a did:key identifier")
+        }
+        let multibase = did.dropFirst("did:key:".count)
+        try self.init(multibase: multibase)
+        if let fragment, fragment != multibase {
+            throw VellumError(.invalidKey, "the fragment of '\(text)' does not name its own key")
+        }
+    }
+
+    /// Parses the multibase part (`z6Mk...`).
+    public init(multibase: some StringProtocol) throws(VellumError) {
+        guard multibase.first == "z", let bytes = Base58.decode(multibase.dropFirst()) else {
+            throw VellumError(.invalidKey, "'\(multibase)' is not a base58btc multibase value")
+        }
+        guard bytes.count == 34, bytes.starts(with: DIDKey.ed25519Multicodec) else {
+            throw VellumError(.invalidKey, "'\(multibase)' is not a multicodec Ed25519 public key")
+        }
+        try self.init(publicKey: Array(bytes.dropFirst(2)))
+    }
+
+    public var multibase: String { "z" + Base58.encode(DIDKey.ed25519Multicodec + publicKey) }
+    public var did: String { "did:key:" + multibase }
+    public var description: String { did }
+    /// The verification method of this key: `did:key:z...#z...`.
+    public var verificationMethod: String { did + "#" + multibase }
+
+    public var signingPublicKey: Curve25519.Signing.PublicKey {
+        // A 32-byte key always constructs.
+        try! Curve25519.Signing.PublicKey(rawRepresentation: publicKey)
+    }
+}

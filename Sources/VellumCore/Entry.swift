@@ -1,0 +1,153 @@
+@preconcurrency import Crypto
+
+/// What an entry records. The raw values are part of the signed encoding: never renumber.
+public enum EntryKind: UInt8, Sendable, CaseIterable, CustomStringConvertible {
+    case issue = 1
+    case revoke = 2
+    case suspend = 3
+    case reinstate = 4
+
+    public var description: String {
+        switch self {
+        case .issue: "issue"
+        case .revoke: "revoke"
+        case .suspend: "suspend"
+        case .reinstate: "reinstate"
+        }
+    }
+
+    public init?(name: String) {
+        guard let kind = EntryKind.allCases.first(where: { $0.description == name }) else { return nil }
+        self = kind
+    }
+}
+
+/// 32 bytes: an entry id (SHA-256 of its encoding) or a feed's Ed25519 public key.
+public struct Bytes32: Sendable, Hashable, Comparable, CustomStringConvertible {
+    public let bytes: [UInt8]
+
+    public init?(_ bytes: some Collection<UInt8>) {
+        guard bytes.count == 32 else { return nil }
+        self.bytes = Array(bytes)
+    }
+
+    public init?(hex: some StringProtocol) {
+        guard let b = Hex.decode(hex) else { return nil }
+        self.init(b)
+    }
+
+    public static let zero = Bytes32([UInt8](repeating: 0, count: 32))!
+
+    public var hex: String { Hex.encode(bytes) }
+    public var description: String { hex }
+    public static func < (a: Bytes32, b: Bytes32) -> Bool { a.bytes.lexicographicallyPrecedes(b.bytes) }
+}
+
+public typealias EntryID = Bytes32
+public typealias FeedKey = Bytes32
+
+extension FeedKey {
+    /// The issuer identity of this feed key.
+    public var didKey: DIDKey { try! DIDKey(publicKey: bytes) }
+}
+
+/// The fields of an entry that its id covers. Built by `FeedWriter`, checked by `EntryVerifier`.
+public struct UnsignedEntry: Sendable, Hashable {
+    public let feed: FeedKey
+    public let seq: UInt64
+    public let prev: EntryID
+    public let hlc: HLC
+    public let kind: EntryKind
+    /// The payload's RFC 8785 (JCS) bytes.
+    public let payload: [UInt8]
+
+    public init(feed: FeedKey, seq: UInt64, prev: EntryID, hlc: HLC, kind: EntryKind, payload: [UInt8]) {
+        self.feed = feed
+        self.seq = seq
+        self.prev = prev
+        self.hlc = hlc
+        self.kind = kind
+        self.payload = payload
+    }
+
+    /// The domain tag that opens every version-1 encoding.
+    public static let domainTag: [UInt8] = Array("vellum/entry".utf8) + [0x01]
+    public static let maximumPayloadSize = 64 * 1024
+
+    /// The canonical version-1 encoding (Docs/LEDGER.md): tag ‖ feed ‖ seq ‖ prev ‖ hlc ‖ kind ‖
+    /// payload length ‖ payload, integers big-endian.
+    public var encoding: [UInt8] {
+        var out = UnsignedEntry.domainTag
+        out.reserveCapacity(out.count + 32 + 8 + 32 + 8 + 1 + 4 + payload.count)
+        out += feed.bytes
+        appendBigEndian(seq, to: &out)
+        out += prev.bytes
+        appendBigEndian(hlc.rawValue, to: &out)
+        out.append(kind.rawValue)
+        appendBigEndian(UInt32(payload.count), to: &out)
+        out += payload
+        return out
+    }
+
+    /// SHA-256 of the encoding.
+    public var id: EntryID { EntryID(Array(SHA256.hash(data: encoding)))! }
+}
+
+private func appendBigEndian<T: FixedWidthInteger>(_ value: T, to out: inout [UInt8]) {
+    withUnsafeBytes(of: value.bigEndian) { out.append(contentsOf: $0) }
+}
+
+/// An entry as it travels: fields, claimed id and signature. Nothing vouches for it until
+/// `EntryVerifier` turns it into a `VerifiedEntry`.
+public struct Entry: Sendable, Hashable {
+    public let unsigned: UnsignedEntry
+    public let id: EntryID
+    /// Ed25519 by the feed key over the 32 id bytes.
+    public let signature: [UInt8]
+
+    public init(unsigned: UnsignedEntry, id: EntryID, signature: [UInt8]) {
+        self.unsigned = unsigned
+        self.id = id
+        self.signature = signature
+    }
+
+    public var feed: FeedKey { unsigned.feed }
+    public var seq: UInt64 { unsigned.seq }
+    public var prev: EntryID { unsigned.prev }
+    public var hlc: HLC { unsigned.hlc }
+    public var kind: EntryKind { unsigned.kind }
+    public var payload: [UInt8] { unsigned.payload }
+}
+
+/// An entry whose id, signature, payload and authorization have been checked. Only
+/// `EntryVerifier` and `FeedWriter` (which signs with the node's own key) can make one, and
+/// storage accepts nothing else.
+public struct VerifiedEntry: Sendable, Hashable {
+    public let entry: Entry
+    public let payload: EntryPayload
+
+    init(entry: Entry, payload: EntryPayload) {
+        self.entry = entry
+        self.payload = payload
+    }
+
+    public var id: EntryID { entry.id }
+    public var feed: FeedKey { entry.feed }
+    public var seq: UInt64 { entry.seq }
+    public var hlc: HLC { entry.hlc }
+    public var kind: EntryKind { entry.kind }
+    public var credentialID: String { payload.credentialID }
+}
+
+/// The newest entry of a feed that a replica holds.
+public struct FeedHead: Sendable, Hashable {
+    public let feed: FeedKey
+    public let seq: UInt64
+    public let id: EntryID
+
+    public init(feed: FeedKey, seq: UInt64, id: EntryID) {
+        self.feed = feed
+        self.seq = seq
+        self.id = id
+    }
+}

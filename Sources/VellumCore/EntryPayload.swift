@@ -1,0 +1,155 @@
+/// The decoded payload of an entry. Payloads are JSON objects in RFC 8785 form; they carry no
+/// personal data: the subject appears only as a salted commitment.
+public enum EntryPayload: Sendable, Hashable {
+    case issue(IssuePayload)
+    case status(StatusPayload)
+
+    public var credentialID: String {
+        switch self {
+        case .issue(let p): p.credentialID
+        case .status(let p): p.credentialID
+        }
+    }
+
+    public var json: JSON {
+        switch self {
+        case .issue(let p): p.json
+        case .status(let p): p.json
+        }
+    }
+
+    /// Decodes payload bytes for `kind`, requiring them to be canonical JCS.
+    public init(kind: EntryKind, bytes: [UInt8]) throws(VellumError) {
+        let json: JSON
+        do { json = try JSON(parsing: bytes) } catch {
+            throw VellumError(.invalidEntry, "payload is not JSON: \(error)")
+        }
+        guard json.canonicalBytes == bytes else {
+            throw VellumError(.invalidEntry, "payload is not in canonical (RFC 8785) form")
+        }
+        switch kind {
+        case .issue: self = .issue(try IssuePayload(json: json))
+        case .revoke, .suspend, .reinstate: self = .status(try StatusPayload(json: json))
+        }
+    }
+}
+
+/// What the log records of an issued credential.
+public struct IssuePayload: Sendable, Hashable {
+    public var credentialID: String
+    /// SHA-256 (hex) of the signed credential's JCS form.
+    public var digest: String
+    public var issuer: String
+    public var achievementID: String
+    public var achievementName: String
+    public var achievementType: String
+    public var validFrom: String
+    public var validUntil: String?
+    public var statusListIndex: Int
+    /// SHA-256 (hex) over salt ‖ subject id; the salt stays on the issuing node.
+    public var subjectCommitment: String
+
+    public init(
+        credentialID: String, digest: String, issuer: String, achievementID: String, achievementName: String,
+        achievementType: String, validFrom: String, validUntil: String?, statusListIndex: Int, subjectCommitment: String
+    ) {
+        self.credentialID = credentialID
+        self.digest = digest
+        self.issuer = issuer
+        self.achievementID = achievementID
+        self.achievementName = achievementName
+        self.achievementType = achievementType
+        self.validFrom = validFrom
+        self.validUntil = validUntil
+        self.statusListIndex = statusListIndex
+        self.subjectCommitment = subjectCommitment
+    }
+
+    public var json: JSON {
+        var o: [String: JSON] = [
+            "credential": .string(credentialID),
+            "digest": .string(digest),
+            "issuer": .string(issuer),
+            "achievement": ["id": .string(achievementID), "name": .string(achievementName), "type": .string(achievementType)],
+            "validFrom": .string(validFrom),
+            "statusListIndex": .number(Double(statusListIndex)),
+            "subjectCommitment": .string(subjectCommitment),
+        ]
+        if let validUntil { o["validUntil"] = .string(validUntil) }
+        return .object(o)
+    }
+
+    public init(json: JSON) throws(VellumError) {
+        func string(_ value: JSON?, _ name: String) throws(VellumError) -> String {
+            guard let s = value?.stringValue, !s.isEmpty else {
+                throw VellumError(.invalidEntry, "issue payload lacks '\(name)'")
+            }
+            return s
+        }
+        let allowed: Set<String> = [
+            "credential", "digest", "issuer", "achievement", "validFrom", "validUntil", "statusListIndex", "subjectCommitment",
+        ]
+        if let extra = json.objectValue?.keys.first(where: { !allowed.contains($0) }) {
+            throw VellumError(.invalidEntry, "issue payload has unknown field '\(extra)'")
+        }
+        credentialID = try string(json["credential"], "credential")
+        guard credentialID.hasPrefix("urn:uuid:") else {
+            throw VellumError(.invalidEntry, "credential id '\(credentialID)' is not a urn:uuid")
+        }
+        digest = try string(json["digest"], "digest")
+        guard digest.utf8.count == 64, Hex.decode(digest) != nil else {
+            throw VellumError(.invalidEntry, "issue payload digest is not 64 hex digits")
+        }
+        issuer = try string(json["issuer"], "issuer")
+        achievementID = try string(json["achievement"]?["id"], "achievement.id")
+        achievementName = try string(json["achievement"]?["name"], "achievement.name")
+        achievementType = try string(json["achievement"]?["type"], "achievement.type")
+        validFrom = try string(json["validFrom"], "validFrom")
+        guard Timestamp(parsing: validFrom) != nil else {
+            throw VellumError(.invalidEntry, "validFrom '\(validFrom)' is not an RFC 3339 date-time")
+        }
+        validUntil = json["validUntil"]?.stringValue
+        if let validUntil, Timestamp(parsing: validUntil) == nil {
+            throw VellumError(.invalidEntry, "validUntil '\(validUntil)' is not an RFC 3339 date-time")
+        }
+        guard let index = json["statusListIndex"]?.numberValue, index >= 0, index == index.rounded(), index < 1e12 else {
+            throw VellumError(.invalidEntry, "issue payload statusListIndex is not a non-negative integer")
+        }
+        statusListIndex = Int(index)
+        subjectCommitment = try string(json["subjectCommitment"], "subjectCommitment")
+        guard subjectCommitment.utf8.count == 64, Hex.decode(subjectCommitment) != nil else {
+            throw VellumError(.invalidEntry, "subjectCommitment is not 64 hex digits")
+        }
+    }
+}
+
+/// A revoke, suspend or reinstate of one credential.
+public struct StatusPayload: Sendable, Hashable {
+    public var credentialID: String
+    public var reason: String?
+
+    public init(credentialID: String, reason: String? = nil) {
+        self.credentialID = credentialID
+        self.reason = reason
+    }
+
+    public var json: JSON {
+        var o: [String: JSON] = ["credential": .string(credentialID)]
+        if let reason { o["reason"] = .string(reason) }
+        return .object(o)
+    }
+
+    public init(json: JSON) throws(VellumError) {
+        if let extra = json.objectValue?.keys.first(where: { $0 != "credential" && $0 != "reason" }) {
+            throw VellumError(.invalidEntry, "status payload has unknown field '\(extra)'")
+        }
+        guard let id = json["credential"]?.stringValue, id.hasPrefix("urn:uuid:") else {
+            throw VellumError(.invalidEntry, "status payload lacks a urn:uuid 'credential'")
+        }
+        credentialID = id
+        if let r = json["reason"] {
+            guard let s = r.stringValue else { throw VellumError(.invalidEntry, "status reason is not a string") }
+            reason = s
+        }
+    }
+}

@@ -1,0 +1,201 @@
+@preconcurrency import Crypto
+
+/// What a registrar asks for when issuing one credential.
+public struct CredentialRequest: Sendable, Hashable {
+    public var subject: String
+    public var achievementName: String
+    public var achievementType: String
+    public var description: String?
+    public var criteria: String?
+    public var validUntil: Timestamp?
+
+    public init(
+        subject: String, achievementName: String, achievementType: String = "MicroCredential",
+        description: String? = nil, criteria: String? = nil, validUntil: Timestamp? = nil
+    ) {
+        self.subject = subject
+        self.achievementName = achievementName
+        self.achievementType = achievementType
+        self.description = description
+        self.criteria = criteria
+        self.validUntil = validUntil
+    }
+
+    /// Checks the request against Open Badges 3.0 before anything is signed.
+    /// - Returns: the subject as a URI (`mailto:` added to a bare e-mail address).
+    public func validated(validFrom: Timestamp) throws(VellumError) -> String {
+        let subjectURI = try CredentialRequest.subjectURI(subject)
+        guard !achievementName.trimmingWhitespace.isEmpty else {
+            throw VellumError(.invalidInput, "achievement name is empty")
+        }
+        guard OpenBadges.achievementTypes.contains(achievementType) || achievementType.hasPrefix("ext:") else {
+            throw VellumError(.invalidInput, "unknown achievement type '\(achievementType)' (e.g. MicroCredential, Badge, Certificate, Degree)")
+        }
+        if let validUntil, validUntil <= validFrom {
+            throw VellumError(.invalidInput, "valid-until \(validUntil.rfc3339) is not after the issue time \(validFrom.rfc3339)")
+        }
+        return subjectURI
+    }
+
+    static func subjectURI(_ subject: String) throws(VellumError) -> String {
+        let s = subject.trimmingWhitespace
+        guard !s.isEmpty else { throw VellumError(.invalidInput, "subject is empty") }
+        guard !s.contains(where: { $0.isWhitespace }) else {
+            throw VellumError(.invalidInput, "subject '\(s)' contains whitespace; give a URI (did:, urn:, https:) or an e-mail address")
+        }
+        if let colon = s.firstIndex(of: ":"), s[..<colon].allSatisfy({ $0.isLetter || $0.isNumber || "+-.".contains($0) }),
+            s.first!.isLetter, s.index(after: colon) < s.endIndex
+        {
+            return s
+        }
+        if let at = s.firstIndex(of: "@"), at != s.startIndex, s[s.index(after: at)...].contains(".") {
+            return "mailto:" + s
+        }
+        throw VellumError(.invalidInput, "subject '\(s)' is neither a URI (did:, urn:, https:) nor an e-mail address")
+    }
+}
+
+/// Everything about an issuance that is not in the request: who issues, when, the random
+/// values (passed in so the core stays deterministic) and where the status lists live.
+public struct IssuanceContext: Sendable {
+    public var issuer: DIDKey
+    public var issuerName: String
+    public var credentialUUID: [UInt8]
+    public var subjectSalt: [UInt8]
+    public var validFrom: Timestamp
+    public var statusListIndex: Int
+    public var statusListBaseURL: String
+
+    public init(
+        issuer: DIDKey, issuerName: String, credentialUUID: [UInt8], subjectSalt: [UInt8], validFrom: Timestamp,
+        statusListIndex: Int, statusListBaseURL: String
+    ) {
+        self.issuer = issuer
+        self.issuerName = issuerName
+        self.credentialUUID = credentialUUID
+        self.subjectSalt = subjectSalt
+        self.validFrom = validFrom
+        self.statusListIndex = statusListIndex
+        self.statusListBaseURL = statusListBaseURL
+    }
+}
+
+/// A signed credential with the ledger's record of it.
+public struct IssuedCredential: Sendable {
+    public let document: JSON
+    public let payload: IssuePayload
+    public let subject: String
+    public let subjectSalt: [UInt8]
+    public var id: String { payload.credentialID }
+}
+
+/// Builds and signs Open Badges 3.0 `OpenBadgeCredential`s (VC Data Model 2.0).
+public enum OpenBadges {
+    public static let vcContext = "https://www.w3.org/ns/credentials/v2"
+    public static let vc11Context = "https://www.w3.org/2018/credentials/v1"
+    public static let obContext = "https://purl.imsglobal.org/spec/ob/v3p0/context-3.0.3.json"
+    /// Entries per Bitstring Status List (the minimum the spec allows, 16 KiB of bits).
+    public static let statusListSize = 131_072
+
+    public static let achievementTypes: Set<String> = [
+        "Achievement", "ApprenticeshipCertificate", "Assessment", "Assignment", "AssociateDegree", "Award", "Badge",
+        "BachelorDegree", "Certificate", "CertificateOfCompletion", "Certification", "CommunityService", "Competency",
+        "Course", "CoCurricular", "Degree", "Diploma", "DoctoralDegree", "Fieldwork", "GeneralEducationDevelopment",
+        "JourneymanCertificate", "LearningProgram", "License", "Membership", "ProfessionalDoctorate",
+        "QualityAssuranceCredential", "MasterCertificate", "MasterDegree", "MicroCredential", "ResearchDoctorate",
+        "SecondarySchoolDiploma",
+    ]
+
+    /// The URL of the status list holding `index` for `purpose` (`revocation` or `suspension`).
+    public static func statusListURL(base: String, issuer: DIDKey, purpose: String, index: Int) -> String {
+        let trimmed = base.hasSuffix("/") ? String(base.dropLast()) : base
+        return "\(trimmed)/v1/status-lists/\(issuer.multibase)-\(purpose)-\(index / statusListSize)"
+    }
+
+    public static func uuidURN(_ bytes: [UInt8], version: UInt8) -> String {
+        precondition(bytes.count >= 16)
+        var b = Array(bytes.prefix(16))
+        b[6] = (b[6] & 0x0F) | (version << 4)
+        b[8] = (b[8] & 0x3F) | 0x80
+        let h = Hex.encode(b)
+        let u = Array(h)
+        return "urn:uuid:" + String(u[0..<8]) + "-" + String(u[8..<12]) + "-" + String(u[12..<16]) + "-"
+            + String(u[16..<20]) + "-" + String(u[20..<32])
+    }
+
+    /// A stable achievement id: the same issuer, type and name always give the same id.
+    public static func achievementID(issuer: DIDKey, type: String, name: String) -> String {
+        uuidURN(Array(SHA256.hash(data: Array("\(issuer.did)\n\(type)\n\(name)".utf8))), version: 8)
+    }
+
+    public static func subjectCommitment(salt: [UInt8], subject: String) -> String {
+        Hex.encode(SHA256.hash(data: salt + Array(subject.utf8)))
+    }
+
+    /// SHA-256 (hex) of a credential's JCS form: what the ledger's issue entry records.
+    public static func digest(_ credential: JSON) -> String { Hex.encode(SHA256.hash(data: credential.canonicalBytes)) }
+
+    /// Builds the credential, signs it with `eddsa-jcs-2022` and derives the ledger payload.
+    public static func issue(
+        _ request: CredentialRequest, context: IssuanceContext, key: Curve25519.Signing.PrivateKey
+    ) throws(VellumError) -> IssuedCredential {
+        let subjectURI = try request.validated(validFrom: context.validFrom)
+        let credentialID = uuidURN(context.credentialUUID, version: 4)
+        let achievementID = achievementID(issuer: context.issuer, type: request.achievementType, name: request.achievementName)
+        let description = request.description ?? request.achievementName
+        let criteria = request.criteria ?? "Awarded by \(context.issuerName) to learners who earned \(request.achievementName)."
+        func statusEntry(_ purpose: String) -> JSON {
+            let list = statusListURL(base: context.statusListBaseURL, issuer: context.issuer, purpose: purpose, index: context.statusListIndex)
+            let index = String(context.statusListIndex % statusListSize)
+            return [
+                "id": .string("\(list)#\(index)"),
+                "type": "BitstringStatusListEntry",
+                "statusPurpose": .string(purpose),
+                "statusListIndex": .string(index),
+                "statusListCredential": .string(list),
+            ]
+        }
+        var document: [String: JSON] = [
+            "@context": [.string(vcContext), .string(obContext)],
+            "id": .string(credentialID),
+            "type": ["VerifiableCredential", "OpenBadgeCredential"],
+            "issuer": ["id": .string(context.issuer.did), "type": ["Profile"], "name": .string(context.issuerName)],
+            "validFrom": .string(context.validFrom.rfc3339),
+            "name": .string(request.achievementName),
+            "credentialSubject": [
+                "id": .string(subjectURI),
+                "type": ["AchievementSubject"],
+                "achievement": [
+                    "id": .string(achievementID),
+                    "type": ["Achievement"],
+                    "achievementType": .string(request.achievementType),
+                    "name": .string(request.achievementName),
+                    "description": .string(description),
+                    "criteria": ["narrative": .string(criteria)],
+                ],
+            ],
+            "credentialStatus": [statusEntry("revocation"), statusEntry("suspension")],
+        ]
+        if let until = request.validUntil { document["validUntil"] = .string(until.rfc3339) }
+        let signed = try DataIntegrity.sign(
+            .object(document),
+            options: .init(verificationMethod: context.issuer.verificationMethod, created: context.validFrom.rfc3339),
+            with: key)
+        let payload = IssuePayload(
+            credentialID: credentialID, digest: digest(signed), issuer: context.issuer.did, achievementID: achievementID,
+            achievementName: request.achievementName, achievementType: request.achievementType,
+            validFrom: context.validFrom.rfc3339, validUntil: request.validUntil?.rfc3339,
+            statusListIndex: context.statusListIndex,
+            subjectCommitment: subjectCommitment(salt: context.subjectSalt, subject: subjectURI))
+        return IssuedCredential(document: signed, payload: payload, subject: subjectURI, subjectSalt: context.subjectSalt)
+    }
+}
+
+extension String {
+    var trimmingWhitespace: String {
+        var s = Substring(self)
+        while s.first?.isWhitespace == true { s.removeFirst() }
+        while s.last?.isWhitespace == true { s.removeLast() }
+        return String(s)
+    }
+}
