@@ -50,6 +50,12 @@ public struct CredentialResolution: Sendable, Hashable {
     /// The status entry that decided `base`, if any.
     public let decidedBy: EntryID?
 
+    public init(base: CredentialStatus, issue: IssueFact?, decidedBy: EntryID?) {
+        self.base = base
+        self.issue = issue
+        self.decidedBy = decidedBy
+    }
+
     /// The status at `time`: expired once past validUntil, unless revoked (revoked is terminal).
     public func status(at time: Timestamp) -> CredentialStatus {
         if base == .active || base == .suspended, let until = issue?.validUntil, time > until { return .expired }

@@ -30,9 +30,11 @@ public enum EntryVerifier {
     /// Verifies a run of entries of any feeds against the heads a replica already holds.
     /// Entries already held (same id at a held seq) are skipped; each feed's new entries must
     /// continue its chain without gaps. Signatures are checked on every core in parallel.
-    /// Throws on the first bad entry, so a caller stores all or nothing.
+    /// A status entry about a credential whose issue is known (held, or in this run) must come
+    /// from the issuing feed. Throws on the first bad entry, so a caller stores all or nothing.
     public static func verify(
-        _ entries: [Entry], heads: [FeedKey: FeedHead], knownID: (FeedKey, UInt64) -> EntryID?
+        _ entries: [Entry], heads: [FeedKey: FeedHead], knownID: (FeedKey, UInt64) -> EntryID?,
+        issuerFeed: (String) -> FeedKey? = { _ in nil }
     ) throws(VellumError) -> [VerifiedEntry] {
         // Contents first, on every core.
         let results = Parallel.map(entries) { entry -> Result<VerifiedEntry, VellumError> in
@@ -41,6 +43,15 @@ public enum EntryVerifier {
         var verified: [VerifiedEntry] = []
         verified.reserveCapacity(entries.count)
         for result in results { verified.append(try result.get()) }
+
+        // Authorization of status changes.
+        var issuedHere: [String: FeedKey] = [:]
+        for v in verified where v.kind == .issue { issuedHere[v.credentialID] = v.feed }
+        for v in verified where v.kind != .issue {
+            if let issuer = issuedHere[v.credentialID] ?? issuerFeed(v.credentialID), issuer != v.feed {
+                throw VellumError(.unauthorized, "entry \(v.id): feed \(v.feed) may not \(v.kind) \(v.credentialID), issued by feed \(issuer)")
+            }
+        }
 
         // Then chain links, per feed in seq order.
         var byFeed: [FeedKey: [VerifiedEntry]] = [:]

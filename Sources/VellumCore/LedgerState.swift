@@ -44,7 +44,8 @@ public struct LedgerState: Sendable {
         var hasher = StateRootHasher()
         for head in heads.values.sorted(by: { $0.feed < $1.feed }) { hasher.add(head) }
         for (id, r) in credentials.sorted(by: { $0.key.utf8.lexicographicallyPrecedes($1.key.utf8) }) {
-            hasher.add(credentialID: id, r)
+            guard let issue = r.issue else { continue }
+            hasher.add(credentialID: id, status: r.base, issue: issue.entry, decidedBy: r.decidedBy)
         }
         return hasher.finalize()
     }
@@ -65,11 +66,9 @@ public struct StateRootHasher {
     }
 
     /// Then credentials, in ascending UTF-8 order of their ids.
-    public mutating func add(credentialID: String, _ r: CredentialResolution) {
+    public mutating func add(credentialID: String, status: CredentialStatus, issue: EntryID, decidedBy: EntryID?) {
         phase = 1
-        let issue = r.issue?.entry.hex ?? "-"
-        let decided = r.decidedBy?.hex ?? "-"
-        sha.update(data: Array("credential \(credentialID) \(r.base.rawValue) \(issue) \(decided)\n".utf8))
+        sha.update(data: Array("credential \(credentialID) \(status.rawValue) \(issue.hex) \(decidedBy?.hex ?? "-")\n".utf8))
     }
 
     public func finalize() -> EntryID { EntryID(Array(sha.finalize()))! }

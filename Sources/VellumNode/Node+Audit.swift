@@ -1,0 +1,79 @@
+import VellumCore
+import VellumStore
+
+/// The result of `vellum audit`: what was checked and the first problem, if any.
+public struct AuditReport: Sendable {
+    public let entries: Int
+    public let feeds: Int
+    public let credentials: Int
+    public let stateRoot: EntryID?
+    public let problem: String?
+
+    public var ok: Bool { problem == nil }
+
+    public var json: JSON {
+        [
+            "ok": .bool(ok), "entries": .number(Double(entries)), "feeds": .number(Double(feeds)),
+            "credentials": .number(Double(credentials)), "stateRoot": stateRoot.map { .string($0.hex) } ?? .null,
+            "problem": problem.map(JSON.string) ?? .null,
+        ]
+    }
+}
+
+extension Node {
+    /// Re-verifies every entry (id, signature, payload, authorization), every chain link, the
+    /// feed heads, and the materialized state against a recomputation by the pure merge.
+    public func audit() throws -> AuditReport {
+        var all: [Entry] = []
+        try store.forEachEntry(byFeed: true) { all.append($0) }
+        func report(_ problem: String?, credentials: Int = 0, root: EntryID? = nil) throws -> AuditReport {
+            AuditReport(entries: all.count, feeds: try store.heads().count, credentials: credentials, stateRoot: root, problem: problem)
+        }
+        func name(_ e: Entry) -> String { "entry \(e.id) (feed \(e.feed.hex.prefix(16))…, seq \(e.seq))" }
+
+        let checked = Parallel.map(all) { e -> Result<VerifiedEntry, VellumError> in
+            do throws(VellumError) { return .success(try EntryVerifier.verifyContents(e)) } catch { return .failure(error) }
+        }
+        var state = LedgerState()
+        var previous: Entry?
+        for (e, result) in zip(all, checked) {
+            let verified: VerifiedEntry
+            switch result {
+            case .success(let v): verified = v
+            case .failure(let error): return try report("\(name(e)): \(error.message)")
+            }
+            let sameFeed = previous?.feed == e.feed
+            let expectedSeq = sameFeed ? previous!.seq + 1 : 1
+            guard e.seq == expectedSeq else { return try report("\(name(e)): expected seq \(expectedSeq) in its feed") }
+            guard e.prev == (sameFeed ? previous!.id : .zero) else {
+                return try report("\(name(e)): prev does not link to the entry before it")
+            }
+            if case .status = verified.payload, let issuer = state.resolution(of: verified.credentialID).issue?.feed, issuer != e.feed {
+                return try report("\(name(e)): changes a credential issued by another feed")
+            }
+            state.apply(verified)
+            previous = e
+        }
+
+        let heads = try store.heads()
+        guard heads == state.heads else { return try report("the feeds table does not match the entries' heads") }
+        let expected = state.credentials
+        var seen = 0
+        var mismatch: String?
+        try store.forEachCredential { id, status, issue, decidedBy in
+            seen += 1
+            guard mismatch == nil else { return }
+            guard let r = expected[id] else { mismatch = "materialized credential \(id) has no issue entry"; return }
+            if r.base != status || r.issue?.entry != issue || r.decidedBy != decidedBy {
+                mismatch = "materialized state of \(id) says \(status.rawValue), the entries say \(r.base.rawValue)"
+            }
+        }
+        if let mismatch { return try report(mismatch) }
+        guard seen == expected.count else {
+            return try report("materialized state holds \(seen) credentials, the entries issue \(expected.count)")
+        }
+        let root = try store.stateRoot()
+        guard root == state.stateRoot else { return try report("state root of the materialized state differs from the recomputed one") }
+        return try report(nil, credentials: seen, root: root)
+    }
+}

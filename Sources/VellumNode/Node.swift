@@ -1,0 +1,168 @@
+@preconcurrency import Crypto
+import Foundation
+import VellumCore
+import VellumStore
+
+/// A Vellum node: its data directory, its feed key and its ledger, and the operations a
+/// registrar, operator or verifier performs on them. It reads the clock and randomness (the
+/// core does not) and does all of its writing through `LedgerStore` transactions.
+public final class Node {
+    public let directory: NodeDirectory
+    public let store: LedgerStore
+    let key: Curve25519.Signing.PrivateKey
+    public let feed: FeedKey
+    public let name: String
+    public let baseURL: String
+    let clock: () -> Timestamp
+
+    public var did: DIDKey { feed.didKey }
+
+    static let format = "vellum-node-v1"
+
+    public static func systemClock() -> Timestamp {
+        Timestamp(millisecondsSinceEpoch: Int64((Date().timeIntervalSince1970 * 1000).rounded(.down)))
+    }
+
+    init(directory: NodeDirectory, store: LedgerStore, key: Curve25519.Signing.PrivateKey, clock: @escaping () -> Timestamp) throws(VellumError) {
+        self.directory = directory
+        self.store = store
+        self.key = key
+        self.feed = FeedKey(key.publicKey.rawRepresentation)!
+        self.clock = clock
+        guard try store.meta("format") == Node.format else {
+            throw VellumError(.storage, "\(directory.ledgerPath) is not a Vellum ledger")
+        }
+        guard try store.meta("feed") == feed.hex else {
+            throw VellumError(.invalidKey, "\(directory.keyPath) does not belong to the ledger in \(directory.path)")
+        }
+        name = try store.meta("name") ?? ""
+        baseURL = try store.meta("base_url") ?? ""
+    }
+
+    /// Creates a node: directory, key (0600) and ledger.
+    public static func create(
+        at path: String, name: String, baseURL: String, clock: @escaping () -> Timestamp = Node.systemClock
+    ) throws(VellumError) -> Node {
+        guard !name.trimmingCharacters(in: .whitespaces).isEmpty else { throw VellumError(.invalidInput, "--name is empty") }
+        guard let url = URL(string: baseURL), ["http", "https"].contains(url.scheme ?? ""), url.host != nil else {
+            throw VellumError(.invalidInput, "base URL '\(baseURL)' is not an http(s) URL")
+        }
+        let directory = NodeDirectory(path: path)
+        let key = try directory.create()
+        do {
+            let store = try LedgerStore(path: directory.ledgerPath, create: true)
+            try store.transaction {
+                try store.setMeta("format", format)
+                try store.setMeta("name", name)
+                try store.setMeta("base_url", baseURL)
+                try store.setMeta("feed", Hex.encode(key.publicKey.rawRepresentation))
+                try store.setMeta("clock", "0")
+                try store.setMeta("next_status_index", "0")
+            }
+            directory.protectLedger()
+            return try Node(directory: directory, store: store, key: key, clock: clock)
+        } catch {
+            try? FileManager.default.removeItem(atPath: path)
+            throw error as? VellumError ?? VellumError(.storage, "\(error)")
+        }
+    }
+
+    /// Opens an existing node.
+    public static func open(at path: String, clock: @escaping () -> Timestamp = Node.systemClock) throws(VellumError) -> Node {
+        let directory = NodeDirectory(path: path)
+        let key = try directory.loadKey()
+        let store: LedgerStore
+        do { store = try LedgerStore(path: directory.ledgerPath, create: false) } catch {
+            throw VellumError(error.code, "\(path) is not a Vellum data directory: \(error.message)")
+        }
+        return try Node(directory: directory, store: store, key: key, clock: clock)
+    }
+
+    // MARK: own feed
+
+    /// Runs `body` with a writer positioned at the head of this node's feed, inside one write
+    /// transaction, and persists the clock. Concurrent `vellum` processes queue on the lock.
+    func appendToOwnFeed<T>(_ body: (inout FeedWriter, Timestamp) throws -> T) throws -> T {
+        try store.transaction {
+            let head = try store.heads()[feed]
+            let stored = HLC(rawValue: UInt64(try store.meta("clock") ?? "0") ?? 0)
+            var writer = FeedWriter(key: key, head: head, clock: stored)
+            let result = try body(&writer, clock())
+            try store.setMeta("clock", String(writer.clock.rawValue))
+            return result
+        }
+    }
+
+    /// Revokes, suspends or reinstates a credential this node issued.
+    @discardableResult
+    public func changeStatus(_ kind: EntryKind, of credentialID: String, reason: String?) throws -> VerifiedEntry {
+        precondition(kind != .issue)
+        guard credentialID.hasPrefix("urn:uuid:") else {
+            throw VellumError(.invalidInput, "'\(credentialID)' is not a credential id (urn:uuid:...)")
+        }
+        return try appendToOwnFeed { writer, now in
+            guard let record = try store.record(of: credentialID) else {
+                throw VellumError(.notFound, "unknown credential \(credentialID)")
+            }
+            guard record.resolution.issue?.feed == feed else {
+                throw VellumError(.unauthorized, "\(credentialID) was issued by \(record.payload.issuer), not by this node")
+            }
+            switch (kind, record.resolution.base) {
+            case (_, .revoked): throw VellumError(.conflict, "\(credentialID) is revoked; revocation is final")
+            case (.suspend, .suspended): throw VellumError(.conflict, "\(credentialID) is already suspended")
+            case (.reinstate, .active): throw VellumError(.conflict, "\(credentialID) is not suspended")
+            default: break
+            }
+            let entries = writer.append([(kind, .status(StatusPayload(credentialID: credentialID, reason: reason)))], now: now)
+            try store.append(entries)
+            return entries[0]
+        }
+    }
+
+    // MARK: queries
+
+    /// A credential's status at `time` (now by default), with the entries that decided it.
+    public func status(of credentialID: String, at time: Timestamp? = nil) throws(VellumError) -> StatusReport {
+        let at = time ?? clock()
+        guard let record = try store.record(of: credentialID) else {
+            return StatusReport(credentialID: credentialID, status: .unknown, issuer: nil, validUntil: nil, evidence: [], at: at)
+        }
+        var evidence: [Entry] = []
+        for id in record.resolution.evidence { if let e = try store.entry(id: id) { evidence.append(e) } }
+        return StatusReport(
+            credentialID: credentialID, status: record.resolution.status(at: at), issuer: record.payload.issuer,
+            validUntil: record.payload.validUntil, evidence: evidence, at: at)
+    }
+
+    /// Verifies a presented credential against this node's ledger.
+    public func verify(_ credential: JSON) throws(VellumError) -> VerificationReport {
+        var record: LedgerRecord?
+        if let id = credential["id"]?.stringValue { record = try store.record(of: id) }
+        return CredentialVerifier.verify(credential, record: record, at: clock())
+    }
+
+    /// The state root (hex): equal on replicas that hold the same entries.
+    public func digest() throws -> EntryID { try store.stateRoot() }
+}
+
+/// The answer to "is this credential valid?", with the evidence a verifier can check.
+public struct StatusReport: Sendable {
+    public let credentialID: String
+    public let status: CredentialStatus
+    public let issuer: String?
+    public let validUntil: String?
+    public let evidence: [Entry]
+    public let at: Timestamp
+
+    public var json: JSON {
+        [
+            "id": .string(credentialID),
+            "status": .string(status.rawValue),
+            "issuer": issuer.map(JSON.string) ?? .null,
+            "validUntil": validUntil.map(JSON.string) ?? .null,
+            "asOf": .string(at.rfc3339),
+            "evidence": .array(evidence.map { .string($0.id.hex) }),
+            "entries": .array(evidence.map(\.json)),
+        ]
+    }
+}

@@ -1,0 +1,231 @@
+import CSQLite
+import VellumCore
+
+/// A signed credential as the issuing node keeps it: with the subject and salt, which never
+/// leave this node.
+public struct LocalCredential: Sendable {
+    public let credentialID: String
+    public let subject: String
+    public let salt: [UInt8]
+    public let document: String
+
+    public init(credentialID: String, subject: String, salt: [UInt8], document: String) {
+        self.credentialID = credentialID
+        self.subject = subject
+        self.salt = salt
+        self.document = document
+    }
+}
+
+/// The ledger in SQLite (WAL): the append-only log, feed heads, the materialized credential
+/// state and the local, non-replicated documents. It stores only `VerifiedEntry`s, and updates
+/// the materialized state in the same transaction as the append.
+public final class LedgerStore {
+    public static let fileName = "ledger.sqlite"
+    let db: SQLiteConnection
+    private lazy var insertEntry = try! db.prepare(
+        "INSERT INTO entries (id, feed, seq, prev, hlc, kind, payload, signature, credential) VALUES (?,?,?,?,?,?,?,?,?)")
+    private lazy var upsertFeed = try! db.prepare("INSERT OR REPLACE INTO feeds (feed, seq, head) VALUES (?,?,?)")
+    private lazy var selectFacts = try! db.prepare("SELECT id, feed, hlc, kind, payload FROM entries WHERE credential = ?")
+    private lazy var upsertCredential = try! db.prepare(
+        "INSERT OR REPLACE INTO credentials (credential, status, issue_entry, decided_by, issuer, valid_until) VALUES (?,?,?,?,?,?)")
+    private lazy var insertLocal = try! db.prepare(
+        "INSERT INTO local_credentials (credential, subject, salt, document) VALUES (?,?,?,?)")
+
+    /// Opens (and migrates) the ledger at `path`. Unless `create`, the file must already be a
+    /// Vellum ledger: a foreign SQLite database is refused, not converted.
+    public init(path: String, create: Bool) throws(VellumError) {
+        do {
+            db = try SQLiteConnection(path: path)
+            try db.execute("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL")
+            if !create, try Schema.version(db) == 0 {
+                throw VellumError(.storage, "\(path) is not a Vellum ledger")
+            }
+            try Schema.migrate(db)
+        } catch let error as SQLiteError {
+            throw VellumError(.storage, "\(path): \(error.message)")
+        } catch let error as VellumError {
+            throw error
+        } catch {
+            throw VellumError(.storage, "\(path): \(error)")
+        }
+    }
+
+    /// Runs `body` in one write transaction: everything it appends lands together or not at all.
+    public func transaction<T>(_ body: () throws -> T) throws -> T {
+        do { return try db.transaction(body) } catch let error as SQLiteError {
+            throw VellumError(.storage, error.message)
+        }
+    }
+
+    // MARK: meta
+
+    public func meta(_ key: String) throws(VellumError) -> String? {
+        try query("SELECT value FROM meta WHERE key = ?", [.text(key)]) { $0.text(0) }.first
+    }
+
+    public func setMeta(_ key: String, _ value: String) throws(VellumError) {
+        try run("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", [.text(key), .text(value)])
+    }
+
+    // MARK: append
+
+    /// Appends verified entries, local documents, feed heads and the materialized state.
+    /// Call inside `transaction`.
+    public func append(_ entries: [VerifiedEntry], local: [LocalCredential] = []) throws(VellumError) {
+        do {
+            var heads: [FeedKey: FeedHead] = [:]
+            var touched: Set<String> = []
+            for v in entries {
+                let e = v.entry
+                try insertEntry.run([
+                    .blob(e.id.bytes), .blob(e.feed.bytes), .integer(Int64(e.seq)), .blob(e.prev.bytes),
+                    .integer(Int64(bitPattern: e.hlc.rawValue)), .integer(Int64(e.kind.rawValue)), .blob(e.payload),
+                    .blob(e.signature), .text(v.credentialID),
+                ])
+                if heads[v.feed].map({ $0.seq < v.seq }) ?? true { heads[v.feed] = FeedHead(feed: v.feed, seq: v.seq, id: v.id) }
+                touched.insert(v.credentialID)
+            }
+            for head in heads.values {
+                try upsertFeed.run([.blob(head.feed.bytes), .integer(Int64(head.seq)), .blob(head.id.bytes)])
+            }
+            for credential in touched { try materialize(credential) }
+            for l in local {
+                try insertLocal.run([.text(l.credentialID), .text(l.subject), .blob(l.salt), .text(l.document)])
+            }
+        } catch {
+            throw VellumError(.storage, "append failed: \(error.message)")
+        }
+    }
+
+    /// Recomputes one credential's merged state from its entries (the pure merge in Core).
+    private func materialize(_ credential: String) throws(SQLiteError) {
+        var issues: [IssueFact] = []
+        var changes: [StatusFact] = []
+        selectFacts.bind([.text(credential)])
+        while try selectFacts.step() {
+            let id = EntryID(selectFacts.blob(0))!
+            let feed = FeedKey(selectFacts.blob(1))!
+            let hlc = HLC(rawValue: UInt64(bitPattern: selectFacts.int(2)))
+            let kind = EntryKind(rawValue: UInt8(selectFacts.int(3)))!
+            if kind == .issue {
+                // Stored entries were verified, so their payload decodes.
+                guard case .issue(let p) = try? EntryPayload(kind: .issue, bytes: selectFacts.blob(4)) else { continue }
+                issues.append(IssueFact(entry: id, feed: feed, hlc: hlc, issuer: p.issuer, validUntil: p.validUntil.flatMap { Timestamp(parsing: $0) }))
+            } else {
+                changes.append(StatusFact(entry: id, feed: feed, hlc: hlc, kind: kind))
+            }
+        }
+        let r = CredentialMerge.resolve(issues: issues, changes: changes)
+        guard let issue = r.issue else { return }
+        try upsertCredential.run([
+            .text(credential), .text(r.base.rawValue), .blob(issue.entry.bytes), r.decidedBy.map { .blob($0.bytes) } ?? .null,
+            .text(issue.issuer), issue.validUntil.map { .integer($0.millisecondsSinceEpoch) } ?? .null,
+        ])
+    }
+
+    // MARK: reads
+
+    public func heads() throws(VellumError) -> [FeedKey: FeedHead] {
+        let rows = try query("SELECT feed, seq, head FROM feeds") {
+            FeedHead(feed: FeedKey($0.blob(0))!, seq: UInt64($0.int(1)), id: EntryID($0.blob(2))!)
+        }
+        return Dictionary(uniqueKeysWithValues: rows.map { ($0.feed, $0) })
+    }
+
+    public func entryID(feed: FeedKey, seq: UInt64) throws(VellumError) -> EntryID? {
+        try query("SELECT id FROM entries WHERE feed = ? AND seq = ?", [.blob(feed.bytes), .integer(Int64(seq))]) {
+            EntryID($0.blob(0))!
+        }.first
+    }
+
+    public func entry(id: EntryID) throws(VellumError) -> Entry? {
+        try query("SELECT \(Self.entryColumns) FROM entries WHERE id = ?", [.blob(id.bytes)], Self.readEntry).first
+    }
+
+    /// The ledger's record of a credential: its issue payload and materialized resolution.
+    public func record(of credential: String) throws(VellumError) -> LedgerRecord? {
+        try query(
+            """
+            SELECT c.status, c.issue_entry, c.decided_by, c.issuer, c.valid_until, e.feed, e.hlc, e.payload
+            FROM credentials c JOIN entries e ON e.id = c.issue_entry WHERE c.credential = ?
+            """, [.text(credential)]
+        ) { row -> LedgerRecord? in
+            guard case .issue(let payload) = try? EntryPayload(kind: .issue, bytes: row.blob(7)),
+                let status = CredentialStatus(rawValue: row.text(0))
+            else { return nil }
+            let issue = IssueFact(
+                entry: EntryID(row.blob(1))!, feed: FeedKey(row.blob(5))!, hlc: HLC(rawValue: UInt64(bitPattern: row.int(6))),
+                issuer: row.text(3), validUntil: row.isNull(4) ? nil : Timestamp(millisecondsSinceEpoch: row.int(4)))
+            let resolution = CredentialResolution(base: status, issue: issue, decidedBy: row.isNull(2) ? nil : EntryID(row.blob(2)))
+            return LedgerRecord(payload: payload, resolution: resolution)
+        }.first ?? nil
+    }
+
+    /// Every entry about one credential, oldest first by HLC.
+    public func entries(about credential: String) throws(VellumError) -> [Entry] {
+        try query("SELECT \(Self.entryColumns) FROM entries WHERE credential = ? ORDER BY hlc, id", [.text(credential)], Self.readEntry)
+    }
+
+    /// Visits every entry, in arrival order (`byFeed`: by feed, then seq).
+    public func forEachEntry(byFeed: Bool = false, _ body: (Entry) throws -> Void) throws {
+        let stmt = try db.prepare("SELECT \(Self.entryColumns) FROM entries ORDER BY \(byFeed ? "feed, seq" : "rowid")")
+        while try stmt.step() { try body(Self.readEntry(stmt)) }
+    }
+
+    /// Visits the materialized state of every credential in ascending id order.
+    public func forEachCredential(_ body: (String, CredentialStatus, EntryID, EntryID?) throws -> Void) throws {
+        let stmt = try db.prepare("SELECT credential, status, issue_entry, decided_by FROM credentials ORDER BY credential")
+        while try stmt.step() {
+            try body(stmt.text(0), CredentialStatus(rawValue: stmt.text(1)) ?? .unknown, EntryID(stmt.blob(2))!, stmt.isNull(3) ? nil : EntryID(stmt.blob(3)))
+        }
+    }
+
+    public func localDocument(of credential: String) throws(VellumError) -> String? {
+        try query("SELECT document FROM local_credentials WHERE credential = ?", [.text(credential)]) { $0.text(0) }.first
+    }
+
+    public func count(_ table: String) throws(VellumError) -> Int {
+        try query("SELECT count(*) FROM \(table)") { Int($0.int(0)) }.first ?? 0
+    }
+
+    /// The state root over the materialized state (see `StateRootHasher`).
+    public func stateRoot() throws -> EntryID {
+        var hasher = StateRootHasher()
+        for head in try heads().values.sorted(by: { $0.feed < $1.feed }) { hasher.add(head) }
+        try forEachCredential { id, status, issue, decidedBy in
+            hasher.add(credentialID: id, status: status, issue: issue, decidedBy: decidedBy)
+        }
+        return hasher.finalize()
+    }
+
+    // MARK: helpers
+
+    static let entryColumns = "feed, seq, prev, hlc, kind, payload, id, signature"
+
+    static func readEntry(_ s: Statement) -> Entry {
+        let unsigned = UnsignedEntry(
+            feed: FeedKey(s.blob(0)) ?? .zero, seq: UInt64(s.int(1)), prev: EntryID(s.blob(2)) ?? .zero,
+            hlc: HLC(rawValue: UInt64(bitPattern: s.int(3))), kind: EntryKind(rawValue: UInt8(clamping: s.int(4))) ?? .issue,
+            payload: s.blob(5))
+        return Entry(unsigned: unsigned, id: EntryID(s.blob(6)) ?? .zero, signature: s.blob(7))
+    }
+
+    func query<T>(_ sql: String, _ values: [Statement.Value] = [], _ row: (Statement) throws -> T) throws(VellumError) -> [T] {
+        do {
+            let stmt = try db.prepare(sql)
+            stmt.bind(values)
+            var out: [T] = []
+            while try stmt.step() { out.append(try row(stmt)) }
+            return out
+        } catch let error as SQLiteError {
+            throw VellumError(.storage, error.message)
+        } catch {
+            throw VellumError(.storage, "\(error)")
+        }
+    }
+
+    func run(_ sql: String, _ values: [Statement.Value]) throws(VellumError) {
+        do { try db.prepare(sql).run(values) } catch { throw VellumError(.storage, error.message) }
+    }
+}

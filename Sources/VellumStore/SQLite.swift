@@ -1,0 +1,142 @@
+import CSQLite
+
+/// A SQLite result code, catchable by value.
+public struct SQLiteError: Error, Sendable, Equatable, CustomStringConvertible {
+    public struct Code: RawRepresentable, Sendable, Hashable {
+        public let rawValue: Int32
+        public init(rawValue: Int32) { self.rawValue = rawValue }
+        public static let constraint = Code(rawValue: SQLITE_CONSTRAINT)
+        public static let busy = Code(rawValue: SQLITE_BUSY)
+        public static let corrupt = Code(rawValue: SQLITE_CORRUPT)
+        public static let notADatabase = Code(rawValue: SQLITE_NOTADB)
+        public static let cantOpen = Code(rawValue: SQLITE_CANTOPEN)
+    }
+
+    public let code: Code
+    public let message: String
+    public var description: String { message }
+    public static func == (a: SQLiteError, b: SQLiteError) -> Bool { a.code == b.code }
+}
+
+/// One SQLite connection. It owns its handle and closes it in `deinit`; it is used from one
+/// thread at a time (SQLite's serialized mode is not relied on).
+public final class SQLiteConnection {
+    let handle: OpaquePointer
+
+    public init(path: String) throws(SQLiteError) {
+        var db: OpaquePointer?
+        let rc = sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nil)
+        guard rc == SQLITE_OK, let db else {
+            let message = db.map { String(cString: sqlite3_errmsg($0)) } ?? "out of memory"
+            sqlite3_close_v2(db)
+            throw SQLiteError(code: .init(rawValue: rc), message: "cannot open \(path): \(message)")
+        }
+        handle = db
+        sqlite3_extended_result_codes(db, 0)
+        sqlite3_busy_timeout(db, 10_000)
+    }
+
+    deinit { sqlite3_close_v2(handle) }
+
+    func error(_ rc: Int32, _ context: String) -> SQLiteError {
+        SQLiteError(code: .init(rawValue: rc), message: "\(context): \(String(cString: sqlite3_errmsg(handle)))")
+    }
+
+    /// Runs one or more statements that return no rows.
+    public func execute(_ sql: String) throws(SQLiteError) {
+        var message: UnsafeMutablePointer<CChar>?
+        let rc = sqlite3_exec(handle, sql, nil, nil, &message)
+        guard rc == SQLITE_OK else {
+            let text = message.map { String(cString: $0) } ?? "error \(rc)"
+            sqlite3_free(message)
+            throw SQLiteError(code: .init(rawValue: rc), message: text)
+        }
+    }
+
+    public func prepare(_ sql: String) throws(SQLiteError) -> Statement {
+        var stmt: OpaquePointer?
+        let rc = sqlite3_prepare_v3(handle, sql, -1, UInt32(SQLITE_PREPARE_PERSISTENT), &stmt, nil)
+        guard rc == SQLITE_OK, let stmt else { throw error(rc, "prepare \(sql.prefix(60))") }
+        return Statement(connection: self, handle: stmt)
+    }
+
+    /// Runs `body` in a transaction (`BEGIN IMMEDIATE`, so concurrent writers queue rather than
+    /// deadlock); rolls back if it throws.
+    public func transaction<T>(_ body: () throws -> T) throws -> T {
+        try execute("BEGIN IMMEDIATE")
+        do {
+            let result = try body()
+            try execute("COMMIT")
+            return result
+        } catch {
+            try? execute("ROLLBACK")
+            throw error
+        }
+    }
+}
+
+/// A prepared statement, owned by one connection; finalized in `deinit`.
+public final class Statement {
+    let connection: SQLiteConnection
+    let handle: OpaquePointer
+
+    init(connection: SQLiteConnection, handle: OpaquePointer) {
+        self.connection = connection
+        self.handle = handle
+    }
+
+    deinit { sqlite3_finalize(handle) }
+
+    public enum Value {
+        case integer(Int64)
+        case text(String)
+        case blob([UInt8])
+        case null
+    }
+
+    /// Resets the statement and binds `values` to its parameters in order.
+    @discardableResult
+    public func bind(_ values: [Value]) -> Statement {
+        sqlite3_reset(handle)
+        sqlite3_clear_bindings(handle)
+        for (i, value) in values.enumerated() {
+            let index = Int32(i + 1)
+            switch value {
+            case .integer(let v): sqlite3_bind_int64(handle, index, v)
+            case .text(let s): sqlite3_bind_text(handle, index, s, -1, csqlite_transient())
+            case .blob(let b): b.withUnsafeBytes { _ = sqlite3_bind_blob(handle, index, $0.baseAddress, Int32(b.count), csqlite_transient()) }
+            case .null: sqlite3_bind_null(handle, index)
+            }
+        }
+        return self
+    }
+
+    /// Advances to the next row; false when done.
+    public func step() throws(SQLiteError) -> Bool {
+        let rc = sqlite3_step(handle)
+        if rc == SQLITE_ROW { return true }
+        if rc == SQLITE_DONE { return false }
+        throw connection.error(rc, "step")
+    }
+
+    /// Runs a statement that returns no rows.
+    public func run(_ values: [Value] = []) throws(SQLiteError) {
+        bind(values)
+        _ = try step()
+        sqlite3_reset(handle)
+    }
+
+    public func int(_ column: Int32) -> Int64 { sqlite3_column_int64(handle, column) }
+    public func isNull(_ column: Int32) -> Bool { sqlite3_column_type(handle, column) == SQLITE_NULL }
+
+    public func text(_ column: Int32) -> String {
+        guard let p = sqlite3_column_text(handle, column) else { return "" }
+        return String(cString: p)
+    }
+
+    public func blob(_ column: Int32) -> [UInt8] {
+        let count = Int(sqlite3_column_bytes(handle, column))
+        guard count > 0, let p = sqlite3_column_blob(handle, column) else { return [] }
+        return Array(UnsafeRawBufferPointer(start: p, count: count))
+    }
+}

@@ -1,0 +1,73 @@
+/// The database schema as an ordered list of migrations. A migration is never edited once
+/// shipped; changes come as new migrations. `PRAGMA user_version` records how many ran.
+enum Schema {
+    static let migrations: [String] = [
+        // 1: the append-only log, feed heads, materialized credential state, local documents.
+        """
+        CREATE TABLE entries (
+            rowid INTEGER PRIMARY KEY,          -- local arrival order
+            id BLOB NOT NULL UNIQUE,            -- SHA-256 of the canonical encoding
+            feed BLOB NOT NULL,                 -- Ed25519 public key of the writer
+            seq INTEGER NOT NULL,
+            prev BLOB NOT NULL,
+            hlc INTEGER NOT NULL,
+            kind INTEGER NOT NULL,
+            payload BLOB NOT NULL,              -- JCS bytes
+            signature BLOB NOT NULL,
+            credential TEXT NOT NULL,           -- from the payload, for lookups
+            UNIQUE (feed, seq)
+        );
+        CREATE INDEX entries_by_credential ON entries (credential);
+        CREATE TRIGGER entries_append_only_update BEFORE UPDATE ON entries
+            BEGIN SELECT RAISE(ABORT, 'the ledger is append-only: UPDATE on entries is refused'); END;
+        CREATE TRIGGER entries_append_only_delete BEFORE DELETE ON entries
+            BEGIN SELECT RAISE(ABORT, 'the ledger is append-only: DELETE on entries is refused'); END;
+
+        CREATE TABLE feeds (
+            feed BLOB PRIMARY KEY,
+            seq INTEGER NOT NULL,
+            head BLOB NOT NULL
+        ) WITHOUT ROWID;
+
+        CREATE TABLE credentials (               -- materialized merge result, one row per issued credential
+            credential TEXT PRIMARY KEY,
+            status TEXT NOT NULL,               -- active | suspended | revoked
+            issue_entry BLOB NOT NULL,
+            decided_by BLOB,
+            issuer TEXT NOT NULL,
+            valid_until INTEGER                 -- ms since the epoch
+        ) WITHOUT ROWID;
+
+        CREATE TABLE local_credentials (         -- never replicated: holds personal data
+            credential TEXT PRIMARY KEY,
+            subject TEXT NOT NULL,
+            salt BLOB NOT NULL,
+            document TEXT NOT NULL
+        ) WITHOUT ROWID;
+
+        CREATE TABLE meta (
+            key TEXT PRIMARY KEY,
+            value TEXT NOT NULL
+        ) WITHOUT ROWID;
+        """
+    ]
+
+    static func version(_ db: SQLiteConnection) throws(SQLiteError) -> Int {
+        let version = try db.prepare("PRAGMA user_version")
+        _ = try version.step()
+        return Int(version.int(0))
+    }
+
+    static func migrate(_ db: SQLiteConnection) throws {
+        let current = try version(db)
+        guard current <= migrations.count else {
+            throw SQLiteError(code: .init(rawValue: 1), message: "the database has schema version \(current), newer than this vellum (\(migrations.count))")
+        }
+        for (index, sql) in migrations.enumerated().dropFirst(current) {
+            try db.transaction {
+                try db.execute(sql)
+                try db.execute("PRAGMA user_version = \(index + 1)")
+            }
+        }
+    }
+}

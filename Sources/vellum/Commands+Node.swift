@@ -1,0 +1,129 @@
+import ArgumentParser
+import VellumCore
+import VellumNode
+
+struct Init: VellumCommand {
+    static let configuration = CommandConfiguration(abstract: "Create a node: keys (mode 0600) and an empty ledger.")
+    @OptionGroup var data: DataOptions
+    @OptionGroup var output: OutputOptions
+    @Option(help: "The issuing institution's name, shown in its credentials.") var name: String
+    @Option(name: .customLong("base-url"), help: "Public base URL of this node; status list URLs in credentials start with it.")
+    var baseURL = "http://127.0.0.1:8080"
+
+    func execute() throws {
+        let node = try Node.create(at: data.path, name: name, baseURL: baseURL)
+        if output.json {
+            Terminal.print(identity(node))
+        } else {
+            print("created node '\(node.name)' in \(data.path)")
+            print("issuer \(node.did.did)")
+        }
+    }
+}
+
+struct Id: VellumCommand {
+    static let configuration = CommandConfiguration(abstract: "Show this node's identity.")
+    @OptionGroup var data: DataOptions
+    @OptionGroup var output: OutputOptions
+
+    func execute() throws {
+        let node = try data.open()
+        if output.json { Terminal.print(identity(node)) } else { print(node.did.did) }
+    }
+}
+
+func identity(_ node: Node) -> JSON {
+    ["name": .string(node.name), "did": .string(node.did.did), "feedKey": .string(node.feed.hex), "baseURL": .string(node.baseURL)]
+}
+
+struct Digest: VellumCommand {
+    static let configuration = CommandConfiguration(abstract: "Print the state root: equal on replicas that hold the same entries.")
+    @OptionGroup var data: DataOptions
+    @OptionGroup var output: OutputOptions
+
+    func execute() throws {
+        let node = try data.open()
+        let root = try node.digest()
+        if output.json {
+            Terminal.print(["stateRoot": .string(root.hex), "entries": .number(Double(try node.store.count("entries")))])
+        } else {
+            print(root.hex)
+        }
+    }
+}
+
+struct Audit: VellumCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Re-verify every entry, chain link and signature, and the materialized state.")
+    @OptionGroup var data: DataOptions
+    @OptionGroup var output: OutputOptions
+
+    func execute() throws {
+        let report = try data.open().audit()
+        if output.json {
+            Terminal.print(report.json)
+        } else if report.ok {
+            print("audit ok: \(report.entries) entries in \(report.feeds) feeds, \(report.credentials) credentials, state root \(report.stateRoot!.hex)")
+        }
+        if let problem = report.problem { fail("audit failed: \(problem)") }
+    }
+}
+
+struct Log: VellumCommand {
+    static let configuration = CommandConfiguration(abstract: "List the entries of every feed, in arrival order.")
+    @OptionGroup var data: DataOptions
+    @OptionGroup var output: OutputOptions
+
+    func execute() throws {
+        let node = try data.open()
+        try node.store.forEachEntry { e in
+            if output.json {
+                print(e.json.canonicalString)
+            } else {
+                let credential = (try? JSON(parsing: e.payload))?["credential"]?.stringValue ?? "-"
+                let own = e.feed == node.feed ? "own" : String(e.feed.hex.prefix(8))
+                print("\(own) #\(e.seq)  \(e.hlc.timestamp.rfc3339)  \(e.kind.description.padding(toLength: 9, withPad: " ", startingAt: 0))  \(credential)  \(e.id.hex.prefix(16))")
+            }
+        }
+    }
+}
+
+struct Export: VellumCommand {
+    static let configuration = CommandConfiguration(abstract: "Write every entry of every feed as JSON Lines (offline sync).")
+    @OptionGroup var data: DataOptions
+    @Option(help: "Write to FILE instead of standard output.") var out: String?
+
+    func execute() throws {
+        let node = try data.open()
+        if let out {
+            var text = ""
+            let count = try node.export { text += $0 }
+            try writeOutput(text, to: out)
+            Terminal.error("exported \(count) entries to \(out)")
+        } else {
+            _ = try node.export { print($0, terminator: "") }
+        }
+    }
+}
+
+struct Import: VellumCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Verify every entry of an export file, then merge them (all or nothing; idempotent).")
+    @OptionGroup var data: DataOptions
+    @OptionGroup var output: OutputOptions
+    @Argument(help: "An export file ('-' for standard input).") var file: String
+
+    func execute() throws {
+        let node = try data.open()
+        let entries = try Node.parseExport(String(decoding: try readInput(file), as: UTF8.self), file: file)
+        let report: Node.ImportReport
+        do { report = try node.importEntries(entries) } catch let error as VellumError {
+            throw VellumError(error.code, "\(file): \(error.message); nothing imported")
+        }
+        if output.json {
+            Terminal.print(report.json)
+        } else {
+            print("imported \(report.added) new entries (\(report.received - report.added) already held) from \(file)")
+        }
+    }
+}

@@ -1,0 +1,81 @@
+import ArgumentParser
+import Foundation
+import VellumCore
+import VellumNode
+
+/// The data directory, shared by every command.
+struct DataOptions: ParsableArguments {
+    @Option(name: .long, help: "The node's data directory (default: $VELLUM_DATA, else ./vellum-data).")
+    var data: String?
+
+    var path: String { data ?? ProcessInfo.processInfo.environment["VELLUM_DATA"] ?? "./vellum-data" }
+
+    func open() throws -> Node { try Node.open(at: path) }
+}
+
+/// `--json` for every command that reports.
+struct OutputOptions: ParsableArguments {
+    @Flag(name: .long, help: "Print machine-readable JSON.")
+    var json = false
+}
+
+/// A command whose failures print one line on stderr and exit non-zero.
+protocol VellumCommand: ParsableCommand {
+    func execute() throws
+}
+
+extension VellumCommand {
+    func run() throws {
+        do {
+            try execute()
+        } catch let error as VellumError {
+            fail(error.message)
+        } catch let error as ExitCode {
+            throw error
+        } catch let error as CleanExit {
+            throw error
+        } catch {
+            fail("\(error)")
+        }
+    }
+}
+
+func fail(_ message: String) -> Never {
+    Terminal.error("error: \(message)")
+    Foundation.exit(1)
+}
+
+enum Terminal {
+    static func error(_ line: String) {
+        FileHandle.standardError.write(Data((line + "\n").utf8))
+    }
+
+    static var stderrIsTerminal: Bool { isatty(2) == 1 }
+
+    static func print(_ json: JSON) { Swift.print(json.prettyString) }
+}
+
+/// Reads a file named on the command line ('-' for standard input).
+func readInput(_ path: String) throws -> Data {
+    if path == "-" { return FileHandle.standardInput.readDataToEndOfFile() }
+    guard let data = FileManager.default.contents(atPath: path) else {
+        var isDirectory: ObjCBool = false
+        if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) {
+            throw VellumError(.io, isDirectory.boolValue ? "\(path) is a directory" : "cannot read \(path)")
+        }
+        throw VellumError(.notFound, "no such file: \(path)")
+    }
+    return data
+}
+
+/// Writes a file atomically (temporary file, then rename); refuses to replace one unless asked.
+func writeOutput(_ text: String, to path: String, replace: Bool = false) throws {
+    if !replace, FileManager.default.fileExists(atPath: path) {
+        throw VellumError(.conflict, "\(path) already exists; refusing to overwrite it")
+    }
+    do {
+        try Data(text.utf8).write(to: URL(fileURLWithPath: path), options: .atomic)
+    } catch {
+        throw VellumError(.io, "cannot write \(path): \(error.localizedDescription)")
+    }
+}
