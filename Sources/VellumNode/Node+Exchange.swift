@@ -30,7 +30,7 @@ extension Node {
                 throw VellumError(.invalidInput, "\(file):\(i + 1): \(error)")
             }
         }
-        guard !lines.isEmpty, try parse(0)["format"]?.stringValue == exportFormat else {
+        guard !lines.isEmpty, (try? parse(0))?["format"]?.stringValue == exportFormat else {
             throw VellumError(.invalidInput, "\(file):1: not a Vellum export (no vellum-export header)")
         }
         guard lines.count >= 2, let end = try? parse(lines.count - 1), end["end"] == true,
