@@ -1,0 +1,52 @@
+import Foundation
+import Testing
+import VellumCore
+
+/// A credential from `vellum issue` verifies under an independent eddsa-jcs-2022 + RFC 8785
+/// implementation (Python's standard library and OpenSSL; Tests/Interop/verify_eddsa_jcs.py).
+@Suite("Interoperability with an independent verifier")
+struct InteropTests {
+    static let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .appendingPathComponent("Interop/verify_eddsa_jcs.py").path
+    static let vector = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .appendingPathComponent("Vectors/eddsa/TestVectors/eddsa-jcs-2022/signedJCS.json").path
+
+    func independentVerify(_ arguments: [String]) throws -> (Int32, String) {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["python3", Self.script] + arguments
+        let out = Pipe()
+        process.standardOutput = out
+        process.standardError = out
+        try process.run()
+        let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        return (process.terminationStatus, text.trimmingCharacters(in: .whitespacesAndNewlines))
+    }
+
+    @Test("the independent verifier accepts the W3C vector (so it is itself correct)")
+    func verifierIsSound() throws {
+        let (code, output) = try independentVerify([Self.vector, "--any-issuer"])
+        #expect(code == 0, "\(output)")
+        #expect(output == "did:key:z6MkrJVnaZkeFzdQyMZu1cgjg7k1pZZ6pvBQ7XJPt4swbTQ2")
+    }
+
+    @Test("vellum's credentials verify independently, their did:key is the signing key, and tampering is caught")
+    func vellumCredential() throws {
+        let scratch = try Scratch()
+        let node = try scratch.initializedNode()
+        _ = try node.issue(subject: "jürgen@example.de", achievement: "Über-Kurs: Straße & Ωmega ✓", out: scratch.file("c.json"),
+                           extra: ["--description", "Tabs\tand \"quotes\" and\nnewlines", "--valid-until", "2032-01-01T00:00:00Z"])
+        let (code, output) = try independentVerify([scratch.file("c.json")])
+        #expect(code == 0, "\(output)")
+        let identity = try node.run(["id", "--json"]).json
+        #expect(output == identity["did"]?.stringValue)
+        // The did:key decodes to the feed key that signs the node's entries.
+        #expect(try DIDKey(parsing: output).publicKey == Hex.decode(identity["feedKey"]!.stringValue!))
+
+        let doc = try JSON(parsing: try scratch.read("c.json"))
+        try scratch.write("t.json", doc.setting("validUntil", to: "2099-01-01T00:00:00Z").prettyString)
+        let (tamperedCode, tamperedOutput) = try independentVerify([scratch.file("t.json")])
+        #expect(tamperedCode != 0 && tamperedOutput.contains("does not verify"))
+    }
+}
