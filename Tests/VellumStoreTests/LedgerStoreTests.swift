@@ -1,0 +1,121 @@
+import CSQLite
+import Foundation
+import Testing
+import VellumCore
+import VellumNode
+import VellumStore
+
+@Suite("Ledger store and node, in process")
+struct LedgerStoreTests {
+    static func tempDir() -> String {
+        FileManager.default.temporaryDirectory.appendingPathComponent("vellum-store-\(UUID().uuidString)").path
+    }
+
+    static let fixedNow = Timestamp(parsing: "2026-11-27T12:00:00Z")!
+
+    @Test("reopening runs no migration twice and keeps the data")
+    func reopen() throws {
+        let dir = Self.tempDir()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let node = try Node.create(at: dir, name: "U", baseURL: "https://u.example", clock: { Self.fixedNow })
+        let issued = try node.issue(CredentialRequest(subject: "did:example:a", achievementName: "A"))
+        let root = try node.digest()
+        let reopened = try Node.open(at: dir, clock: { Self.fixedNow })
+        #expect(try reopened.digest() == root)
+        #expect(try reopened.status(of: issued.id).status == .active)
+        #expect(try reopened.store.localDocument(of: issued.id) == issued.document.canonicalString)
+    }
+
+    @Test("a foreign SQLite database is refused, not converted")
+    func foreignDatabase() throws {
+        let dir = Self.tempDir()
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let path = dir + "/other.sqlite"
+        var db: OpaquePointer?
+        sqlite3_open(path, &db)
+        sqlite3_exec(db, "CREATE TABLE photos (name TEXT)", nil, nil, nil)
+        sqlite3_close(db)
+        #expect(throws: VellumError.self) { try LedgerStore(path: path, create: false) }
+        sqlite3_open(path, &db)
+        var stmt: OpaquePointer?
+        sqlite3_prepare_v2(db, "SELECT count(*) FROM sqlite_master", -1, &stmt, nil)
+        sqlite3_step(stmt)
+        #expect(sqlite3_column_int(stmt, 0) == 1)
+        sqlite3_finalize(stmt)
+        sqlite3_close(db)
+    }
+
+    @Test("a failed transaction leaves neither entries nor materialized state behind")
+    func atomicAppend() throws {
+        let dir = Self.tempDir()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let node = try Node.create(at: dir, name: "U", baseURL: "https://u.example", clock: { Self.fixedNow })
+        _ = try node.issue(CredentialRequest(subject: "did:example:a", achievementName: "A"))
+        let root = try node.digest()
+        struct Abort: Error {}
+        // A second append whose batch fails midway: nothing of it stays.
+        #expect(throws: Abort.self) {
+            try node.issue([CredentialRequest(subject: "did:example:b", achievementName: "B")]) { _ in }
+            try node.store.transaction {
+                var writer = FeedWriter(key: .init(), head: nil, clock: HLC(rawValue: 0))
+                let payload = IssuePayload(
+                    credentialID: "urn:uuid:x", digest: String(repeating: "0", count: 64), issuer: writer.feed.didKey.did,
+                    achievementID: "urn:uuid:a", achievementName: "A", achievementType: "Badge", validFrom: "2026-01-01T00:00:00Z",
+                    validUntil: nil, statusListIndex: 0, subjectCommitment: String(repeating: "0", count: 64))
+                try node.store.append(writer.append([(.issue, .issue(payload))], now: Self.fixedNow))
+                throw Abort()
+            }
+        }
+        #expect(try node.store.record(of: "urn:uuid:x") == nil)
+        #expect(try node.store.count("entries") == 2)
+        #expect(try node.digest() != root)  // the committed second issue is there
+        #expect(try node.audit().ok)
+    }
+
+    @Test("the materialized state equals the pure merge over the stored entries")
+    func materializedMatchesMerge() throws {
+        let dir = Self.tempDir()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let node = try Node.create(at: dir, name: "U", baseURL: "https://u.example", clock: { Self.fixedNow })
+        var ids: [String] = []
+        try node.issue((0..<50).map { CredentialRequest(subject: "did:example:\($0)", achievementName: "A\($0 % 4)") }, batchSize: 7) { batch in
+            ids += batch.map(\.id)
+        }
+        for (i, id) in ids.enumerated() {
+            switch i % 5 {
+            case 0: try node.changeStatus(.revoke, of: id, reason: nil)
+            case 1: try node.changeStatus(.suspend, of: id, reason: nil)
+            case 2:
+                try node.changeStatus(.suspend, of: id, reason: nil)
+                try node.changeStatus(.reinstate, of: id, reason: nil)
+            default: break
+            }
+        }
+        var entries: [Entry] = []
+        try node.store.forEachEntry { entries.append($0) }
+        let verified = try EntryVerifier.verify(entries, heads: [:], knownID: { _, _ in nil })
+        let state = LedgerState(verified)
+        #expect(try node.digest() == state.stateRoot)
+        let expected: [CredentialStatus] = [.revoked, .suspended, .active, .active, .active]
+        for (i, id) in ids.enumerated() { #expect(try node.status(of: id).status == expected[i % 5]) }
+        // Expiry is a matter of the query time.
+        #expect(try node.audit().ok)
+    }
+}
+
+@Suite("RFC 4180 CSV")
+struct CSVTests {
+    @Test("quotes, doubled quotes, CRLF and newlines inside quotes")
+    func parse() throws {
+        let records = try CSV.parse("a,b\r\n\"x, y\",\"say \"\"hi\"\"\"\n\"multi\nline\",z\n\n")
+        #expect(records.map(\.fields) == [["a", "b"], ["x, y", "say \"hi\""], ["multi\nline", "z"]])
+        #expect(records.map(\.line) == [1, 2, 3])
+    }
+
+    @Test("malformed CSV names its line", arguments: [("a,b\n\"open,c\n", 2), ("a,b\nx\"y,z\n", 2), ("a\n\"q\"x\n", 2)])
+    func malformed(text: String, line: Int) {
+        #expect(throws: CSV.ParseError.self) { try CSV.parse(text) }
+        do { _ = try CSV.parse(text) } catch { #expect(error.line == line) }
+    }
+}
