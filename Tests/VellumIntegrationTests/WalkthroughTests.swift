@@ -79,3 +79,27 @@ struct WalkthroughTests {
         }
     }
 }
+
+@Suite("vellum CLI: concurrent writers")
+struct ConcurrencyTests {
+    @Test("processes issuing at once against one data directory keep one valid chain")
+    func concurrentIssuers() async throws {
+        let scratch = try Scratch()
+        let node = try scratch.initializedNode()
+        try await withThrowingTaskGroup(of: Int32.self) { group in
+            for worker in 0..<4 {
+                group.addTask {
+                    var failures: Int32 = 0
+                    for i in 0..<5 {
+                        let r = try node.run(["issue", "--subject", "did:example:w\(worker)-\(i)", "--achievement", "Parallel", "--out", scratch.file("w\(worker)-\(i).json")])
+                        if r.code != 0 { failures += 1 }
+                    }
+                    return failures
+                }
+            }
+            for try await failures in group { #expect(failures == 0) }
+        }
+        let audit = try node.run(["audit", "--json"])
+        #expect(audit.code == 0 && audit.json["entries"] == 20 && audit.json["credentials"] == 20, "\(audit.stdout) \(audit.stderr)")
+    }
+}
