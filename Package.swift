@@ -32,6 +32,8 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
+        // Scripts/bench: figures as ratios to the physical limits measured in the same run.
+        .executableTarget(name: "vellum-bench", dependencies: ["VellumNode", "VellumStore", "VellumCore", "CSQLite"]),
         .testTarget(name: "VellumCoreTests", dependencies: ["VellumCore"]),
         .testTarget(name: "VellumStoreTests", dependencies: ["VellumStore", "VellumNode", "CSQLite"]),
         .testTarget(name: "VellumIntegrationTests", dependencies: ["vellum", "VellumCore", "CSQLite"]),

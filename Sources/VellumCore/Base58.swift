@@ -10,19 +10,35 @@ public enum Base58 {
 
     public static func encode(_ bytes: [UInt8]) -> String {
         let zeros = bytes.prefix(while: { $0 == 0 }).count
-        var digits: [UInt8] = []  // base-58 digits, least significant first
-        for byte in bytes[zeros...] {
-            var carry = Int(byte)
-            for i in digits.indices {
-                carry += Int(digits[i]) << 8
-                digits[i] = UInt8(carry % 58)
-                carry /= 58
-            }
-            while carry > 0 {
-                digits.append(UInt8(carry % 58))
-                carry /= 58
+        // The number as big-endian 32-bit limbs, divided by 58^5 repeatedly: five digits a pass.
+        var limbs: [UInt32] = []
+        limbs.reserveCapacity(bytes.count / 4 + 1)
+        let significant = bytes[zeros...]
+        var limb: UInt32 = 0
+        for (i, byte) in significant.enumerated() {
+            limb = limb << 8 | UInt32(byte)
+            if (significant.count - 1 - i) % 4 == 0 {
+                limbs.append(limb)
+                limb = 0
             }
         }
+        let radix: UInt64 = 656_356_768  // 58^5
+        var digits: [UInt8] = []  // least significant first
+        var first = 0
+        while first < limbs.count {
+            var remainder: UInt64 = 0
+            for i in first..<limbs.count {
+                let current = remainder << 32 | UInt64(limbs[i])
+                limbs[i] = UInt32(current / radix)
+                remainder = current % radix
+            }
+            while first < limbs.count, limbs[first] == 0 { first += 1 }
+            for _ in 0..<5 {
+                digits.append(UInt8(remainder % 58))
+                remainder /= 58
+            }
+        }
+        while digits.last == 0 { digits.removeLast() }
         let text = [UInt8](repeating: alphabet[0], count: zeros) + digits.reversed().map { alphabet[Int($0)] }
         return String(decoding: text, as: UTF8.self)
     }

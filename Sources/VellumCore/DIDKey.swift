@@ -4,7 +4,12 @@
 ///
 /// An issuer's identity is its feed key; `did:key` lets any verifier resolve it offline.
 public struct DIDKey: Sendable, Hashable, CustomStringConvertible {
+    public static func == (a: DIDKey, b: DIDKey) -> Bool { a.publicKey == b.publicKey }
+    public func hash(into hasher: inout Hasher) { hasher.combine(publicKey) }
+
     public let publicKey: [UInt8]
+    /// `z` + base58btc(0xed 0x01 ‖ key), computed once.
+    public let multibase: String
 
     static let ed25519Multicodec: [UInt8] = [0xED, 0x01]
 
@@ -13,6 +18,7 @@ public struct DIDKey: Sendable, Hashable, CustomStringConvertible {
             throw VellumError(.invalidKey, "an Ed25519 public key has 32 bytes, not \(publicKey.count)")
         }
         self.publicKey = publicKey
+        self.multibase = "z" + Base58.encode(DIDKey.ed25519Multicodec + publicKey)
     }
 
     /// Parses `did:key:z6Mk...`, optionally with a `#fragment` that must repeat the key.
@@ -44,7 +50,6 @@ public struct DIDKey: Sendable, Hashable, CustomStringConvertible {
         try self.init(publicKey: Array(bytes.dropFirst(2)))
     }
 
-    public var multibase: String { "z" + Base58.encode(DIDKey.ed25519Multicodec + publicKey) }
     public var did: String { "did:key:" + multibase }
     public var description: String { did }
     /// The verification method of this key: `did:key:z...#z...`.

@@ -18,11 +18,15 @@ public enum EntryVerifier {
             throw VellumError(.invalidEntry, "entry \(entry.id): id does not match the SHA-256 of its fields")
         }
         guard entry.signature.count == 64,
-            entry.feed.didKey.signingPublicKey.isValidSignature(entry.signature, for: entry.id.bytes)
+            let key = try? Curve25519.Signing.PublicKey(rawRepresentation: entry.feed.bytes),
+            key.isValidSignature(entry.signature, for: entry.id.bytes)
         else { throw VellumError(.invalidEntry, "entry \(entry.id): signature does not verify with feed \(entry.feed)") }
         let payload = try EntryPayload(kind: u.kind, bytes: u.payload)
-        if case .issue(let issue) = payload, issue.issuer != entry.feed.didKey.did {
-            throw VellumError(.unauthorized, "entry \(entry.id): issuer \(issue.issuer) is not the feed's key \(entry.feed.didKey.did)")
+        if case .issue(let issue) = payload {
+            let feedDID = entry.feed.didKey.did
+            guard issue.issuer == feedDID else {
+                throw VellumError(.unauthorized, "entry \(entry.id): issuer \(issue.issuer) is not the feed's key \(feedDID)")
+            }
         }
         return VerifiedEntry(entry: entry, payload: payload)
     }

@@ -7,7 +7,7 @@ extension JSON {
     /// The canonical (JCS) UTF-8 bytes of this value.
     public var canonicalBytes: [UInt8] {
         var out: [UInt8] = []
-        out.reserveCapacity(256)
+        out.reserveCapacity(2048)
         writeCanonical(into: &out)
         return out
     }
@@ -30,7 +30,7 @@ extension JSON {
             out.append(UInt8(ascii: "]"))
         case .object(let members):
             out.append(UInt8(ascii: "{"))
-            let keys = members.keys.sorted { $0.utf16.lexicographicallyPrecedes($1.utf16) }
+            let keys = members.keys.sorted(by: JSON.canonicalOrder)
             for (i, key) in keys.enumerated() {
                 if i > 0 { out.append(UInt8(ascii: ",")) }
                 JSON.writeString(key, into: &out)
@@ -41,8 +41,32 @@ extension JSON {
         }
     }
 
+    /// JCS member order: by UTF-16 code units. UTF-8 byte order agrees wherever the first
+    /// difference is between ASCII bytes, which is the common, fast case.
+    public static func canonicalOrder(_ a: String, _ b: String) -> Bool {
+        var ai = a.utf8.makeIterator()
+        var bi = b.utf8.makeIterator()
+        while true {
+            switch (ai.next(), bi.next()) {
+            case (nil, nil): return false
+            case (nil, _): return true
+            case (_, nil): return false
+            case let (x?, y?) where x != y:
+                if x < 0x80 && y < 0x80 { return x < y }
+                return a.utf16.lexicographicallyPrecedes(b.utf16)
+            default: continue
+            }
+        }
+    }
+
     static func writeString(_ s: String, into out: inout [UInt8]) {
         out.append(UInt8(ascii: "\""))
+        // Most strings need no escaping: copy them whole.
+        if !s.utf8.contains(where: { $0 < 0x20 || $0 == 0x22 || $0 == 0x5C }) {
+            out.append(contentsOf: s.utf8)
+            out.append(UInt8(ascii: "\""))
+            return
+        }
         for byte in s.utf8 {
             switch byte {
             case 0x22: out.append(contentsOf: [0x5C, 0x22])
@@ -82,7 +106,7 @@ extension JSON {
             out += closePad + "]"
         case .object(let members) where !members.isEmpty:
             out += "{\n"
-            let keys = members.keys.sorted { $0.utf16.lexicographicallyPrecedes($1.utf16) }
+            let keys = members.keys.sorted(by: JSON.canonicalOrder)
             for (i, key) in keys.enumerated() {
                 out += pad + JSON.string(key).canonicalString + ": "
                 members[key]!.writePretty(into: &out, indent: indent + 1)

@@ -83,6 +83,8 @@ public struct IssuanceContext: Sendable {
 /// A signed credential with the ledger's record of it.
 public struct IssuedCredential: Sendable {
     public let document: JSON
+    /// The document's JCS form: what the ledger's digest covers and what the issuing node keeps.
+    public let canonicalDocument: [UInt8]
     public let payload: IssuePayload
     public let subject: String
     public let subjectSalt: [UInt8]
@@ -181,13 +183,15 @@ public enum OpenBadges {
             .object(document),
             options: .init(verificationMethod: context.issuer.verificationMethod, created: context.validFrom.rfc3339),
             with: key)
+        let canonical = signed.canonicalBytes
         let payload = IssuePayload(
-            credentialID: credentialID, digest: digest(signed), issuer: context.issuer.did, achievementID: achievementID,
+            credentialID: credentialID, digest: Hex.encode(SHA256.hash(data: canonical)), issuer: context.issuer.did, achievementID: achievementID,
             achievementName: request.achievementName, achievementType: request.achievementType,
             validFrom: context.validFrom.rfc3339, validUntil: request.validUntil?.rfc3339,
             statusListIndex: context.statusListIndex,
             subjectCommitment: subjectCommitment(salt: context.subjectSalt, subject: subjectURI))
-        return IssuedCredential(document: signed, payload: payload, subject: subjectURI, subjectSalt: context.subjectSalt)
+        return IssuedCredential(
+            document: signed, canonicalDocument: canonical, payload: payload, subject: subjectURI, subjectSalt: context.subjectSalt)
     }
 }
 

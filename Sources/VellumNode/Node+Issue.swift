@@ -16,10 +16,11 @@ extension Node {
             let batch = Array(requests[start..<min(requests.count, start + batchSize)])
             let issued = try appendToOwnFeed { writer, now in
                 let firstIndex = Int(try store.meta("next_status_index") ?? "0") ?? 0
-                var rng = SystemRandomNumberGenerator()
+                let random = secureRandomBytes(32 * batch.count)
                 let contexts = batch.indices.map { i in
                     IssuanceContext(
-                        issuer: did, issuerName: name, credentialUUID: randomBytes(16, &rng), subjectSalt: randomBytes(16, &rng),
+                        issuer: did, issuerName: name, credentialUUID: Array(random[(32 * i)..<(32 * i + 16)]),
+                        subjectSalt: Array(random[(32 * i + 16)..<(32 * i + 32)]),
                         validFrom: now, statusListIndex: firstIndex + i, statusListBaseURL: baseURL)
                 }
                 let key = self.key
@@ -31,7 +32,7 @@ extension Node {
                 let issued = try results.map { try $0.get() }
                 let entries = writer.append(issued.map { (.issue, .issue($0.payload)) }, now: now)
                 let local = issued.map {
-                    LocalCredential(credentialID: $0.id, subject: $0.subject, salt: $0.subjectSalt, document: $0.document.canonicalString)
+                    LocalCredential(credentialID: $0.id, subject: $0.subject, salt: $0.subjectSalt, document: String(decoding: $0.canonicalDocument, as: UTF8.self))
                 }
                 try store.append(entries, local: local)
                 try store.setMeta("next_status_index", String(firstIndex + batch.count))
@@ -50,6 +51,7 @@ extension Node {
     }
 }
 
-private func randomBytes(_ count: Int, _ rng: inout SystemRandomNumberGenerator) -> [UInt8] {
-    (0..<count).map { _ in UInt8.random(in: 0...255, using: &rng) }
+/// Bytes from a CSPRNG (BoringSSL's RAND_bytes, seeded by the kernel), one call per batch.
+func secureRandomBytes(_ count: Int) -> [UInt8] {
+    SymmetricKey(size: SymmetricKeySize(bitCount: count * 8)).withUnsafeBytes { Array($0) }
 }

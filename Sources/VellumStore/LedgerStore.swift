@@ -26,7 +26,8 @@ public final class LedgerStore {
     private lazy var insertEntry = try! db.prepare(
         "INSERT INTO entries (id, feed, seq, prev, hlc, kind, payload, signature, credential) VALUES (?,?,?,?,?,?,?,?,?)")
     private lazy var upsertFeed = try! db.prepare("INSERT OR REPLACE INTO feeds (feed, seq, head) VALUES (?,?,?)")
-    private lazy var selectFacts = try! db.prepare("SELECT id, feed, hlc, kind, payload FROM entries WHERE credential = ?")
+    private lazy var selectFacts = try! db.prepare("SELECT id, feed, hlc, kind FROM entries WHERE credential = ?")
+    private lazy var selectPayload = try! db.prepare("SELECT payload FROM entries WHERE id = ?")
     private lazy var upsertCredential = try! db.prepare(
         "INSERT OR REPLACE INTO credentials (credential, status, issue_entry, decided_by, issuer, valid_until) VALUES (?,?,?,?,?,?)")
     private lazy var insertLocal = try! db.prepare(
@@ -37,7 +38,7 @@ public final class LedgerStore {
     public init(path: String, create: Bool) throws(VellumError) {
         do {
             db = try SQLiteConnection(path: path)
-            try db.execute("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL")
+            try db.execute("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA cache_size = -65536")
             if !create, try Schema.version(db) == 0 {
                 throw VellumError(.storage, "\(path) is not a Vellum ledger")
             }
@@ -76,7 +77,9 @@ public final class LedgerStore {
         do {
             var heads: [FeedKey: FeedHead] = [:]
             var touched: Set<String> = []
+            var issuesHere: [EntryID: IssuePayload] = [:]
             for v in entries {
+                if case .issue(let p) = v.payload { issuesHere[v.id] = p }
                 let e = v.entry
                 try insertEntry.run([
                     .blob(e.id.bytes), .blob(e.feed.bytes), .integer(Int64(e.seq)), .blob(e.prev.bytes),
@@ -89,7 +92,7 @@ public final class LedgerStore {
             for head in heads.values {
                 try upsertFeed.run([.blob(head.feed.bytes), .integer(Int64(head.seq)), .blob(head.id.bytes)])
             }
-            for credential in touched { try materialize(credential) }
+            for credential in touched { try materialize(credential, issuesHere) }
             for l in local {
                 try insertLocal.run([.text(l.credentialID), .text(l.subject), .blob(l.salt), .text(l.document)])
             }
@@ -99,9 +102,11 @@ public final class LedgerStore {
     }
 
     /// Recomputes one credential's merged state from its entries (the pure merge in Core).
-    private func materialize(_ credential: String) throws(SQLiteError) {
+    /// Issue payloads come from `known` (the entries being appended) or, failing that, the log.
+    private func materialize(_ credential: String, _ known: [EntryID: IssuePayload]) throws(SQLiteError) {
         var issues: [IssueFact] = []
         var changes: [StatusFact] = []
+        var issueIDs: [EntryID] = []
         selectFacts.bind([.text(credential)])
         while try selectFacts.step() {
             let id = EntryID(selectFacts.blob(0))!
@@ -109,12 +114,22 @@ public final class LedgerStore {
             let hlc = HLC(rawValue: UInt64(bitPattern: selectFacts.int(2)))
             let kind = EntryKind(rawValue: UInt8(selectFacts.int(3)))!
             if kind == .issue {
-                // Stored entries were verified, so their payload decodes.
-                guard case .issue(let p) = try? EntryPayload(kind: .issue, bytes: selectFacts.blob(4)) else { continue }
-                issues.append(IssueFact(entry: id, feed: feed, hlc: hlc, issuer: p.issuer, validUntil: p.validUntil.flatMap { Timestamp(parsing: $0) }))
+                issueIDs.append(id)
+                issues.append(IssueFact(entry: id, feed: feed, hlc: hlc, issuer: "", validUntil: nil))
             } else {
                 changes.append(StatusFact(entry: id, feed: feed, hlc: hlc, kind: kind))
             }
+        }
+        // Stored entries were verified, so their payloads decode.
+        for (i, id) in issueIDs.enumerated() {
+            var payload = known[id]
+            if payload == nil {
+                selectPayload.bind([.blob(id.bytes)])
+                if try selectPayload.step(), case .issue(let p) = try? EntryPayload(kind: .issue, bytes: selectPayload.blob(0)) { payload = p }
+            }
+            guard let payload else { continue }
+            let f = issues[i]
+            issues[i] = IssueFact(entry: f.entry, feed: f.feed, hlc: f.hlc, issuer: payload.issuer, validUntil: payload.validUntil.flatMap { Timestamp(parsing: $0) })
         }
         let r = CredentialMerge.resolve(issues: issues, changes: changes)
         guard let issue = r.issue else { return }

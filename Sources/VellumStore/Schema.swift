@@ -39,11 +39,11 @@ enum Schema {
         ) WITHOUT ROWID;
 
         CREATE TABLE local_credentials (         -- never replicated: holds personal data
-            credential TEXT PRIMARY KEY,
+            credential TEXT NOT NULL UNIQUE,
             subject TEXT NOT NULL,
             salt BLOB NOT NULL,
             document TEXT NOT NULL
-        ) WITHOUT ROWID;
+        );
 
         CREATE TABLE meta (
             key TEXT PRIMARY KEY,

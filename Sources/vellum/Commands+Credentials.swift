@@ -75,7 +75,7 @@ struct Issue: VellumCommand {
         try node.issue(rows.map(\.request)) { batch in
             for credential in batch {
                 let file = credential.id.replacingOccurrences(of: "urn:uuid:", with: "") + ".json"
-                try writeOutput(credential.document.prettyString + "\n", to: outDir + "/" + file)
+                try createFile(credential.document.prettyString + "\n", at: outDir + "/" + file)
                 manifest += "\(rows[done].line),\(credential.id),\(file)\n"
                 done += 1
             }

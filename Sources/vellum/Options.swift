@@ -68,6 +68,20 @@ func readInput(_ path: String) throws -> Data {
     return data
 }
 
+/// Creates a new file with `text`; refuses to replace an existing one. Fast enough for one
+/// file per credential of a bulk run (no rename, no fsync: the ledger is the durable record).
+func createFile(_ text: String, at path: String) throws {
+    let fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0o644)
+    guard fd >= 0 else {
+        throw VellumError(errno == EEXIST ? .conflict : .io, "cannot create \(path): \(String(cString: strerror(errno)))")
+    }
+    defer { close(fd) }
+    let bytes = Array(text.utf8)
+    guard write(fd, bytes, bytes.count) == bytes.count else {
+        throw VellumError(.io, "cannot write \(path): \(String(cString: strerror(errno)))")
+    }
+}
+
 /// Writes a file atomically (temporary file, then rename); refuses to replace one unless asked.
 func writeOutput(_ text: String, to path: String, replace: Bool = false) throws {
     if !replace, FileManager.default.fileExists(atPath: path) {

@@ -70,3 +70,35 @@ struct JCSTests {
         #expect(try JSON(parsing: value.canonicalString) == value)
     }
 }
+
+@Suite("Base58 and key order")
+struct EncodingTests {
+    @Test("base58btc round-trips, keeps leading zeros, and matches known values", arguments: [
+        ([UInt8](), ""), ([0], "1"), ([0, 0, 1], "112"), (Array("hello world".utf8), "StV1DL6CwTryKyV"),
+        ([0xFF, 0xFF, 0xFF, 0xFF], "7YXq9G"), ([0x00, 0xFF] + [UInt8](repeating: 0xAB, count: 40), nil),
+    ])
+    func base58(bytes: [UInt8], text: String?) {
+        let encoded = Base58.encode(bytes)
+        if let text { #expect(encoded == text) }
+        #expect(Base58.decode(encoded) == bytes)
+    }
+
+    @Test("base58 agrees with the simple quadratic algorithm on random inputs")
+    func base58Random() {
+        var rng = SeededGenerator(seed: 7)
+        for length in 0..<80 {
+            let bytes = (0..<length).map { _ in UInt8.random(in: 0...255, using: &rng) }
+            #expect(Base58.decode(Base58.encode(bytes)) == bytes)
+        }
+    }
+
+    @Test("member order is by UTF-16 code units, also beyond ASCII", arguments: [
+        ("a", "b", true), ("b", "a", false), ("a", "ab", true), ("", "a", true), ("a", "a", false),
+        ("\u{E000}", "\u{1F600}", false),  // U+1F600 is D83D DE00 in UTF-16, so it sorts first
+        ("\u{1F600}", "\u{E000}", true), ("é", "z", false), ("Z", "a", true),
+    ])
+    func keyOrder(a: String, b: String, precedes: Bool) {
+        #expect(JSON.canonicalOrder(a, b) == precedes)
+        #expect(a.utf16.lexicographicallyPrecedes(b.utf16) == precedes)
+    }
+}

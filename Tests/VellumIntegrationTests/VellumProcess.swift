@@ -66,7 +66,7 @@ struct VellumProcess {
 }
 
 /// A scratch directory for one test, removed afterwards.
-final class Scratch {
+final class Scratch: Sendable {
     let path: String
 
     init() throws {

@@ -1,0 +1,86 @@
+// Scripts/bench's measurements: each figure next to the physical limit measured in the same
+// run on the same machine, and their ratio. Run from Scripts/bench (release build).
+@preconcurrency import Crypto
+import CSQLite
+import Foundation
+import VellumCore
+import VellumNode
+import VellumStore
+
+func seconds(_ body: () throws -> Void) rethrows -> Double {
+    let start = DispatchTime.now().uptimeNanoseconds
+    try body()
+    return Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+}
+
+func rate(_ count: Int, _ body: () throws -> Void) rethrows -> Double { Double(count) / (try seconds(body)) }
+
+func scratchDirectory() -> String {
+    let path = FileManager.default.temporaryDirectory.appendingPathComponent("vellum-bench-\(UUID().uuidString)").path
+    try! FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+    return path
+}
+
+let count = Int(CommandLine.arguments.dropFirst().first ?? "") ?? 100_000
+let cores = ProcessInfo.processInfo.activeProcessorCount
+print("vellum bench: \(count) credentials, \(cores) cores")
+
+// Limit 1: raw Ed25519 signatures per second on every core (64-byte messages).
+nonisolated(unsafe) let key = Curve25519.Signing.PrivateKey()
+let messages = (0..<count).map { i in Array(SHA512.hash(data: withUnsafeBytes(of: i) { Array($0) })) }
+let signRate = rate(count) { _ = Parallel.map(messages) { try! key.signature(for: $0) } }
+print(String(format: "raw Ed25519 sign, all cores:      %10.0f /s", signRate))
+
+// Limit 2: raw SQLite inserts per second, rows shaped like an entry plus its state and document.
+let sqliteDir = scratchDirectory()
+defer { try? FileManager.default.removeItem(atPath: sqliteDir) }
+var db: OpaquePointer?
+sqlite3_open(sqliteDir + "/raw.sqlite", &db)
+sqlite3_exec(db, "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; CREATE TABLE t (id BLOB PRIMARY KEY, feed BLOB, seq INTEGER, payload BLOB, signature BLOB, doc TEXT)", nil, nil, nil)
+var stmt: OpaquePointer?
+sqlite3_prepare_v2(db, "INSERT INTO t VALUES (?,?,?,?,?,?)", -1, &stmt, nil)
+let payload = [UInt8](repeating: 0x61, count: 420), document = String(repeating: "d", count: 1900)
+let insertRate = rate(count) {
+    for batchStart in stride(from: 0, to: count, by: 1000) {
+        sqlite3_exec(db, "BEGIN", nil, nil, nil)
+        for i in batchStart..<min(count, batchStart + 1000) {
+            sqlite3_reset(stmt)
+            sqlite3_bind_blob(stmt, 1, messages[i], 32, csqlite_transient())
+            sqlite3_bind_blob(stmt, 2, messages[0], 32, csqlite_transient())
+            sqlite3_bind_int64(stmt, 3, Int64(i))
+            sqlite3_bind_blob(stmt, 4, payload, Int32(payload.count), csqlite_transient())
+            sqlite3_bind_blob(stmt, 5, messages[i], 64, csqlite_transient())
+            sqlite3_bind_text(stmt, 6, document, -1, csqlite_transient())
+            sqlite3_step(stmt)
+        }
+        sqlite3_exec(db, "COMMIT", nil, nil, nil)
+    }
+}
+sqlite3_finalize(stmt)
+sqlite3_close(db)
+print(String(format: "raw SQLite insert (1 row, WAL):   %10.0f /s", insertRate))
+
+// Limit for issuance: two signatures and one row per credential.
+let limit = 1 / (2 / signRate + 1 / insertRate)
+print(String(format: "limit: 2 signatures + 1 row:      %10.0f /s", limit))
+
+// Vellum: bulk issuance through the node (validation, JCS, proof, entry, materialized state).
+let nodeDir = scratchDirectory() + "/node"
+let node = try Node.create(at: nodeDir, name: "Bench University", baseURL: "https://bench.example.edu")
+let requests = (0..<count).map { i in
+    CredentialRequest(subject: "student\(i)@example.edu", achievementName: "Lab Safety", validUntil: Timestamp(parsing: "2031-01-01T00:00:00Z"))
+}
+let issueRate = rate(count) { try! node.issue(requests) }
+print(String(format: "vellum bulk issuance:             %10.0f /s  (%.2f of the limit)", issueRate, issueRate / limit))
+
+// Audit re-verifies every signature and chain link.
+var report: AuditReport?
+let auditRate = rate(count) { report = try! node.audit() }
+precondition(report!.ok)
+let signatures = Parallel.map(messages) { Array(try! key.signature(for: $0)) }
+let pairs = Array(zip(signatures, messages))
+let verifyRate = rate(count) { _ = Parallel.map(pairs) { key.publicKey.isValidSignature($0.0, for: $0.1) } }
+print(String(format: "raw Ed25519 verify, all cores:    %10.0f /s", verifyRate))
+print(String(format: "vellum audit:                     %10.0f entries/s  (%.2f of raw verify)", auditRate, auditRate / verifyRate))
+try? FileManager.default.removeItem(atPath: nodeDir)
+
