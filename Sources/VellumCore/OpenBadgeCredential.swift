@@ -40,15 +40,18 @@ public struct CredentialRequest: Sendable, Hashable {
     static func subjectURI(_ subject: String) throws(VellumError) -> String {
         let s = subject.trimmingWhitespace
         guard !s.isEmpty else { throw VellumError(.invalidInput, "subject is empty") }
-        guard !s.contains(where: { $0.isWhitespace }) else {
+        let bytes = Array(s.utf8)
+        guard !s.unicodeScalars.contains(where: { $0.properties.isWhitespace }) else {
             throw VellumError(.invalidInput, "subject '\(s)' contains whitespace; give a URI (did:, urn:, https:) or an e-mail address")
         }
-        if let colon = s.firstIndex(of: ":"), s[..<colon].allSatisfy({ $0.isLetter || $0.isNumber || "+-.".contains($0) }),
-            s.first!.isLetter, s.index(after: colon) < s.endIndex
+        func isAlpha(_ b: UInt8) -> Bool { (0x41...0x5A).contains(b) || (0x61...0x7A).contains(b) }
+        // RFC 3986 scheme: ALPHA *( ALPHA / DIGIT / "+" / "-" / "." ), then ':' and something.
+        if let colon = bytes.firstIndex(of: UInt8(ascii: ":")), colon > 0, colon < bytes.count - 1, isAlpha(bytes[0]),
+            bytes[..<colon].allSatisfy({ isAlpha($0) || (0x30...0x39).contains($0) || $0 == 0x2B || $0 == 0x2D || $0 == 0x2E })
         {
             return s
         }
-        if let at = s.firstIndex(of: "@"), at != s.startIndex, s[s.index(after: at)...].contains(".") {
+        if let at = bytes.firstIndex(of: UInt8(ascii: "@")), at > 0, bytes[(at + 1)...].contains(UInt8(ascii: ".")) {
             return "mailto:" + s
         }
         throw VellumError(.invalidInput, "subject '\(s)' is neither a URI (did:, urn:, https:) nor an e-mail address")
@@ -119,10 +122,14 @@ public enum OpenBadges {
         var b = Array(bytes.prefix(16))
         b[6] = (b[6] & 0x0F) | (version << 4)
         b[8] = (b[8] & 0x3F) | 0x80
-        let h = Hex.encode(b)
-        let u = Array(h)
-        return "urn:uuid:" + String(u[0..<8]) + "-" + String(u[8..<12]) + "-" + String(u[12..<16]) + "-"
-            + String(u[16..<20]) + "-" + String(u[20..<32])
+        let digits = Array("0123456789abcdef".utf8)
+        var text = Array("urn:uuid:".utf8)
+        for (i, byte) in b.enumerated() {
+            if i == 4 || i == 6 || i == 8 || i == 10 { text.append(UInt8(ascii: "-")) }
+            text.append(digits[Int(byte >> 4)])
+            text.append(digits[Int(byte & 0x0F)])
+        }
+        return String(decoding: text, as: UTF8.self)
     }
 
     /// A stable achievement id: the same issuer, type and name always give the same id.

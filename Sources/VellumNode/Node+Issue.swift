@@ -1,45 +1,112 @@
 @preconcurrency import Crypto
+import Dispatch
 import VellumCore
 import VellumStore
 
+/// Where this node's feed stands: what a batch of issuance builds on.
+struct FeedState: Equatable, Sendable {
+    var head: FeedHead?
+    var clock: HLC
+    var nextStatusIndex: Int
+}
+
+/// A batch of credentials signed and chained on top of an assumed `FeedState`, ready to store.
+struct PreparedBatch: Sendable {
+    let before: FeedState
+    let after: FeedState
+    let issued: [IssuedCredential]
+    let entries: [VerifiedEntry]
+}
+
+/// Who signs, and how credentials name their issuer and status lists.
+struct Issuer: @unchecked Sendable {  // Curve25519 keys are immutable values
+    let key: Curve25519.Signing.PrivateKey
+    let did: DIDKey
+    let name: String
+    let baseURL: String
+
+    /// Signs the credentials and their issue entries, on every core. Pure but for randomness.
+    func prepare(_ requests: [CredentialRequest], on state: FeedState, now: Timestamp) throws(VellumError) -> PreparedBatch {
+        let random = secureRandomBytes(32 * requests.count)
+        let contexts = requests.indices.map { i in
+            IssuanceContext(
+                issuer: did, issuerName: name, credentialUUID: Array(random[(32 * i)..<(32 * i + 16)]),
+                subjectSalt: Array(random[(32 * i + 16)..<(32 * i + 32)]), validFrom: now,
+                statusListIndex: state.nextStatusIndex + i, statusListBaseURL: baseURL)
+        }
+        let results = Parallel.map(Array(zip(requests, contexts)), chunk: 64) { pair -> Result<IssuedCredential, VellumError> in
+            do throws(VellumError) { return .success(try OpenBadges.issue(pair.0, context: pair.1, key: key)) } catch {
+                return .failure(error)
+            }
+        }
+        var issued: [IssuedCredential] = []
+        issued.reserveCapacity(results.count)
+        for result in results { issued.append(try result.get()) }
+        var writer = FeedWriter(key: key, head: state.head, clock: state.clock)
+        let entries = writer.append(issued.map { (.issue, .issue($0.payload)) }, now: now)
+        let after = FeedState(head: writer.head, clock: writer.clock, nextStatusIndex: state.nextStatusIndex + requests.count)
+        return PreparedBatch(before: state, after: after, issued: issued, entries: entries)
+    }
+}
+
 extension Node {
+    var issuer: Issuer { Issuer(key: key, did: did, name: name, baseURL: baseURL) }
+
+    func readFeedState() throws -> FeedState {
+        FeedState(
+            head: try store.heads()[feed], clock: HLC(rawValue: UInt64(try store.meta("clock") ?? "0") ?? 0),
+            nextStatusIndex: Int(try store.meta("next_status_index") ?? "0") ?? 0)
+    }
+
+    func writeFeedState(_ state: FeedState) throws {
+        try store.setMeta("clock", String(state.clock.rawValue))
+        try store.setMeta("next_status_index", String(state.nextStatusIndex))
+    }
+
     /// Issues credentials: validates every request first (nothing is issued if one is bad),
-    /// then signs and appends them in batches, one transaction each, using every core.
+    /// then signs and appends them in batches, one transaction each. Signing the next batch
+    /// (on every core) overlaps storing the current one; if another process appended in
+    /// between, the prepared batch no longer fits the feed's head and is signed again.
     /// `onBatch` runs after each commit with the credentials it made durable.
     public func issue(
-        _ requests: [CredentialRequest], batchSize: Int = 1000, onBatch: ([IssuedCredential]) throws -> Void = { _ in }
+        _ requests: [CredentialRequest], batchSize: Int = 4000, onBatch: ([IssuedCredential]) throws -> Void = { _ in }
     ) throws {
         let checkTime = clock()
         for request in requests { _ = try request.validated(validFrom: checkTime) }
-        var start = 0
-        while start < requests.count {
-            let batch = Array(requests[start..<min(requests.count, start + batchSize)])
-            let issued = try appendToOwnFeed { writer, now in
-                let firstIndex = Int(try store.meta("next_status_index") ?? "0") ?? 0
-                let random = secureRandomBytes(32 * batch.count)
-                let contexts = batch.indices.map { i in
-                    IssuanceContext(
-                        issuer: did, issuerName: name, credentialUUID: Array(random[(32 * i)..<(32 * i + 16)]),
-                        subjectSalt: Array(random[(32 * i + 16)..<(32 * i + 32)]),
-                        validFrom: now, statusListIndex: firstIndex + i, statusListBaseURL: baseURL)
+        let batches = stride(from: 0, to: requests.count, by: batchSize).map {
+            Array(requests[$0..<min(requests.count, $0 + batchSize)])
+        }
+        let issuer = self.issuer
+        var next: Background<Result<PreparedBatch, VellumError>>?
+        defer { _ = next?.wait() }
+        for (k, requests) in batches.enumerated() {
+            let issued = try store.transaction {
+                let state = try readFeedState()
+                var batch: PreparedBatch
+                if case .success(let prepared)? = next?.wait(), prepared.before == state {
+                    batch = prepared
+                } else {
+                    batch = try issuer.prepare(requests, on: state, now: clock())
                 }
-                let key = self.key
-                let results = Parallel.map(Array(zip(batch, contexts)), chunk: 64) { pair -> Result<IssuedCredential, VellumError> in
-                    do throws(VellumError) { return .success(try OpenBadges.issue(pair.0, context: pair.1, key: key)) } catch {
-                        return .failure(error)
+                next = nil
+                if k + 1 < batches.count {
+                    let (following, assumed, now) = (batches[k + 1], batch.after, clock())
+                    next = Background {
+                        do throws(VellumError) { return .success(try issuer.prepare(following, on: assumed, now: now)) } catch {
+                            return .failure(error)
+                        }
                     }
                 }
-                let issued = try results.map { try $0.get() }
-                let entries = writer.append(issued.map { (.issue, .issue($0.payload)) }, now: now)
-                let local = issued.map {
-                    LocalCredential(credentialID: $0.id, subject: $0.subject, salt: $0.subjectSalt, document: String(decoding: $0.canonicalDocument, as: UTF8.self))
+                let local = batch.issued.map {
+                    LocalCredential(
+                        credentialID: $0.id, subject: $0.subject, salt: $0.subjectSalt,
+                        document: String(decoding: $0.canonicalDocument, as: UTF8.self))
                 }
-                try store.append(entries, local: local)
-                try store.setMeta("next_status_index", String(firstIndex + batch.count))
-                return issued
+                try store.append(batch.entries, local: local)
+                try writeFeedState(batch.after)
+                return batch.issued
             }
             try onBatch(issued)
-            start += batch.count
         }
     }
 
@@ -47,6 +114,25 @@ extension Node {
     public func issue(_ request: CredentialRequest) throws -> IssuedCredential {
         var result: IssuedCredential?
         try issue([request]) { result = $0.first }
+        return result!
+    }
+}
+
+/// Work running on another thread while this one continues; `wait` returns its result.
+final class Background<T: Sendable>: @unchecked Sendable {
+    private var result: T?
+    private let done = DispatchSemaphore(value: 0)
+
+    init(_ work: @escaping @Sendable () -> T) {
+        DispatchQueue.global().async {
+            self.result = work()
+            self.done.signal()
+        }
+    }
+
+    func wait() -> T {
+        if let result { return result }
+        done.wait()
         return result!
     }
 }

@@ -84,11 +84,11 @@ public final class Node {
     /// transaction, and persists the clock. Concurrent `vellum` processes queue on the lock.
     func appendToOwnFeed<T>(_ body: (inout FeedWriter, Timestamp) throws -> T) throws -> T {
         try store.transaction {
-            let head = try store.heads()[feed]
-            let stored = HLC(rawValue: UInt64(try store.meta("clock") ?? "0") ?? 0)
-            var writer = FeedWriter(key: key, head: head, clock: stored)
+            var state = try readFeedState()
+            var writer = FeedWriter(key: key, head: state.head, clock: state.clock)
             let result = try body(&writer, clock())
-            try store.setMeta("clock", String(writer.clock.rawValue))
+            state.clock = writer.clock
+            try writeFeedState(state)
             return result
         }
     }

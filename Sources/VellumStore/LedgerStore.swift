@@ -38,7 +38,7 @@ public final class LedgerStore {
     public init(path: String, create: Bool) throws(VellumError) {
         do {
             db = try SQLiteConnection(path: path)
-            try db.execute("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA cache_size = -65536")
+            try db.execute("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA cache_size = -65536; PRAGMA wal_autocheckpoint = 8192")
             if !create, try Schema.version(db) == 0 {
                 throw VellumError(.storage, "\(path) is not a Vellum ledger")
             }
