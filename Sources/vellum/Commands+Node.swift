@@ -91,6 +91,7 @@ struct Log: VellumCommand {
 struct Export: VellumCommand {
     static let configuration = CommandConfiguration(abstract: "Write every entry of every feed as JSON Lines (offline sync).")
     @OptionGroup var data: DataOptions
+    @OptionGroup var output: OutputOptions
     @Option(help: "Write to FILE instead of standard output.") var out: String?
 
     func execute() throws {
@@ -99,7 +100,11 @@ struct Export: VellumCommand {
             var text = ""
             let count = try node.export { text += $0 }
             try writeOutput(text, to: out)
-            Terminal.error("exported \(count) entries to \(out)")
+            if output.json {
+                Terminal.print(["entries": .number(Double(count)), "file": .string(out)])
+            } else {
+                print("exported \(count) entries to \(out)")
+            }
         } else {
             _ = try node.export { print($0, terminator: "") }
         }

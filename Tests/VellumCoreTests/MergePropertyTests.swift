@@ -73,6 +73,29 @@ struct MergePropertyTests {
         }
     }
 
+    @Test("every permutation of a small history gives one state root", arguments: propertySeeds)
+    func allPermutations(seed: UInt64) {
+        let entries = Array(randomHistory(seed: seed).prefix(6))
+        let root = LedgerState(entries).stateRoot
+        var count = 0
+        func permute(_ prefix: [VerifiedEntry], _ rest: [VerifiedEntry]) {
+            if rest.isEmpty {
+                count += 1
+                // Each permutation, also with its first entry delivered twice.
+                #expect(LedgerState(prefix).stateRoot == root, "seed \(seed)")
+                #expect(LedgerState(prefix + prefix.prefix(1)).stateRoot == root, "seed \(seed)")
+                return
+            }
+            for i in rest.indices {
+                var remaining = rest
+                let next = remaining.remove(at: i)
+                permute(prefix + [next], remaining)
+            }
+        }
+        permute([], entries)
+        #expect(count == (1...entries.count).reduce(1, *))
+    }
+
     @Test("random partitions merged by union converge", arguments: propertySeeds)
     func partitions(seed: UInt64) {
         let entries = randomHistory(seed: seed)
