@@ -22,6 +22,10 @@ let package = Package(
         .systemLibrary(name: "CSQLite", providers: [.apt(["libsqlite3-dev"])]),
         // Storage: schema, migrations, append-only log, materialized state.
         .target(name: "VellumStore", dependencies: ["VellumCore", "CSQLite"]),
+        // The system libzmq (Debian libzmq3-dev), linked directly: its pkg-config flags are not portable.
+        .systemLibrary(name: "CZeroMQ", providers: [.apt(["libzmq3-dev"])]),
+        // ZeroMQ sockets owned by one polling thread; CURVE and the ZAP allow-list.
+        .target(name: "VellumWire", dependencies: ["CZeroMQ"]),
         // A node: its data directory, keys and the operations that combine Core and Store.
         .target(name: "VellumNode", dependencies: ["VellumCore", "VellumStore"]),
         // The CLI: argument parsing and output formatting only.
@@ -35,6 +39,7 @@ let package = Package(
         // Scripts/bench: figures as ratios to the physical limits measured in the same run.
         .executableTarget(name: "vellum-bench", dependencies: ["VellumNode", "VellumStore", "VellumCore", "CSQLite"]),
         .testTarget(name: "VellumCoreTests", dependencies: ["VellumCore"]),
+        .testTarget(name: "VellumWireTests", dependencies: ["VellumWire"]),
         .testTarget(name: "VellumStoreTests", dependencies: ["VellumStore", "VellumNode", "CSQLite"]),
         .testTarget(name: "VellumIntegrationTests", dependencies: ["vellum", "VellumCore", "CSQLite"]),
     ],

@@ -1,0 +1,3 @@
+#include <zmq.h>
+#include <fcntl.h>
+#include <unistd.h>
