@@ -27,12 +27,12 @@ let package = Package(
         // ZeroMQ sockets owned by one polling thread; CURVE and the ZAP allow-list.
         .target(name: "VellumWire", dependencies: ["CZeroMQ"]),
         // A node: its data directory, keys and the operations that combine Core and Store.
-        .target(name: "VellumNode", dependencies: ["VellumCore", "VellumStore"]),
+        .target(name: "VellumNode", dependencies: ["VellumCore", "VellumStore", "VellumWire"]),
         // The CLI: argument parsing and output formatting only.
         .executableTarget(
             name: "vellum",
             dependencies: [
-                "VellumNode", "VellumCore",
+                "VellumNode", "VellumCore", "VellumWire",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

@@ -2,6 +2,7 @@
 import Foundation
 import VellumCore
 import VellumStore
+import VellumWire
 
 /// A Vellum node: its data directory, its feed key and its ledger, and the operations a
 /// registrar, operator or verifier performs on them. It reads the clock and randomness (the
@@ -13,6 +14,8 @@ public final class Node {
     public let feed: FeedKey
     public let name: String
     public let baseURL: String
+    /// The CurveZMQ key pair that authenticates and encrypts this node's connections.
+    public let transport: CurveKeyPair
     let clock: () -> Timestamp
 
     public var did: DIDKey { feed.didKey }
@@ -29,6 +32,7 @@ public final class Node {
         self.key = key
         self.feed = FeedKey(key.publicKey.rawRepresentation)!
         self.clock = clock
+        self.transport = try directory.loadTransportKey()
         guard try store.meta("format") == Node.format else {
             throw VellumError(.storage, "\(directory.ledgerPath) is not a Vellum ledger")
         }

@@ -2,9 +2,11 @@
 import Foundation
 import VellumCore
 import VellumStore
+import VellumWire
 
 /// The files of a node's data directory:
 /// - `feed.key`: the Ed25519 signing key (hex seed), mode 0600;
+/// - `transport.key`: the CurveZMQ secret key (Z85), mode 0600;
 /// - `ledger.sqlite` (+ `-wal`, `-shm`): the ledger, mode 0600.
 public struct NodeDirectory: Sendable {
     public let path: String
@@ -12,6 +14,7 @@ public struct NodeDirectory: Sendable {
     public init(path: String) { self.path = path }
 
     public var keyPath: String { path + "/feed.key" }
+    public var transportKeyPath: String { path + "/transport.key" }
     public var ledgerPath: String { path + "/" + LedgerStore.fileName }
 
     static let fm = FileManager.default
@@ -34,7 +37,25 @@ public struct NodeDirectory: Sendable {
         }
         let key = Curve25519.Signing.PrivateKey()
         try writeSecret(Hex.encode(key.rawRepresentation) + "\n", to: keyPath)
+        _ = try loadTransportKey()
         return key
+    }
+
+    /// The CurveZMQ key pair, created on first use.
+    func loadTransportKey() throws(VellumError) -> CurveKeyPair {
+        if !NodeDirectory.fm.fileExists(atPath: transportKeyPath) {
+            let pair: CurveKeyPair
+            do { pair = try CurveKeyPair.generate() } catch { throw VellumError(.invalidKey, "cannot make a CURVE key pair: \(error)") }
+            try writeSecret(pair.secretKey + "\n", to: transportKeyPath)
+        }
+        guard let data = NodeDirectory.fm.contents(atPath: transportKeyPath) else {
+            throw VellumError(.io, "cannot read \(transportKeyPath)")
+        }
+        let secret = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        guard CurveKeyPair.isValidKey(secret), let pub = try? CurveKeyPair.publicKey(forSecret: secret) else {
+            throw VellumError(.invalidKey, "\(transportKeyPath) does not hold a CURVE secret key (40 Z85 characters)")
+        }
+        return CurveKeyPair(publicKey: pub, secretKey: secret)
     }
 
     /// Writes a new file readable only by its owner; never replaces an existing one.

@@ -214,6 +214,69 @@ public final class LedgerStore {
         return hasher.finalize()
     }
 
+    // MARK: replication
+
+    /// The newest local arrival number: it grows whenever any entry is stored.
+    public func lastRowID() throws(VellumError) -> Int64 {
+        try query("SELECT coalesce(max(rowid), 0) FROM entries") { $0.int(0) }.first ?? 0
+    }
+
+    /// Entries of one feed from `fromSeq`, in seq order.
+    public func entries(feed: FeedKey, fromSeq: UInt64, limit: Int) throws(VellumError) -> [Entry] {
+        try query(
+            "SELECT \(Self.entryColumns) FROM entries WHERE feed = ? AND seq >= ? ORDER BY seq LIMIT ?",
+            [.blob(feed.bytes), .integer(Int64(fromSeq)), .integer(Int64(limit))], Self.readEntry)
+    }
+
+    public struct Peer: Sendable, Hashable {
+        public let key: String
+        public let address: String
+    }
+
+    public func peers() throws(VellumError) -> [Peer] {
+        try query("SELECT key, address FROM peers ORDER BY added, key") { Peer(key: $0.text(0), address: $0.text(1)) }
+    }
+
+    public func addPeer(key: String, address: String, at time: Int64) throws(VellumError) {
+        try run("INSERT OR REPLACE INTO peers (key, address, added) VALUES (?, ?, ?)", [.text(key), .text(address), .integer(time)])
+    }
+
+    /// Removes a peer; false if it was not on the list.
+    public func removePeer(key: String) throws(VellumError) -> Bool {
+        let before = try count("peers")
+        try run("DELETE FROM peers WHERE key = ?", [.text(key)])
+        return try count("peers") < before
+    }
+
+    /// Records fork evidence (idempotent); the feed is quarantined from then on.
+    public func addFork(_ a: Entry, _ b: Entry, at time: Int64) throws(VellumError) {
+        let (first, second) = a.id < b.id ? (a, b) : (b, a)
+        try run(
+            "INSERT OR IGNORE INTO forks (feed, seq, first, second, found) VALUES (?, ?, ?, ?, ?)",
+            [.blob(a.feed.bytes), .integer(Int64(a.seq)), .blob(first.wireBytes), .blob(second.wireBytes), .integer(time)])
+    }
+
+    public func forks() throws(VellumError) -> [(Entry, Entry, Int64)] {
+        try query("SELECT first, second, found FROM forks ORDER BY found") { row -> (Entry, Entry, Int64)? in
+            guard let a = try? Entry(wireBytes: row.blob(0)), let b = try? Entry(wireBytes: row.blob(1)) else { return nil }
+            return (a, b, row.int(2))
+        }.compactMap { $0 }
+    }
+
+    public func quarantinedFeeds() throws(VellumError) -> Set<FeedKey> {
+        Set(try query("SELECT DISTINCT feed FROM forks") { FeedKey($0.blob(0))! })
+    }
+
+    public func addRejection(peer: String, reason: String, at time: Int64) throws(VellumError) {
+        try run("INSERT INTO rejections (at, peer, reason) VALUES (?, ?, ?)", [.integer(time), .text(peer), .text(reason)])
+    }
+
+    public func rejections(limit: Int = 1000) throws(VellumError) -> [(Int64, String, String)] {
+        try query("SELECT at, peer, reason FROM rejections ORDER BY rowid DESC LIMIT ?", [.integer(Int64(limit))]) {
+            ($0.int(0), $0.text(1), $0.text(2))
+        }
+    }
+
     // MARK: helpers
 
     static let entryColumns = "feed, seq, prev, hlc, kind, payload, id, signature"

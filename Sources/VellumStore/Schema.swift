@@ -49,7 +49,31 @@ enum Schema {
             key TEXT PRIMARY KEY,
             value TEXT NOT NULL
         ) WITHOUT ROWID;
+        """,
+        // 2: replication: the peer allow-list, fork evidence, rejected entries.
         """
+        CREATE TABLE peers (
+            key TEXT PRIMARY KEY,               -- CURVE public key, Z85
+            address TEXT NOT NULL,              -- tcp://host:port, or '' for a peer that only connects to us
+            added INTEGER NOT NULL
+        ) WITHOUT ROWID;
+
+        CREATE TABLE forks (                     -- two valid entries at one (feed, seq): the feed is quarantined
+            feed BLOB NOT NULL,
+            seq INTEGER NOT NULL,
+            first BLOB NOT NULL,                -- wire form: encoding ‖ signature
+            second BLOB NOT NULL,
+            found INTEGER NOT NULL,
+            PRIMARY KEY (feed, seq)
+        );
+
+        CREATE TABLE rejections (
+            rowid INTEGER PRIMARY KEY,
+            at INTEGER NOT NULL,
+            peer TEXT NOT NULL,
+            reason TEXT NOT NULL
+        );
+        """,
     ]
 
     static func version(_ db: SQLiteConnection) throws(SQLiteError) -> Int {

@@ -33,7 +33,10 @@ struct Id: VellumCommand {
 }
 
 func identity(_ node: Node) -> JSON {
-    ["name": .string(node.name), "did": .string(node.did.did), "feedKey": .string(node.feed.hex), "baseURL": .string(node.baseURL)]
+    [
+        "name": .string(node.name), "did": .string(node.did.did), "feedKey": .string(node.feed.hex),
+        "transportKey": .string(node.transport.publicKey), "baseURL": .string(node.baseURL),
+    ]
 }
 
 struct Digest: VellumCommand {

@@ -1,0 +1,187 @@
+/// The replication protocol's messages (Docs/PROTOCOL.md). Every message is two ZeroMQ
+/// frames: a 6-byte header (version, type, request id) and a body. Pure: no sockets here.
+public enum SyncMessage: Sendable, Equatable {
+    /// "These are the heads of the feeds I hold." Request: answer with your heads.
+    case heads([FeedHead])
+    /// "Send me entries of these feeds from these seqs."
+    case want([WantRange])
+    /// Entries, in seq order per feed: a reply to `want`, or a push (answered with `heads`).
+    case entries([Entry])
+    /// Two valid entries with the same feed and seq: portable proof of equivocation.
+    case fork(Entry, Entry)
+    /// A refusal, with a code and a message.
+    case error(code: UInt16, message: String)
+
+    public static let version: UInt8 = 1
+    /// Limits a peer must respect: larger messages are refused.
+    public static let maxEntriesPerMessage = 2000
+    public static let maxBytesPerMessage = 4 << 20
+    public static let maxFeedsPerMessage = 65536
+
+    public var type: UInt8 {
+        switch self {
+        case .heads: 1
+        case .want: 2
+        case .entries: 3
+        case .fork: 4
+        case .error: 5
+        }
+    }
+
+    public var name: String {
+        switch self {
+        case .heads: "HEADS"
+        case .want: "WANT"
+        case .entries: "ENTRIES"
+        case .fork: "FORK"
+        case .error: "ERROR"
+        }
+    }
+
+    public func frames(requestID: UInt32) -> [[UInt8]] {
+        var header = ByteWriter()
+        header.uint8(SyncMessage.version)
+        header.uint8(type)
+        header.uint32(requestID)
+        var body = ByteWriter()
+        switch self {
+        case .heads(let heads):
+            body.uint32(UInt32(heads.count))
+            for h in heads {
+                body.append(h.feed.bytes)
+                body.uint64(h.seq)
+                body.append(h.id.bytes)
+            }
+        case .want(let ranges):
+            body.uint32(UInt32(ranges.count))
+            for r in ranges {
+                body.append(r.feed.bytes)
+                body.uint64(r.fromSeq)
+                body.uint32(r.limit)
+            }
+        case .entries(let entries):
+            body.uint32(UInt32(entries.count))
+            for e in entries {
+                let bytes = e.wireBytes
+                body.uint32(UInt32(bytes.count))
+                body.append(bytes)
+            }
+        case .fork(let a, let b):
+            for e in [a, b] {
+                let bytes = e.wireBytes
+                body.uint32(UInt32(bytes.count))
+                body.append(bytes)
+            }
+        case .error(let code, let message):
+            body.uint32(UInt32(code))
+            body.append(Array(message.utf8.prefix(1000)))
+        }
+        return [header.bytes, body.bytes]
+    }
+
+    /// Decodes a message; anything malformed throws a reason (the caller logs and counts it).
+    public static func decode(_ frames: [[UInt8]]) throws(VellumError) -> (requestID: UInt32, message: SyncMessage) {
+        guard frames.count == 2 else { throw VellumError(.invalidInput, "expected 2 frames, got \(frames.count)") }
+        var header = ByteReader(frames[0])
+        guard frames[0].count == 6 else { throw VellumError(.invalidInput, "header is \(frames[0].count) bytes, not 6") }
+        let version = try header.uint8()
+        guard version == SyncMessage.version else { throw VellumError(.invalidInput, "unsupported protocol version \(version)") }
+        let type = try header.uint8()
+        let requestID = try header.uint32()
+        var body = ByteReader(frames[1])
+        func entry() throws(VellumError) -> Entry {
+            let length = Int(try body.uint32())
+            return try Entry(wireBytes: try body.bytes(length))
+        }
+        let message: SyncMessage
+        switch type {
+        case 1:
+            let count = Int(try body.uint32())
+            guard count <= maxFeedsPerMessage else { throw VellumError(.invalidInput, "too many heads (\(count))") }
+            var heads: [FeedHead] = []
+            for _ in 0..<count {
+                heads.append(FeedHead(feed: FeedKey(try body.bytes(32))!, seq: try body.uint64(), id: EntryID(try body.bytes(32))!))
+            }
+            message = .heads(heads)
+        case 2:
+            let count = Int(try body.uint32())
+            guard count <= maxFeedsPerMessage else { throw VellumError(.invalidInput, "too many ranges (\(count))") }
+            var ranges: [WantRange] = []
+            for _ in 0..<count {
+                ranges.append(WantRange(feed: FeedKey(try body.bytes(32))!, fromSeq: try body.uint64(), limit: try body.uint32()))
+            }
+            message = .want(ranges)
+        case 3:
+            let count = Int(try body.uint32())
+            guard count <= maxEntriesPerMessage else { throw VellumError(.invalidInput, "too many entries (\(count))") }
+            var entries: [Entry] = []
+            entries.reserveCapacity(count)
+            for _ in 0..<count { entries.append(try entry()) }
+            message = .entries(entries)
+        case 4:
+            message = .fork(try entry(), try entry())
+        case 5:
+            let code = try body.uint32()
+            let text = try body.bytes(frames[1].count - 4)
+            message = .error(code: UInt16(truncatingIfNeeded: code), message: String(decoding: text, as: UTF8.self))
+        default:
+            throw VellumError(.invalidInput, "unknown message type \(type)")
+        }
+        guard body.isAtEnd else { throw VellumError(.invalidInput, "trailing bytes in \(message.name)") }
+        return (requestID, message)
+    }
+}
+
+/// "Entries of `feed` from `fromSeq`, at most `limit` of them."
+public struct WantRange: Sendable, Hashable {
+    public let feed: FeedKey
+    public let fromSeq: UInt64
+    public let limit: UInt32
+
+    public init(feed: FeedKey, fromSeq: UInt64, limit: UInt32) {
+        self.feed = feed
+        self.fromSeq = fromSeq
+        self.limit = limit
+    }
+}
+
+/// Reconciliation by feed heads: each feed is an append-only chain, so comparing heads
+/// (72 bytes a feed) tells exactly which entries each side lacks. The cost grows with the
+/// number of feeds and the difference, never with the size of the log.
+public enum Reconciliation {
+    /// What to ask the peer for.
+    public static func wants(local: [FeedKey: FeedHead], remote: [FeedHead], limit: UInt32, quarantined: Set<FeedKey> = []) -> [WantRange] {
+        remote.compactMap { r in
+            let have = local[r.feed]?.seq ?? 0
+            guard r.seq > have, !quarantined.contains(r.feed) else { return nil }
+            return WantRange(feed: r.feed, fromSeq: have + 1, limit: UInt32(min(UInt64(limit), r.seq - have)))
+        }.sorted { $0.feed < $1.feed }
+    }
+
+    /// What the peer lacks: ranges of our feeds beyond its heads.
+    public static func gives(local: [FeedKey: FeedHead], remote: [FeedHead], limit: UInt32, quarantined: Set<FeedKey> = []) -> [WantRange] {
+        let theirs = Dictionary(remote.map { ($0.feed, $0.seq) }, uniquingKeysWith: max)
+        return local.values.compactMap { l in
+            let have = theirs[l.feed] ?? 0
+            guard l.seq > have, !quarantined.contains(l.feed) else { return nil }
+            return WantRange(feed: l.feed, fromSeq: have + 1, limit: UInt32(min(UInt64(limit), l.seq - have)))
+        }.sorted { $0.feed < $1.feed }
+    }
+
+    /// Feeds where the peer's head is one we also hold a seq for, but with a different id:
+    /// a fork, to be fetched and proven.
+    public static func divergent(remote: [FeedHead], localID: (FeedKey, UInt64) -> EntryID?) -> [FeedHead] {
+        remote.filter { r in
+            guard let mine = localID(r.feed, r.seq) else { return false }
+            return mine != r.id
+        }
+    }
+
+    /// Checks fork evidence: two valid, different entries with the same feed and seq.
+    public static func verifyFork(_ a: Entry, _ b: Entry) throws(VellumError) {
+        guard a.feed == b.feed, a.seq == b.seq else { throw VellumError(.invalidEntry, "fork evidence names two different positions") }
+        guard a.id != b.id else { throw VellumError(.invalidEntry, "fork evidence is one entry twice") }
+        _ = try EntryVerifier.verifyContents(a)
+        _ = try EntryVerifier.verifyContents(b)
+    }
+}

@@ -1,0 +1,363 @@
+import Foundation
+import VellumCore
+import VellumStore
+import VellumWire
+
+/// What a sync with one peer moved.
+public struct SyncReport: Sendable {
+    public var pulled = 0
+    public var pushed = 0
+    public var roundTrips = 0
+    public var bytesSent = 0
+    public var bytesReceived = 0
+    public var forks = 0
+
+    public init() {}
+
+    public var json: JSON {
+        [
+            "pulled": .number(Double(pulled)), "pushed": .number(Double(pushed)), "roundTrips": .number(Double(roundTrips)),
+            "bytesSent": .number(Double(bytesSent)), "bytesReceived": .number(Double(bytesReceived)),
+            "forks": .number(Double(forks)),
+        ]
+    }
+}
+
+/// The replication shell around a node: serves peers' requests on a CURVE ROUTER socket,
+/// reconciles with every peer on the allow-list over DEALER sockets, pushes new entries
+/// promptly and runs anti-entropy. The protocol's decisions come from `Reconciliation` and
+/// `EntryVerifier` in Core; this actor only moves bytes and schedules.
+public actor Replicator {
+    let node: Node
+    let reactor: WireReactor
+    let log: @Sendable (String) -> Void
+    private var router: SocketID?
+    private var links: [String: Link] = [:]  // by peer key
+    private var pending: [UInt32: CheckedContinuation<SyncMessage?, Never>] = [:]
+    private var nextRequestID: UInt32 = 0
+    private var strikes: [String: (count: Int, bannedUntil: Date?)] = [:]
+    private var allowed: Set<String> = []
+    private var dispatcher: Task<Void, Never>?
+    public private(set) var bytesSent = 0
+    public private(set) var bytesReceived = 0
+
+    /// A connection to one peer.
+    struct Link {
+        let key: String
+        let address: String
+        let socket: SocketID
+        var busy = false
+    }
+
+    public static let requestTimeout: Duration = .seconds(5)
+    static let batchLimit: UInt32 = UInt32(SyncMessage.maxEntriesPerMessage)
+
+    public init(dataPath: String, log: @escaping @Sendable (String) -> Void = { _ in }) throws {
+        node = try Node.open(at: dataPath)
+        reactor = try WireReactor()
+        self.log = log
+    }
+
+    /// Starts reading the reactor's inbox. Call once.
+    public func start() {
+        guard dispatcher == nil else { return }
+        dispatcher = Task { [reactor] in
+            while let message = await reactor.receive() { await self.handle(message) }
+        }
+    }
+
+    public func shutdown() async {
+        reactor.shutdown()
+        for (_, c) in pending { c.resume(returning: nil) }
+        pending.removeAll()
+        await dispatcher?.value
+    }
+
+    /// Binds the CURVE server socket; returns the endpoint actually bound.
+    public func listen(_ endpoint: String) async throws -> String {
+        try await refreshPeers()
+        let (socket, bound) = try await reactor.bindRouter(endpoint, curve: node.transport)
+        router = socket
+        return bound
+    }
+
+    // MARK: peers
+
+    /// Re-reads the allow-list: admits new keys, connects to new addresses, drops removed peers.
+    public func refreshPeers() async throws {
+        let peers = try node.peers()
+        let now = Date()
+        let admitted = Set(peers.map(\.key)).filter { key in strikes[key]?.bannedUntil.map { $0 < now } ?? true }
+        if admitted != allowed {
+            allowed = admitted
+            await reactor.setAllowedKeys(admitted)
+        }
+        for (key, link) in links where !peers.contains(where: { $0.key == key && $0.address == link.address }) {
+            await reactor.closeSocket(link.socket)
+            links[key] = nil
+        }
+        for peer in peers where links[peer.key] == nil && !peer.address.isEmpty {
+            let socket = try await reactor.connectDealer(peer.address, serverKey: peer.key, curve: node.transport)
+            links[peer.key] = Link(key: peer.key, address: peer.address, socket: socket)
+        }
+    }
+
+    /// Connects to a peer that is not (necessarily) on the allow-list, for a one-shot sync.
+    public func connect(address: String, key: String) async throws {
+        let socket = try await reactor.connectDealer(address, serverKey: key, curve: node.transport)
+        links[key] = Link(key: key, address: address, socket: socket)
+    }
+
+    // MARK: the daemon loop
+
+    /// Runs until cancelled: new entries (local or received) are pushed within ~200 ms, the
+    /// allow-list is re-read every second, and every peer is reconciled every `antiEntropy`.
+    public func run(antiEntropy: Duration = .seconds(2)) async {
+        var lastRow = (try? node.store.lastRowID()) ?? 0
+        var lastPeers = ContinuousClock.now
+        var lastRound = ContinuousClock.now - antiEntropy
+        while !Task.isCancelled {
+            try? await Task.sleep(for: .milliseconds(200))
+            let now = ContinuousClock.now
+            if now - lastPeers >= .seconds(1) {
+                do { try await refreshPeers() } catch { log("peer list: \(error)") }
+                lastPeers = now
+            }
+            let row = (try? node.store.lastRowID()) ?? lastRow
+            if row != lastRow || now - lastRound >= antiEntropy {
+                lastRow = row
+                lastRound = now
+                for key in links.keys.sorted() {
+                    do {
+                        let report = try await syncRound(with: key)
+                        if report.pulled + report.pushed > 0 {
+                            log("synced with \(key.prefix(8)): pulled \(report.pulled), pushed \(report.pushed)")
+                        }
+                    } catch {
+                        log("sync with \(key.prefix(8)): \(error)")
+                    }
+                }
+                lastRow = (try? node.store.lastRowID()) ?? row
+            }
+        }
+    }
+
+    // MARK: client side
+
+    func request(_ message: SyncMessage, on socket: SocketID) async throws -> SyncMessage {
+        nextRequestID &+= 1
+        let id = nextRequestID
+        let frames = message.frames(requestID: id)
+        let reply: SyncMessage? = await withCheckedContinuation { (continuation: CheckedContinuation<SyncMessage?, Never>) in
+            pending[id] = continuation
+            Task {
+                // The connection may still be handshaking: retry until the deadline.
+                let deadline = ContinuousClock.now + Replicator.requestTimeout
+                while true {
+                    do throws(ZMQError) {
+                        try await reactor.send(frames, on: socket)
+                        self.sent(frames)
+                        break
+                    } catch {
+                        guard error.code == .again, ContinuousClock.now < deadline else {
+                            self.expire(id)
+                            return
+                        }
+                        try? await Task.sleep(for: .milliseconds(50))
+                    }
+                }
+                try? await Task.sleep(until: deadline)
+                self.expire(id)
+            }
+        }
+        guard let reply else {
+            throw VellumError(.io, "no answer within \(Replicator.requestTimeout) (is the peer up, and is this node's transport key \(node.transport.publicKey) on its allow-list?)")
+        }
+        if case .error(let code, let text) = reply { throw VellumError(.invalidInput, "peer refused \(message.name) (\(code)): \(text)") }
+        return reply
+    }
+
+    private func sent(_ frames: [[UInt8]]) { bytesSent += frames.reduce(0) { $0 + $1.count } }
+
+    private func expire(_ id: UInt32) {
+        pending.removeValue(forKey: id)?.resume(returning: nil)
+    }
+
+    /// One reconciliation with a peer: exchange heads, prove forks, pull what we lack, push
+    /// what it lacks, one bounded batch in flight at a time.
+    public func syncRound(with key: String) async throws -> SyncReport {
+        guard var link = links[key], !link.busy else { return SyncReport() }
+        link.busy = true
+        links[key] = link
+        defer { links[key]?.busy = false }
+        let (sentBefore, receivedBefore) = (bytesSent, bytesReceived)
+        var report = SyncReport()
+        let store = node.store
+
+        report.roundTrips += 1
+        guard case .heads(var theirs) = try await request(.heads(try ourHeads()), on: link.socket) else {
+            throw VellumError(.invalidInput, "peer answered HEADS with something else")
+        }
+        // Forks: a head of theirs that differs from what we hold at that seq.
+        for suspect in Reconciliation.divergent(remote: theirs, localID: { try? store.entryID(feed: $0, seq: $1) }) {
+            report.roundTrips += 1
+            guard case .entries(let got) = try await request(.want([WantRange(feed: suspect.feed, fromSeq: suspect.seq, limit: 1)]), on: link.socket),
+                let theirEntry = got.first, let mine = try store.entryID(feed: suspect.feed, seq: suspect.seq).flatMap({ try store.entry(id: $0) })
+            else { continue }
+            if (try? Reconciliation.verifyFork(mine, theirEntry)) != nil {
+                try recordFork(mine, theirEntry, from: key)
+                report.forks += 1
+                report.roundTrips += 1
+                _ = try? await request(.fork(mine, theirEntry), on: link.socket)
+            }
+        }
+        // Pull.
+        while true {
+            let quarantined = try store.quarantinedFeeds()
+            let wants = Reconciliation.wants(local: try store.heads(), remote: theirs, limit: Replicator.batchLimit, quarantined: quarantined)
+            guard !wants.isEmpty else { break }
+            report.roundTrips += 1
+            guard case .entries(let entries) = try await request(.want(wants), on: link.socket), !entries.isEmpty else { break }
+            let result = try ingest(entries, from: key)
+            report.pulled += result
+            if result == 0 { break }
+        }
+        // Push.
+        while true {
+            let quarantined = try store.quarantinedFeeds()
+            let gives = Reconciliation.gives(local: try store.heads(), remote: theirs, limit: Replicator.batchLimit, quarantined: quarantined)
+            guard !gives.isEmpty else { break }
+            let batch = try entries(for: gives)
+            guard !batch.isEmpty else { break }
+            report.roundTrips += 1
+            guard case .heads(let updated) = try await request(.entries(batch), on: link.socket) else { break }
+            let progressed = updated.reduce(0) { $0 + Int($1.seq) } > theirs.reduce(0) { $0 + Int($1.seq) }
+            theirs = updated
+            report.pushed += batch.count
+            if !progressed { break }
+        }
+        report.bytesSent = bytesSent - sentBefore
+        report.bytesReceived = bytesReceived - receivedBefore
+        return report
+    }
+
+    // MARK: server side
+
+    private func handle(_ message: WireMessage) async {
+        bytesReceived += message.frames.reduce(0) { $0 + $1.count }
+        let decoded: (requestID: UInt32, message: SyncMessage)
+        do { decoded = try SyncMessage.decode(message.frames) } catch {
+            reject(message.peerKey ?? "?", "malformed message: \(error.message)")
+            if let router, message.socket == router {
+                try? await reactor.send(SyncMessage.error(code: 400, message: error.message).frames(requestID: 0), on: router, to: message.routingID)
+            }
+            return
+        }
+        guard let router, message.socket == router else {
+            // A reply to one of our requests.
+            pending.removeValue(forKey: decoded.requestID)?.resume(returning: decoded.message)
+            return
+        }
+        let peer = message.peerKey ?? "?"
+        if let until = strikes[peer]?.bannedUntil, until > Date() { return }
+        let reply: SyncMessage
+        do {
+            reply = try answer(decoded.message, from: peer)
+        } catch let error as VellumError {
+            reject(peer, error.message)
+            reply = .error(code: 422, message: error.message)
+        } catch {
+            reply = .error(code: 500, message: "\(error)")
+        }
+        let frames = reply.frames(requestID: decoded.requestID)
+        do {
+            try await reactor.send(frames, on: router, to: message.routingID)
+            sent(frames)
+        } catch {
+            log("reply to \(peer.prefix(8)) not sent (\(error)); it will ask again")
+        }
+    }
+
+    private func answer(_ message: SyncMessage, from peer: String) throws -> SyncMessage {
+        switch message {
+        case .heads:
+            return .heads(try ourHeads())
+        case .want(let ranges):
+            return .entries(try entries(for: ranges))
+        case .entries(let entries):
+            _ = try ingest(entries, from: peer)
+            return .heads(try ourHeads())
+        case .fork(let a, let b):
+            try Reconciliation.verifyFork(a, b)
+            try recordFork(a, b, from: peer)
+            return .heads(try ourHeads())
+        case .error(let code, let text):
+            log("peer \(peer.prefix(8)) sent error \(code): \(text)")
+            return .heads(try ourHeads())
+        }
+    }
+
+    // MARK: shared
+
+    private func ourHeads() throws -> [FeedHead] {
+        try node.store.heads().values.sorted { $0.feed < $1.feed }
+    }
+
+    /// Entries for the ranges, at most one message's worth.
+    private func entries(for ranges: [WantRange]) throws -> [Entry] {
+        var out: [Entry] = []
+        var bytes = 0
+        for r in ranges {
+            let room = SyncMessage.maxEntriesPerMessage - out.count
+            guard room > 0 else { break }
+            for e in try node.store.entries(feed: r.feed, fromSeq: r.fromSeq, limit: min(Int(r.limit), room)) {
+                bytes += e.payload.count + 200
+                if bytes > SyncMessage.maxBytesPerMessage / 2 { return out }
+                out.append(e)
+            }
+        }
+        return out
+    }
+
+    /// Verifies and stores received entries. A different entry at a held (feed, seq) is kept
+    /// as fork evidence and quarantines the feed; entries of quarantined feeds are ignored.
+    private func ingest(_ entries: [Entry], from peer: String) throws -> Int {
+        let store = node.store
+        let quarantined = try store.quarantinedFeeds()
+        var clean: [Entry] = []
+        for e in entries where !quarantined.contains(e.feed) {
+            if let held = try store.entryID(feed: e.feed, seq: e.seq), held != e.id,
+                let mine = try store.entry(id: held), (try? Reconciliation.verifyFork(mine, e)) != nil
+            {
+                try recordFork(mine, e, from: peer)
+                continue
+            }
+            clean.append(e)
+        }
+        let fresh = try store.quarantinedFeeds()
+        clean.removeAll { fresh.contains($0.feed) }
+        guard !clean.isEmpty else { return 0 }
+        return try node.importEntries(clean).added
+    }
+
+    private func recordFork(_ a: Entry, _ b: Entry, from peer: String) throws {
+        try node.store.addFork(a, b, at: Node.systemClock().millisecondsSinceEpoch)
+        log("FORK: feed \(a.feed.hex.prefix(16)) seq \(a.seq) has entries \(a.id.hex.prefix(16)) and \(b.id.hex.prefix(16)) (from \(peer.prefix(8))); feed quarantined")
+    }
+
+    /// Logs and counts a refused message; a peer that keeps sending garbage is shut out for a while.
+    private func reject(_ peer: String, _ reason: String) {
+        try? node.store.addRejection(peer: peer, reason: reason, at: Node.systemClock().millisecondsSinceEpoch)
+        log("rejected from \(peer.prefix(8)): \(reason)")
+        var s = strikes[peer] ?? (0, nil)
+        s.count += 1
+        if s.count >= 5 {
+            s = (0, Date().addingTimeInterval(30))
+            log("peer \(peer.prefix(8)) keeps sending bad data: shut out for 30 s")
+            allowed.remove(peer)
+            let keys = allowed
+            Task { await reactor.setAllowedKeys(keys) }
+        }
+        strikes[peer] = s
+    }
+}

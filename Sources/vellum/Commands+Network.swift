@@ -1,0 +1,171 @@
+import ArgumentParser
+import Dispatch
+import Foundation
+import VellumCore
+import VellumNode
+
+struct Peer: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Manage the allow-list of peers (CURVE keys). A running node applies changes within a second.",
+        subcommands: [Add.self, List.self, Remove.self])
+
+    struct Add: VellumCommand {
+        static let configuration = CommandConfiguration(abstract: "Allow a peer and connect to it.")
+        @OptionGroup var data: DataOptions
+        @Argument(help: "The peer's address, tcp://HOST:PORT.") var address: String
+        @Option(help: "The peer's transport key (Z85, from 'vellum id' on the peer).") var key: String
+        func execute() throws {
+            try data.open().addPeer(address: address, key: key)
+            print("added peer \(address) (\(key))")
+        }
+    }
+
+    struct List: VellumCommand {
+        static let configuration = CommandConfiguration(abstract: "List allowed peers.")
+        @OptionGroup var data: DataOptions
+        @OptionGroup var output: OutputOptions
+        func execute() throws {
+            let peers = try data.open().peers()
+            if output.json {
+                Terminal.print(.array(peers.map { ["address": .string($0.address), "key": .string($0.key)] }))
+            } else {
+                for p in peers { print("\(p.address)  \(p.key)") }
+            }
+        }
+    }
+
+    struct Remove: VellumCommand {
+        static let configuration = CommandConfiguration(abstract: "Remove a peer from the allow-list.")
+        @OptionGroup var data: DataOptions
+        @Argument(help: "The peer's transport key.") var key: String
+        func execute() throws {
+            try data.open().removePeer(key: key)
+            print("removed peer \(key)")
+        }
+    }
+}
+
+struct Forks: VellumCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "List fork evidence: two valid entries at one (feed, seq). Each pair is checkable by anyone.")
+    @OptionGroup var data: DataOptions
+    @OptionGroup var output: OutputOptions
+    func execute() throws {
+        let forks = try data.open().forks()
+        if output.json {
+            Terminal.print(.array(forks))
+        } else if forks.isEmpty {
+            print("no forks")
+        } else {
+            for f in forks { print("feed \(f["feed"]!.stringValue!) seq \(Int(f["seq"]!.numberValue!)): quarantined since \(f["found"]!.stringValue!)") }
+        }
+    }
+}
+
+struct Rejections: VellumCommand {
+    static let configuration = CommandConfiguration(abstract: "List messages and entries refused from peers, newest first.")
+    @OptionGroup var data: DataOptions
+    @OptionGroup var output: OutputOptions
+    func execute() throws {
+        let rows = try data.open().store.rejections()
+        if output.json {
+            Terminal.print(.array(rows.map { ["at": .string(Timestamp(millisecondsSinceEpoch: $0.0).rfc3339), "peer": .string($0.1), "reason": .string($0.2)] }))
+        } else {
+            for r in rows { print("\(Timestamp(millisecondsSinceEpoch: r.0).rfc3339)  \(r.1.prefix(8))  \(r.2)") }
+        }
+    }
+}
+
+/// An async command whose failures print one line on stderr and exit non-zero.
+protocol AsyncVellumCommand: AsyncParsableCommand {
+    func execute() async throws
+}
+
+extension AsyncVellumCommand {
+    func run() async throws {
+        do { try await execute() } catch let error as VellumError { fail(error.message) } catch let error as ExitCode {
+            throw error
+        } catch { fail("\(error)") }
+    }
+}
+
+func logLine(_ text: String) {
+    Terminal.error("\(Timestamp(millisecondsSinceEpoch: Node.systemClock().millisecondsSinceEpoch).rfc3339) \(text)")
+}
+
+struct NodeDaemon: AsyncVellumCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "node",
+        abstract: "Run the node: serve peers and gossip entries over CURVE-encrypted ZeroMQ until SIGINT or SIGTERM.")
+    @OptionGroup var data: DataOptions
+    @Option(help: "Where to accept peers (tcp://127.0.0.1:0 picks a free port).") var listen = "tcp://127.0.0.1:7700"
+
+    func execute() async throws {
+        try Node.validatePeerAddress(listen.hasSuffix(":0") ? String(listen.dropLast()) + "1" : listen)
+        let replicator = try Replicator(dataPath: data.path, log: { logLine($0) })
+        let endpoint = try await replicator.listen(listen)
+        try writeOutput(endpoint + "\n", to: data.path + "/node.endpoint", replace: true)
+        FileHandle.standardOutput.write(Data("listening on \(endpoint)\n".utf8))
+        await replicator.start()
+        let loop = Task { await replicator.run() }
+        let stop = AsyncStream<Int32> { continuation in
+            for sig in [SIGINT, SIGTERM] {
+                signal(sig, SIG_IGN)
+                let source = DispatchSource.makeSignalSource(signal: sig)
+                source.setEventHandler { continuation.yield(sig) }
+                source.resume()
+                signalSources.append(source)
+            }
+        }
+        for await sig in stop {
+            logLine("received signal \(sig), shutting down")
+            break
+        }
+        loop.cancel()
+        await loop.value
+        await replicator.shutdown()
+        try? FileManager.default.removeItem(atPath: data.path + "/node.endpoint")
+        logLine("stopped")
+    }
+}
+
+nonisolated(unsafe) var signalSources: [DispatchSourceSignal] = []
+
+struct Sync: AsyncVellumCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Reconcile once, both ways, with one peer; exit 0 once both hold the same entries.")
+    @OptionGroup var data: DataOptions
+    @OptionGroup var output: OutputOptions
+    @Option(help: "The peer's address, tcp://HOST:PORT.") var peer: String
+    @Option(help: "The peer's transport key (default: from the allow-list).") var key: String?
+
+    func execute() async throws {
+        try Node.validatePeerAddress(peer)
+        let replicator = try Replicator(dataPath: data.path, log: { logLine($0) })
+        let node = try data.open()
+        let listed = try node.peers().first { $0.address == peer }?.key
+        guard let key = key ?? listed else {
+            throw VellumError(.notFound, "no key for \(peer): add it with 'vellum peer add \(peer) --key KEY' or pass --key")
+        }
+        await replicator.start()
+        try await replicator.connect(address: peer, key: key)
+        var total = SyncReport()
+        defer { Task { await replicator.shutdown() } }
+        for _ in 0..<1000 {
+            let round = try await replicator.syncRound(with: key)
+            total.pulled += round.pulled
+            total.pushed += round.pushed
+            total.roundTrips += round.roundTrips
+            total.bytesSent += round.bytesSent
+            total.bytesReceived += round.bytesReceived
+            total.forks += round.forks
+            if round.pulled == 0 && round.pushed == 0 { break }
+        }
+        await replicator.shutdown()
+        if output.json {
+            Terminal.print(total.json)
+        } else {
+            print("synced with \(peer): pulled \(total.pulled), pushed \(total.pushed) entries in \(total.roundTrips) round trips (\(total.bytesSent) B sent, \(total.bytesReceived) B received)")
+        }
+    }
+}
