@@ -38,6 +38,7 @@ public actor Replicator {
     private var strikes: [String: (count: Int, bannedUntil: Date?)] = [:]
     private var allowed: Set<String> = []
     private var dispatcher: Task<Void, Never>?
+    private var stopping = false
     public private(set) var bytesSent = 0
     public private(set) var bytesReceived = 0
 
@@ -66,10 +67,12 @@ public actor Replicator {
         }
     }
 
+    /// Fails every request in flight, then closes the sockets. Prompt: nothing waits for a peer.
     public func shutdown() async {
-        reactor.shutdown()
+        stopping = true
         for (_, c) in pending { c.resume(returning: nil) }
         pending.removeAll()
+        reactor.shutdown()
         await dispatcher?.value
     }
 
@@ -127,14 +130,10 @@ public actor Replicator {
             if row != lastRow || now - lastRound >= antiEntropy {
                 lastRow = row
                 lastRound = now
-                for key in links.keys.sorted() {
-                    do {
-                        let report = try await syncRound(with: key)
-                        if report.pulled + report.pushed > 0 {
-                            log("synced with \(key.prefix(8)): pulled \(report.pulled), pushed \(report.pushed)")
-                        }
-                    } catch {
-                        log("sync with \(key.prefix(8)): \(error)")
+                // Every peer at once: a slow or absent peer does not hold up the others.
+                await withTaskGroup(of: Void.self) { group in
+                    for key in links.keys.sorted() {
+                        group.addTask { await self.syncAndLog(with: key) }
                     }
                 }
                 lastRow = (try? node.store.lastRowID()) ?? row
@@ -142,16 +141,34 @@ public actor Replicator {
         }
     }
 
+    private func syncAndLog(with key: String) async {
+        do {
+            let report = try await syncRound(with: key)
+            if report.pulled + report.pushed > 0 {
+                log("synced with \(key.prefix(8)): pulled \(report.pulled), pushed \(report.pushed)")
+            }
+        } catch {
+            log("sync with \(key.prefix(8)): \(error)")
+            // Start the connection afresh (libzmq does not retry a handshake the peer's ZAP
+            // refused, e.g. before it had us on its allow-list); the next refresh reconnects.
+            if let link = links.removeValue(forKey: key) { await reactor.closeSocket(link.socket) }
+        }
+    }
+
     // MARK: client side
 
     func request(_ message: SyncMessage, on socket: SocketID) async throws -> SyncMessage {
+        guard !stopping else { throw VellumError(.io, "shutting down") }
         nextRequestID &+= 1
         let id = nextRequestID
         let frames = message.frames(requestID: id)
         let reply: SyncMessage? = await withCheckedContinuation { (continuation: CheckedContinuation<SyncMessage?, Never>) in
+            guard !stopping else { return continuation.resume(returning: nil) }
             pending[id] = continuation
             Task {
-                // The connection may still be handshaking: retry until the deadline.
+                // The connection may still be handshaking: retry for a second, then give up
+                // (the link is then rebuilt); a sent request waits for its answer until the deadline.
+                let connectDeadline = ContinuousClock.now + .seconds(1)
                 let deadline = ContinuousClock.now + Replicator.requestTimeout
                 while true {
                     do throws(ZMQError) {
@@ -159,7 +176,7 @@ public actor Replicator {
                         self.sent(frames)
                         break
                     } catch {
-                        guard error.code == .again, ContinuousClock.now < deadline else {
+                        guard error.code == .again, ContinuousClock.now < connectDeadline else {
                             self.expire(id)
                             return
                         }
@@ -171,7 +188,7 @@ public actor Replicator {
             }
         }
         guard let reply else {
-            throw VellumError(.io, "no answer within \(Replicator.requestTimeout) (is the peer up, and is this node's transport key \(node.transport.publicKey) on its allow-list?)")
+            throw VellumError(.io, "no answer (is the peer up, and is this node's transport key \(node.transport.publicKey) on its allow-list?)")
         }
         if case .error(let code, let text) = reply { throw VellumError(.invalidInput, "peer refused \(message.name) (\(code)): \(text)") }
         return reply

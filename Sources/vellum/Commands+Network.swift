@@ -122,8 +122,8 @@ struct NodeDaemon: AsyncVellumCommand {
             break
         }
         loop.cancel()
-        await loop.value
         await replicator.shutdown()
+        await loop.value
         try? FileManager.default.removeItem(atPath: data.path + "/node.endpoint")
         logLine("stopped")
     }

@@ -1,0 +1,83 @@
+import Foundation
+import Testing
+import VellumCore
+
+/// A running `vellum node` daemon on 127.0.0.1 with a port picked at start-up.
+final class NodeProcess: @unchecked Sendable {
+    let cli: VellumProcess
+    let process = Process()
+    private(set) var endpoint = ""
+    let logPath: String
+
+    /// Starts the daemon and waits (bounded) until it reports its endpoint.
+    init(_ cli: VellumProcess) throws {
+        self.cli = cli
+        logPath = cli.data + ".log"
+        process.executableURL = URL(fileURLWithPath: VellumProcess.binary)
+        process.arguments = ["node", "--data", cli.data, "--listen", "tcp://127.0.0.1:0"]
+        _ = FileManager.default.createFile(atPath: logPath, contents: nil)
+        let log = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
+        log.seekToEndOfFile()
+        process.standardOutput = log
+        process.standardError = log
+        try? FileManager.default.removeItem(atPath: cli.data + "/node.endpoint")
+        try process.run()
+        let deadline = Date().addingTimeInterval(20)
+        while Date() < deadline {
+            if let text = try? String(contentsOfFile: cli.data + "/node.endpoint", encoding: .utf8), text.hasSuffix("\n") {
+                endpoint = text.trimmingCharacters(in: .whitespacesAndNewlines)
+                return
+            }
+            usleep(20_000)
+        }
+        process.terminate()
+        throw VellumError(.io, "vellum node in \(cli.data) did not start: \((try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "")")
+    }
+
+    deinit { if process.isRunning { kill(process.processIdentifier, SIGKILL); process.waitUntilExit() } }
+
+    /// SIGTERM and wait (bounded) for a clean exit.
+    @discardableResult
+    func stop() -> Int32 {
+        process.terminate()
+        let deadline = Date().addingTimeInterval(15)
+        while process.isRunning && Date() < deadline { usleep(10_000) }
+        if process.isRunning {
+            Issue.record("vellum node did not stop within 15 s")
+            kill(process.processIdentifier, SIGKILL)
+        }
+        process.waitUntilExit()
+        return process.terminationStatus
+    }
+
+    func kill9() {
+        kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+    }
+}
+
+extension VellumProcess {
+    var transportKey: String { try! run(["id", "--json"]).json["transportKey"]!.stringValue! }
+
+    func addPeer(_ other: VellumProcess, at endpoint: String) throws {
+        let r = try run(["peer", "add", endpoint, "--key", other.transportKey])
+        #expect(r.code == 0, "\(r.stderr)")
+    }
+
+    func count(_ table: String = "entries") throws -> Int {
+        Int(try run(["audit", "--json"]).json["entries"]?.numberValue ?? -1)
+    }
+}
+
+/// Polls `condition` every 100 ms for at most `seconds`.
+func eventually(_ seconds: Double = 30, _ what: String, _ condition: () throws -> Bool) rethrows {
+    let deadline = Date().addingTimeInterval(seconds)
+    while Date() < deadline {
+        if try condition() { return }
+        usleep(100_000)
+    }
+    Issue.record("timed out after \(seconds) s waiting for \(what)")
+}
+
+/// Digests of several nodes, equal when they converged.
+func digests(_ nodes: [VellumProcess]) throws -> Set<String> { Set(try nodes.map { try $0.digest() }) }
