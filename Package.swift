@@ -41,7 +41,7 @@ let package = Package(
         .testTarget(name: "VellumCoreTests", dependencies: ["VellumCore"]),
         .testTarget(name: "VellumWireTests", dependencies: ["VellumWire"]),
         .testTarget(name: "VellumStoreTests", dependencies: ["VellumStore", "VellumNode", "CSQLite"]),
-        .testTarget(name: "VellumIntegrationTests", dependencies: ["vellum", "VellumCore", "CSQLite"]),
+        .testTarget(name: "VellumIntegrationTests", dependencies: ["vellum", "VellumCore", "VellumWire", "CSQLite"]),
     ],
     swiftLanguageModes: [.v6]
 )

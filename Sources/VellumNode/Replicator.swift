@@ -51,6 +51,8 @@ public actor Replicator {
     }
 
     public static let requestTimeout: Duration = .seconds(5)
+    /// Bad messages after which a peer is shut out for 30 s.
+    public static let strikesBeforeBan = 8
     static let batchLimit: UInt32 = UInt32(SyncMessage.maxEntriesPerMessage)
 
     public init(dataPath: String, log: @escaping @Sendable (String) -> Void = { _ in }) throws {
@@ -228,6 +230,11 @@ public actor Replicator {
                 _ = try? await request(.fork(mine, theirEntry), on: link.socket)
             }
         }
+        // Fork evidence travels with every round (forks are rare; receivers keep one copy).
+        for (a, b, _) in try store.forks() {
+            report.roundTrips += 1
+            _ = try? await request(.fork(a, b), on: link.socket)
+        }
         // Pull.
         while true {
             let quarantined = try store.quarantinedFeeds()
@@ -368,7 +375,7 @@ public actor Replicator {
         log("rejected from \(peer.prefix(8)): \(reason)")
         var s = strikes[peer] ?? (0, nil)
         s.count += 1
-        if s.count >= 5 {
+        if s.count >= Replicator.strikesBeforeBan {
             s = (0, Date().addingTimeInterval(30))
             log("peer \(peer.prefix(8)) keeps sending bad data: shut out for 30 s")
             allowed.remove(peer)

@@ -8,6 +8,7 @@ final class Inbox: @unchecked Sendable {
     private var buffer: [WireMessage] = []
     private var head = 0
     private var waiter: CheckedContinuation<WireMessage?, Never>?
+    private var waiterToken = 0
     private var closed = false
     let capacity: Int
     /// Called (off the lock) when a take frees room in a full inbox.
@@ -30,10 +31,10 @@ final class Inbox: @unchecked Sendable {
         resume?.resume(returning: message)
     }
 
-    /// Consumer side: the next message, or nil once closed and drained.
-    func take() async -> WireMessage? {
+    /// Consumer side: the next message, or nil once closed and drained, or after `seconds`.
+    func take(within seconds: Double? = nil) async -> WireMessage? {
         await withCheckedContinuation { (continuation: CheckedContinuation<WireMessage?, Never>) in
-            let (message, wasFull, done): (WireMessage?, Bool, Bool) = lock.withLock {
+            let (message, wasFull, done, token): (WireMessage?, Bool, Bool, Int) = lock.withLock {
                 if head < buffer.count {
                     let wasFull = buffer.count - head >= capacity
                     let m = buffer[head]
@@ -42,17 +43,27 @@ final class Inbox: @unchecked Sendable {
                         buffer.removeFirst(head)
                         head = 0
                     }
-                    return (m, wasFull, false)
+                    return (m, wasFull, false, 0)
                 }
-                if closed { return (nil, false, true) }
+                if closed { return (nil, false, true, 0) }
                 waiter = continuation
-                return (nil, false, false)
+                waiterToken += 1
+                return (nil, false, false, waiterToken)
             }
             if let message {
                 continuation.resume(returning: message)
                 if wasFull { onRoom() }
             } else if done {
                 continuation.resume(returning: nil)
+            } else if let seconds {
+                DispatchQueue.global().asyncAfter(deadline: .now() + seconds) { [self] in
+                    let expired: CheckedContinuation<WireMessage?, Never>? = lock.withLock {
+                        guard waiterToken == token, let w = waiter else { return nil }
+                        waiter = nil
+                        return w
+                    }
+                    expired?.resume(returning: nil)
+                }
             }
         }
     }

@@ -79,8 +79,9 @@ public final class WireReactor: @unchecked Sendable {
         inbox.close()
     }
 
-    /// The next inbound message; nil after shutdown.
-    public func receive() async -> WireMessage? { await inbox.take() }
+    /// The next inbound message; nil after shutdown, or when `seconds` pass without one.
+    /// One consumer at a time.
+    public func receive(within seconds: Double? = nil) async -> WireMessage? { await inbox.take(within: seconds) }
 
     /// Runs `body` on the reactor thread with its sockets.
     func perform<T: Sendable>(_ body: @escaping @Sendable (Loop) throws(ZMQError) -> T) async throws(ZMQError) -> T {

@@ -13,7 +13,7 @@ struct Peer: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Allow a peer and connect to it.")
         @OptionGroup var data: DataOptions
         @Argument(help: "The peer's address, tcp://HOST:PORT.") var address: String
-        @Option(help: "The peer's transport key (Z85, from 'vellum id' on the peer).") var key: String
+        @Option(parsing: .unconditional, help: "The peer's transport key (Z85, from 'vellum id' on the peer).") var key: String
         func execute() throws {
             try data.open().addPeer(address: address, key: key)
             print("added peer \(address) (\(key))")
@@ -37,7 +37,7 @@ struct Peer: ParsableCommand {
     struct Remove: VellumCommand {
         static let configuration = CommandConfiguration(abstract: "Remove a peer from the allow-list.")
         @OptionGroup var data: DataOptions
-        @Argument(help: "The peer's transport key.") var key: String
+        @Argument(help: "The peer's transport key (put -- before a key that starts with '-').") var key: String
         func execute() throws {
             try data.open().removePeer(key: key)
             print("removed peer \(key)")
@@ -137,7 +137,7 @@ struct Sync: AsyncVellumCommand {
     @OptionGroup var data: DataOptions
     @OptionGroup var output: OutputOptions
     @Option(help: "The peer's address, tcp://HOST:PORT.") var peer: String
-    @Option(help: "The peer's transport key (default: from the allow-list).") var key: String?
+    @Option(parsing: .unconditional, help: "The peer's transport key (default: from the allow-list).") var key: String?
 
     func execute() async throws {
         try Node.validatePeerAddress(peer)

@@ -4,16 +4,7 @@ import VellumWire
 
 /// Waits for the next message, failing after `seconds`.
 func receive(_ reactor: WireReactor, within seconds: Double = 5) async -> WireMessage? {
-    await withTaskGroup(of: WireMessage?.self) { group in
-        group.addTask { await reactor.receive() }
-        group.addTask {
-            try? await Task.sleep(for: .seconds(seconds))
-            return nil
-        }
-        let first = await group.next()!
-        group.cancelAll()
-        return first
-    }
+    await reactor.receive(within: seconds)
 }
 
 @Suite("ZeroMQ reactor: one thread owns every socket")
