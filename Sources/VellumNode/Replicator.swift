@@ -269,6 +269,9 @@ public actor Replicator {
 
     private func handle(_ message: WireMessage) async {
         bytesReceived += message.frames.reduce(0) { $0 + $1.count }
+        // A peer removed from the allow-list (or shut out) gets nothing, even on a connection
+        // it authenticated before.
+        if message.socket == router, !allowed.contains(message.peerKey ?? "") { return }
         let decoded: (requestID: UInt32, message: SyncMessage)
         do { decoded = try SyncMessage.decode(message.frames) } catch {
             reject(message.peerKey ?? "?", "malformed message: \(error.message)")
@@ -283,7 +286,6 @@ public actor Replicator {
             return
         }
         let peer = message.peerKey ?? "?"
-        if let until = strikes[peer]?.bannedUntil, until > Date() { return }
         let reply: SyncMessage
         do {
             reply = try answer(decoded.message, from: peer)

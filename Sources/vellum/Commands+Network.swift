@@ -37,8 +37,16 @@ struct Peer: ParsableCommand {
     struct Remove: VellumCommand {
         static let configuration = CommandConfiguration(abstract: "Remove a peer from the allow-list.")
         @OptionGroup var data: DataOptions
-        @Argument(help: "The peer's transport key (put -- before a key that starts with '-').") var key: String
+        @Argument(help: "The peer's transport key.") var key: String?
+        @Option(name: .customLong("key"), parsing: .unconditional, help: "The same, for a key that starts with '-'.")
+        var keyOption: String?
+
+        func validate() throws {
+            guard (key == nil) != (keyOption == nil) else { throw ValidationError("give the peer's key, as KEY or --key KEY") }
+        }
+
         func execute() throws {
+            let key = (self.key ?? keyOption)!
             try data.open().removePeer(key: key)
             print("removed peer \(key)")
         }

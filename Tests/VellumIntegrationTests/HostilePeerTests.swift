@@ -153,3 +153,43 @@ struct HostilePeerTests {
         #expect(try honest.run(["audit"]).code == 0)
     }
 }
+
+@Suite("Allow-list changes reach a running node", .serialized)
+struct AllowListTests {
+    @Test("peer add and peer remove take effect within two seconds, without a restart")
+    func liveChanges() async throws {
+        let scratch = try Scratch()
+        let node = try scratch.initializedNode("target")
+        let daemon = try NodeProcess(node)
+        defer { daemon.stop() }
+        let keys = try CurveKeyPair.generate()
+        let serverKey = node.transportKey
+        // libzmq does not retry a handshake that ZAP refused, so each attempt connects afresh.
+        func attempt(_ seconds: Double) async throws -> Bool {
+            let client = try await RawPeer(endpoint: daemon.endpoint, serverKey: serverKey, keys: keys)
+            defer { client.reactor.shutdown() }
+            if case .heads? = await client.ask(.heads([]), within: seconds) { return true }
+            return false
+        }
+        #expect(try await !attempt(1))
+
+        #expect(try node.run(["peer", "add", "tcp://127.0.0.1:9", "--key", keys.publicKey]).code == 0)
+        let listed = try node.run(["peer", "list", "--json"]).json.arrayValue ?? []
+        #expect(listed.map { $0["key"]?.stringValue } == [keys.publicKey])
+        let added = Date()
+        var admitted = false
+        while !admitted && Date().timeIntervalSince(added) < 2 { admitted = try await attempt(0.3) }
+        #expect(admitted, "not admitted within 2 s of peer add")
+
+        // An open, authenticated connection stops being served once the key is removed.
+        let open = try await RawPeer(endpoint: daemon.endpoint, serverKey: serverKey, keys: keys)
+        defer { open.reactor.shutdown() }
+        guard case .heads? = await open.ask(.heads([]), within: 2) else { Issue.record("not served before removal"); return }
+        #expect(try node.run(["peer", "remove", "--key", keys.publicKey]).code == 0)
+        try await Task.sleep(for: .seconds(2))
+        #expect(await open.ask(.heads([]), within: 1) == nil, "still served 2 s after peer remove")
+        #expect(try await !attempt(1))
+        let missing = try node.run(["peer", "remove", "--key", keys.publicKey])
+        #expect(missing.code != 0 && missing.stderr.contains("no peer with key"))
+    }
+}
