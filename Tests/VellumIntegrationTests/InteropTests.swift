@@ -50,3 +50,42 @@ struct InteropTests {
         #expect(tamperedCode != 0 && tamperedOutput.contains("does not verify"))
     }
 }
+
+/// Docs/PROTOCOL.md is enough to verify entries: an independent Python implementation of the
+/// entry encoding re-derives every id and checks every signature and link of an export.
+@Suite("Interoperability: entries verified from the protocol document alone")
+struct EntryInteropTests {
+    static let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .appendingPathComponent("Interop/verify_entries.py").path
+
+    func run(_ file: String) throws -> (Int32, String) {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["python3", Self.script, file]
+        let out = Pipe()
+        process.standardOutput = out
+        process.standardError = out
+        try process.run()
+        let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        return (process.terminationStatus, text.trimmingCharacters(in: .whitespacesAndNewlines))
+    }
+
+    @Test("every entry of two feeds re-encodes to its id, verifies, and links; a tampered one is named")
+    func entries() throws {
+        let scratch = try Scratch()
+        let a = try scratch.initializedNode("a"), b = try scratch.initializedNode("b")
+        let id = try a.issue(subject: "did:example:ü", achievement: "Ωmega \"quoted\"", out: scratch.file("1.json"))
+        #expect(try a.run(["suspend", id, "--reason", "tab\there"]).code == 0)
+        _ = try b.issue(out: scratch.file("2.json"))
+        #expect(try b.run(["export", "--out", scratch.file("b.jsonl")]).code == 0)
+        #expect(try a.run(["import", scratch.file("b.jsonl")]).code == 0)
+        #expect(try a.run(["export", "--out", scratch.file("a.jsonl")]).code == 0)
+        let (code, output) = try run(scratch.file("a.jsonl"))
+        #expect(code == 0 && output == "3 entries verified", "\(output)")
+
+        try scratch.write("bad.jsonl", try scratch.read("a.jsonl").replacingOccurrences(of: "tab\\there", with: "tab here"))
+        let (badCode, badOutput) = try run(scratch.file("bad.jsonl"))
+        #expect(badCode != 0 && badOutput.contains("id does not match"))
+    }
+}
