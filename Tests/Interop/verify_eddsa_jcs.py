@@ -8,36 +8,10 @@ for the W3C vector whose issuer is an https URL) the did:key is the issuer.
 """
 import hashlib
 import json
-import os
-import subprocess
 import sys
 import tempfile
 
-B58 = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
-
-
-def b58decode(text):
-    n = 0
-    for ch in text:
-        n = n * 58 + B58.index(ch)
-    raw = n.to_bytes((n.bit_length() + 7) // 8, "big") if n else b""
-    return b"\0" * (len(text) - len(text.lstrip("1"))) + raw
-
-
-def jcs(value):
-    """RFC 8785 for the values a credential holds (no non-integer numbers)."""
-    if isinstance(value, dict):
-        keys = sorted(value, key=lambda k: k.encode("utf-16-be"))
-        return "{" + ",".join(jcs(k) + ":" + jcs(value[k]) for k in keys) + "}"
-    if isinstance(value, list):
-        return "[" + ",".join(jcs(v) for v in value) + "]"
-    if isinstance(value, bool) or value is None:
-        return json.dumps(value)
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, str):
-        return json.dumps(value, ensure_ascii=False)
-    raise ValueError("unsupported value %r" % (value,))
+from interop import b58decode, ed25519_verify, jcs
 
 
 def main(path, check_issuer):
@@ -59,19 +33,10 @@ def main(path, check_issuer):
     issuer = secured["issuer"]["id"] if isinstance(secured["issuer"], dict) else secured["issuer"]
     assert issuer == did or not check_issuer, "issuer %s is not the signer %s" % (issuer, did)
 
-    # SubjectPublicKeyInfo DER for Ed25519: fixed 12-byte prefix, then the key.
-    der = bytes.fromhex("302a300506032b6570032100") + public_key
     with tempfile.TemporaryDirectory() as tmp:
-        for name, blob in (("key.der", der), ("data", data), ("sig", signature)):
-            with open(os.path.join(tmp, name), "wb") as f:
-                f.write(blob)
-        result = subprocess.run(
-            ["openssl", "pkeyutl", "-verify", "-pubin", "-keyform", "DER", "-inkey", os.path.join(tmp, "key.der"),
-             "-rawin", "-in", os.path.join(tmp, "data"), "-sigfile", os.path.join(tmp, "sig")],
-            capture_output=True, text=True)
-    if result.returncode != 0:
-        print("signature does not verify: " + (result.stdout + result.stderr).strip(), file=sys.stderr)
-        return 1
+        if not ed25519_verify(public_key, data, signature, tmp):
+            print("signature does not verify", file=sys.stderr)
+            return 1
     print(did)
     return 0
 

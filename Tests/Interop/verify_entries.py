@@ -9,29 +9,14 @@ With --dump-first, prints the wire form (length ‖ encoding ‖ signature) of t
 """
 import hashlib
 import json
-import os
 import struct
-import subprocess
 import sys
 import tempfile
 
+from interop import ed25519_verify, jcs
+
+
 KINDS = {"issue": 1, "revoke": 2, "suspend": 3, "reinstate": 4}
-
-
-def jcs(value):
-    if isinstance(value, dict):
-        return "{" + ",".join(jcs(k) + ":" + jcs(value[k]) for k in sorted(value, key=lambda k: k.encode("utf-16-be"))) + "}"
-    if isinstance(value, list):
-        return "[" + ",".join(jcs(v) for v in value) + "]"
-    if isinstance(value, bool) or value is None:
-        return json.dumps(value)
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, float) and value.is_integer() and abs(value) < 2**53:
-        return str(int(value))
-    if isinstance(value, str):
-        return json.dumps(value, ensure_ascii=False)
-    raise ValueError("unsupported %r" % (value,))
 
 
 def encode(e):
@@ -40,22 +25,11 @@ def encode(e):
             + struct.pack(">Q", int(e["hlc"])) + bytes([KINDS[e["kind"]]]) + struct.pack(">I", len(payload)) + payload)
 
 
-def ed25519_verify(public_key, message, signature, tmp):
-    paths = {}
-    for name, blob in (("key", bytes.fromhex("302a300506032b6570032100") + public_key), ("msg", message), ("sig", signature)):
-        paths[name] = os.path.join(tmp, name)
-        with open(paths[name], "wb") as f:
-            f.write(blob)
-    r = subprocess.run(["openssl", "pkeyutl", "-verify", "-pubin", "-keyform", "DER", "-inkey", paths["key"], "-rawin",
-                        "-in", paths["msg"], "-sigfile", paths["sig"]], capture_output=True)
-    return r.returncode == 0
-
-
 def main(path, dump):
     with open(path) as f:
         lines = [json.loads(line) for line in f if line.strip()]
     entries = [l for l in lines if "id" in l]
-    heads = {}
+    heads = {}  # feed -> (seq, id) of the last entry checked
     with tempfile.TemporaryDirectory() as tmp:
         for e in sorted(entries, key=lambda e: (e["feed"], e["seq"])):
             encoding = encode(e)
@@ -66,12 +40,11 @@ def main(path, dump):
             if not ed25519_verify(bytes.fromhex(e["feed"]), entry_id, bytes.fromhex(e["signature"]), tmp):
                 print("entry %s: bad signature" % e["id"], file=sys.stderr)
                 return 1
-            expected_prev = heads.get(e["feed"], "00" * 32)
-            if e["seq"] != (1 if e["feed"] not in heads else heads[e["feed"] + ":seq"] + 1) or e["prev"] != expected_prev:
+            last_seq, last_id = heads.get(e["feed"], (0, "00" * 32))
+            if e["seq"] != last_seq + 1 or e["prev"] != last_id:
                 print("entry %s: broken chain" % e["id"], file=sys.stderr)
                 return 1
-            heads[e["feed"]] = e["id"]
-            heads[e["feed"] + ":seq"] = e["seq"]
+            heads[e["feed"]] = (e["seq"], e["id"])
     if dump:
         wire = encode(entries[0]) + bytes.fromhex(entries[0]["signature"])
         print((struct.pack(">I", len(wire)) + wire).hex())

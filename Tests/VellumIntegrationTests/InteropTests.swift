@@ -2,6 +2,20 @@ import Foundation
 import Testing
 import VellumCore
 
+/// Runs a Python script of Tests/Interop; its exit status and its output (stdout and stderr).
+func python(_ script: String, _ arguments: [String]) throws -> (Int32, String) {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+    process.arguments = ["python3", script] + arguments
+    let out = Pipe()
+    process.standardOutput = out
+    process.standardError = out
+    try process.run()
+    let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+    process.waitUntilExit()
+    return (process.terminationStatus, text.trimmingCharacters(in: .whitespacesAndNewlines))
+}
+
 /// A credential from `vellum issue` verifies under an independent eddsa-jcs-2022 + RFC 8785
 /// implementation (Python's standard library and OpenSSL; Tests/Interop/verify_eddsa_jcs.py).
 @Suite("Interoperability with an independent verifier")
@@ -11,18 +25,7 @@ struct InteropTests {
     static let vector = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .appendingPathComponent("Vectors/eddsa/TestVectors/eddsa-jcs-2022/signedJCS.json").path
 
-    func independentVerify(_ arguments: [String]) throws -> (Int32, String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", Self.script] + arguments
-        let out = Pipe()
-        process.standardOutput = out
-        process.standardError = out
-        try process.run()
-        let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        return (process.terminationStatus, text.trimmingCharacters(in: .whitespacesAndNewlines))
-    }
+    func independentVerify(_ arguments: [String]) throws -> (Int32, String) { try python(Self.script, arguments) }
 
     @Test("the independent verifier accepts the W3C vector (so it is itself correct)")
     func verifierIsSound() throws {
@@ -58,18 +61,7 @@ struct EntryInteropTests {
     static let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .appendingPathComponent("Interop/verify_entries.py").path
 
-    func run(_ file: String) throws -> (Int32, String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", Self.script, file]
-        let out = Pipe()
-        process.standardOutput = out
-        process.standardError = out
-        try process.run()
-        let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        return (process.terminationStatus, text.trimmingCharacters(in: .whitespacesAndNewlines))
-    }
+    func run(_ file: String) throws -> (Int32, String) { try python(Self.script, [file]) }
 
     @Test("every entry of two feeds re-encodes to its id, verifies, and links; a tampered one is named")
     func entries() throws {
