@@ -203,7 +203,8 @@ public enum OpenBadges {
 }
 
 extension String {
-    var trimmingWhitespace: String {
+    /// The string without leading and trailing white space.
+    public var trimmingWhitespace: String {
         var s = Substring(self)
         while s.first?.isWhitespace == true { s.removeFirst() }
         while s.last?.isWhitespace == true { s.removeLast() }

@@ -18,7 +18,7 @@ public enum BulkIssuance {
             throw VellumError(.invalidInput, "\(file):\(error.line): \(error.message)")
         }
         guard let header = records.first else { throw VellumError(.invalidInput, "\(file): empty file (expected a header line)") }
-        let names = header.fields.map { $0.trimmingCharacters() }
+        let names = header.fields.map { $0.trimmingWhitespace }
         if let unknown = names.first(where: { !columns.contains($0) }) {
             throw VellumError(.invalidInput, "\(file):\(header.line): unknown column '\(unknown)' (columns: \(columns.joined(separator: ", ")))")
         }
@@ -37,7 +37,7 @@ public enum BulkIssuance {
             }
             var value: [String: String] = [:]
             for (name, field) in zip(names, record.fields) {
-                let v = field.trimmingCharacters()
+                let v = field.trimmingWhitespace
                 if !v.isEmpty { value[name] = v }
             }
             do throws(VellumError) {
@@ -63,14 +63,5 @@ public enum BulkIssuance {
             return Timestamp(millisecondsSinceEpoch: day.millisecondsSinceEpoch + 86_399_000)
         }
         throw VellumError(.invalidInput, "valid-until '\(text)' is not an ISO 8601 date (2027-06-30) or date-time (2027-06-30T12:00:00Z)")
-    }
-}
-
-extension String {
-    func trimmingCharacters() -> String {
-        var s = Substring(self)
-        while s.first?.isWhitespace == true { s.removeFirst() }
-        while s.last?.isWhitespace == true { s.removeLast() }
-        return String(s)
     }
 }

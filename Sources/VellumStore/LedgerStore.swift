@@ -177,11 +177,6 @@ public final class LedgerStore {
         }.first ?? nil
     }
 
-    /// Every entry about one credential, oldest first by HLC.
-    public func entries(about credential: String) throws(VellumError) -> [Entry] {
-        try query("SELECT \(Self.entryColumns) FROM entries WHERE credential = ? ORDER BY hlc, id", [.text(credential)], Self.readEntry)
-    }
-
     /// Visits every entry, in arrival order (`byFeed`: by feed, then seq).
     public func forEachEntry(byFeed: Bool = false, _ body: (Entry) throws -> Void) throws {
         let stmt = try db.prepare("SELECT \(Self.entryColumns) FROM entries ORDER BY \(byFeed ? "feed, seq" : "rowid")")

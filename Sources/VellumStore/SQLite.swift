@@ -7,9 +7,6 @@ public struct SQLiteError: Error, Sendable, Equatable, CustomStringConvertible {
         public init(rawValue: Int32) { self.rawValue = rawValue }
         public static let constraint = Code(rawValue: SQLITE_CONSTRAINT)
         public static let busy = Code(rawValue: SQLITE_BUSY)
-        public static let corrupt = Code(rawValue: SQLITE_CORRUPT)
-        public static let notADatabase = Code(rawValue: SQLITE_NOTADB)
-        public static let cantOpen = Code(rawValue: SQLITE_CANTOPEN)
     }
 
     public let code: Code

@@ -6,7 +6,6 @@ public struct ZMQError: Error, Sendable, Equatable, CustomStringConvertible {
         public let rawValue: Int32
         public init(rawValue: Int32) { self.rawValue = rawValue }
         public static let again = Code(rawValue: EAGAIN)
-        public static let hostUnreachable = Code(rawValue: EHOSTUNREACH)
         public static let terminated = Code(rawValue: ETERM)
         public static let invalid = Code(rawValue: EINVAL)
     }

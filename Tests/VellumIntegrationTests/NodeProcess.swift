@@ -64,7 +64,8 @@ extension VellumProcess {
         #expect(r.code == 0, "\(r.stderr)")
     }
 
-    func count(_ table: String = "entries") throws -> Int {
+    /// How many entries the node holds (as its audit counts them).
+    func count() throws -> Int {
         Int(try run(["audit", "--json"]).json["entries"]?.numberValue ?? -1)
     }
 }
