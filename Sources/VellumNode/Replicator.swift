@@ -116,7 +116,7 @@ public actor Replicator {
     // MARK: the daemon loop
 
     /// Runs until cancelled: new entries (local or received) are pushed within ~200 ms, the
-    /// allow-list is re-read every second, and every peer is reconciled every `antiEntropy`.
+    /// allow-list is re-read twice a second, and every peer is reconciled every `antiEntropy`.
     public func run(antiEntropy: Duration = .seconds(2)) async {
         var lastRow = (try? node.store.lastRowID()) ?? 0
         var lastPeers = ContinuousClock.now
@@ -124,7 +124,7 @@ public actor Replicator {
         while !Task.isCancelled {
             try? await Task.sleep(for: .milliseconds(200))
             let now = ContinuousClock.now
-            if now - lastPeers >= .seconds(1) {
+            if now - lastPeers >= .milliseconds(500) {
                 do { try await refreshPeers() } catch { log("peer list: \(error)") }
                 lastPeers = now
             }
@@ -204,7 +204,8 @@ public actor Replicator {
 
     /// One reconciliation with a peer: exchange heads, prove forks, pull what we lack, push
     /// what it lacks, one bounded batch in flight at a time.
-    public func syncRound(with key: String) async throws -> SyncReport {
+    /// `progress` hears (entries moved, entries to move) after every batch.
+    public func syncRound(with key: String, progress: (@Sendable (Int, Int) -> Void)? = nil) async throws -> SyncReport {
         guard var link = links[key], !link.busy else { return SyncReport() }
         link.busy = true
         links[key] = link
@@ -230,6 +231,10 @@ public actor Replicator {
                 _ = try? await request(.fork(mine, theirEntry), on: link.socket)
             }
         }
+        let localHeads = try store.heads()
+        let remoteSeqs = Dictionary(theirs.map { ($0.feed, $0.seq) }, uniquingKeysWith: max)
+        let toPull = theirs.reduce(0) { sum, h in sum + Int(h.seq - min(h.seq, localHeads[h.feed]?.seq ?? 0)) }
+        let toPush = localHeads.values.reduce(0) { sum, h in sum + Int(h.seq - min(h.seq, remoteSeqs[h.feed] ?? 0)) }
         // Fork evidence travels with every round (forks are rare; receivers keep one copy).
         for (a, b, _) in try store.forks() {
             report.roundTrips += 1
@@ -244,6 +249,7 @@ public actor Replicator {
             guard case .entries(let entries) = try await request(.want(wants), on: link.socket), !entries.isEmpty else { break }
             let result = try ingest(entries, from: key)
             report.pulled += result
+            progress?(report.pulled + report.pushed, toPull + toPush)
             if result == 0 { break }
         }
         // Push.
@@ -258,6 +264,7 @@ public actor Replicator {
             let progressed = updated.reduce(0) { $0 + Int($1.seq) } > theirs.reduce(0) { $0 + Int($1.seq) }
             theirs = updated
             report.pushed += batch.count
+            progress?(report.pulled + report.pushed, toPull + toPush)
             if !progressed { break }
         }
         report.bytesSent = bytesSent - sentBefore
@@ -289,6 +296,10 @@ public actor Replicator {
         let reply: SyncMessage
         do {
             reply = try answer(decoded.message, from: peer)
+        } catch let error as VellumError where error.code == .storage || error.code == .io {
+            // Our problem, not the peer's: it will ask again.
+            log("could not serve \(decoded.message.name) from \(peer.prefix(8)): \(error.message)")
+            reply = .error(code: 503, message: error.message)
         } catch let error as VellumError {
             reject(peer, error.message)
             reply = .error(code: 422, message: error.message)

@@ -125,6 +125,7 @@ public final class LedgerStore {
             var payload = known[id]
             if payload == nil {
                 selectPayload.bind([.blob(id.bytes)])
+                defer { selectPayload.reset() }
                 if try selectPayload.step(), case .issue(let p) = try? EntryPayload(kind: .issue, bytes: selectPayload.blob(0)) { payload = p }
             }
             guard let payload else { continue }

@@ -116,6 +116,10 @@ public final class Statement {
         throw connection.error(rc, "step")
     }
 
+    /// Ends the statement's run. A statement left mid-result holds a read snapshot, and in WAL
+    /// mode a connection with a stale snapshot cannot start writing (SQLITE_BUSY_SNAPSHOT).
+    public func reset() { sqlite3_reset(handle) }
+
     /// Runs a statement that returns no rows.
     public func run(_ values: [Value] = []) throws(SQLiteError) {
         bind(values)

@@ -137,6 +137,26 @@ struct NodeDaemon: AsyncVellumCommand {
     }
 }
 
+extension Sync {
+    /// Sync rounds until one moves nothing: both sides then hold the same entries.
+    static func reconcile(
+        _ replicator: Replicator, key: String, progress: @escaping @Sendable (Int, Int) -> Void
+    ) async throws -> SyncReport {
+        var total = SyncReport()
+        for _ in 0..<1000 {
+            let round = try await replicator.syncRound(with: key, progress: progress)
+            total.pulled += round.pulled
+            total.pushed += round.pushed
+            total.roundTrips += round.roundTrips
+            total.bytesSent += round.bytesSent
+            total.bytesReceived += round.bytesReceived
+            total.forks += round.forks
+            if round.pulled == 0 && round.pushed == 0 { break }
+        }
+        return total
+    }
+}
+
 nonisolated(unsafe) var signalSources: [DispatchSourceSignal] = []
 
 struct Sync: AsyncVellumCommand {
@@ -156,18 +176,15 @@ struct Sync: AsyncVellumCommand {
             throw VellumError(.notFound, "no key for \(peer): add it with 'vellum peer add \(peer) --key KEY' or pass --key")
         }
         await replicator.start()
-        try await replicator.connect(address: peer, key: key)
-        var total = SyncReport()
-        defer { Task { await replicator.shutdown() } }
-        for _ in 0..<1000 {
-            let round = try await replicator.syncRound(with: key)
-            total.pulled += round.pulled
-            total.pushed += round.pushed
-            total.roundTrips += round.roundTrips
-            total.bytesSent += round.bytesSent
-            total.bytesReceived += round.bytesReceived
-            total.forks += round.forks
-            if round.pulled == 0 && round.pushed == 0 { break }
+        let total: SyncReport
+        do {
+            try await replicator.connect(address: peer, key: key)
+            let bar = ProgressBar(total: 0, label: "syncing", enabled: Terminal.stderrIsTerminal && !output.json)
+            total = try await Self.reconcile(replicator, key: key) { done, all in bar.update(done, of: all) }
+            bar.finish()
+        } catch {
+            await replicator.shutdown()
+            throw error
         }
         await replicator.shutdown()
         if output.json {

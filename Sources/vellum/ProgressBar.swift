@@ -1,8 +1,8 @@
 import Foundation
 
 /// A one-line progress bar on standard error, for long work on a terminal.
-final class ProgressBar {
-    let total: Int
+final class ProgressBar: @unchecked Sendable {  // drawn from one task at a time
+    var total: Int
     let label: String
     let enabled: Bool
     let started = Date()
@@ -12,6 +12,12 @@ final class ProgressBar {
         self.total = total
         self.label = label
         self.enabled = enabled
+    }
+
+    /// Progress towards a total that is learnt along the way.
+    func update(_ done: Int, of total: Int) {
+        self.total = max(total, done)
+        update(done)
     }
 
     func update(_ done: Int) {

@@ -70,14 +70,16 @@ extension VellumProcess {
     }
 }
 
-/// Polls `condition` every 100 ms for at most `seconds`.
-func eventually(_ seconds: Double = 30, _ what: String, _ condition: () throws -> Bool) rethrows {
+/// Polls `condition` every 100 ms for at most `seconds`; on a timeout, records it with the
+/// logs of `nodes` (their daemons' output) to show why.
+func eventually(_ seconds: Double = 30, _ what: String, logs nodes: [VellumProcess] = [], _ condition: () throws -> Bool) rethrows {
     let deadline = Date().addingTimeInterval(seconds)
     while Date() < deadline {
         if try condition() { return }
         usleep(100_000)
     }
-    Issue.record("timed out after \(seconds) s waiting for \(what)")
+    let logs = nodes.map { "--- \($0.data)\n" + ((try? String(contentsOfFile: $0.data + ".log", encoding: .utf8)) ?? "") }
+    Issue.record("timed out after \(seconds) s waiting for \(what)\n\(logs.joined(separator: "\n"))")
 }
 
 /// Digests of several nodes, equal when they converged.

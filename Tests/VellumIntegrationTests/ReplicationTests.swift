@@ -22,10 +22,16 @@ struct ReplicationTests {
         for (i, node) in nodes.enumerated() {
             for k in 0..<3 { ids.append(try node.issue(subject: "did:example:\(i)-\(k)", out: scratch.file("\(i)-\(k).json"))) }
         }
-        try eventually(30, "convergence") { try digests(nodes).count == 1 && (try nodes[0].count()) == 9 }
+        try eventually(30, "convergence", logs: nodes) { try digests(nodes).count == 1 && (try nodes[0].count()) == 9 }
         for node in nodes {
             for id in ids { #expect(try node.run(["status", id, "--json"]).json["status"] == "active") }
         }
+        // Once connected, a new local entry is pushed promptly (polled every 200 ms), not at the
+        // next anti-entropy round.
+        let late = try nodes[0].issue(subject: "did:example:late", out: scratch.file("late.json"))
+        let issued = Date()
+        try eventually(5, "the push") { try nodes[1].run(["status", late, "--json"]).json["status"] == "active" }
+        #expect(Date().timeIntervalSince(issued) < 2.5, "took \(Date().timeIntervalSince(issued)) s")
         for d in daemons { #expect(d.stop() == 0) }
     }
 
@@ -36,7 +42,7 @@ struct ReplicationTests {
         let (a, b, c) = (nodes[0], nodes[1], nodes[2])
         let a1 = try a.issue(subject: "did:example:a1", out: scratch.file("a1.json"))
         let b1 = try b.issue(subject: "did:example:b1", out: scratch.file("b1.json"))
-        try eventually(30, "first convergence") { try digests(nodes).count == 1 && (try c.count()) == 2 }
+        try eventually(30, "first convergence", logs: nodes) { try digests(nodes).count == 1 && (try c.count()) == 2 }
 
         // Cut C off.
         #expect(daemons[2].stop() == 0)
@@ -55,7 +61,7 @@ struct ReplicationTests {
         let back = try NodeProcess(c)
         try a.addPeer(c, at: back.endpoint)
         try b.addPeer(c, at: back.endpoint)
-        try eventually(30, "convergence after the partition") { try digests(nodes).count == 1 && (try a.count()) == 10 }
+        try eventually(30, "convergence after the partition", logs: nodes) { try digests(nodes).count == 1 && (try a.count()) == 10 }
         let expected = [a1: "revoked", a2: "active", b1: "suspended", c1: "active", c2: "revoked"]
         for node in nodes {
             for (id, status) in expected {
@@ -77,7 +83,7 @@ struct ReplicationTests {
         }
         let id = try nodes[0].issue(out: scratch.file("x.json"))
         let far = try nodes[4].issue(subject: "did:example:far", out: scratch.file("far.json"))
-        try eventually(30, "the far end") {
+        try eventually(30, "the far end", logs: nodes) {
             try nodes[4].run(["status", id, "--json"]).json["status"] == "active"
                 && nodes[0].run(["status", far, "--json"]).json["status"] == "active"
         }
@@ -96,7 +102,7 @@ struct ReplicationTests {
         for i in 0..<5 { _ = try campus.issue(subject: "did:example:c\(i)", out: scratch.file("c\(i).json")) }
         for i in 0..<3 { _ = try laptop.issue(subject: "did:example:l\(i)", out: scratch.file("l\(i).json")) }
         var sync = try laptop.run(["sync", "--peer", daemon.endpoint, "--json"])
-        for _ in 0..<20 where sync.code != 0 {  // the campus re-reads its allow-list every second
+        for _ in 0..<20 where sync.code != 0 {  // the campus re-reads its allow-list twice a second
             usleep(250_000)
             sync = try laptop.run(["sync", "--peer", daemon.endpoint, "--json"])
         }
@@ -132,7 +138,7 @@ struct ReplicationTests {
             held = now
         }
         let daemon = try NodeProcess(sink)
-        try eventually(60, "catch-up") { try sink.count() == 6000 }
+        try eventually(60, "catch-up", logs: [sink, source]) { try sink.count() == 6000 }
         #expect(try sink.digest() == source.digest())
         #expect(daemon.stop() == 0)
         #expect(sourceDaemon.stop() == 0)

@@ -104,6 +104,31 @@ struct LedgerStoreTests {
     }
 }
 
+@Suite("Ledger store: concurrent connections")
+struct ConnectionTests {
+    @Test("a connection that materialized from the log can still write after another connection commits")
+    func noStaleSnapshot() throws {
+        let (dirA, dirB) = (LedgerStoreTests.tempDir(), LedgerStoreTests.tempDir())
+        defer { for d in [dirA, dirB] { try? FileManager.default.removeItem(atPath: d) } }
+        let a = try Node.create(at: dirA, name: "A", baseURL: "https://a.example")
+        let issued = try a.issue(CredentialRequest(subject: "did:example:a", achievementName: "A"))
+        try a.changeStatus(.revoke, of: issued.id, reason: nil)
+        var entries: [Entry] = []
+        try a.store.forEachEntry { entries.append($0) }
+
+        let b = try Node.create(at: dirB, name: "B", baseURL: "https://b.example")
+        _ = try b.importEntries([entries[0]])
+        // The revoke's credential is issued in the log, not in the batch: materializing reads the log.
+        _ = try b.importEntries([entries[1]])
+        // Another connection (another process, in production) commits meanwhile...
+        _ = try Node.open(at: dirB).issue(CredentialRequest(subject: "did:example:b", achievementName: "B"))
+        // ...and the first connection can still start a write transaction.
+        _ = try b.issue(CredentialRequest(subject: "did:example:c", achievementName: "C"))
+        #expect(try b.status(of: issued.id).status == .revoked)
+        #expect(try b.audit().ok)
+    }
+}
+
 @Suite("RFC 4180 CSV")
 struct CSVTests {
     @Test("quotes, doubled quotes, CRLF and newlines inside quotes")
