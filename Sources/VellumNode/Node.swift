@@ -125,17 +125,21 @@ public final class Node {
 
     // MARK: queries
 
-    /// A credential's status at `time` (now by default), with the entries that decided it.
+    /// A credential's status now, or as it was at a past `time` (judged by the log's own
+    /// timestamps), with the entries that decided it.
     public func status(of credentialID: String, at time: Timestamp? = nil) throws(VellumError) -> StatusReport {
-        let at = time ?? clock()
+        let now = clock()
         guard let record = try store.record(of: credentialID) else {
-            return StatusReport(credentialID: credentialID, status: .unknown, issuer: nil, validUntil: nil, evidence: [], at: at)
+            return StatusReport(credentialID: credentialID, status: .unknown, issuer: nil, validUntil: nil, evidence: [], at: time ?? now)
         }
+        var resolution = record.resolution
+        if let time, time < now { resolution = try store.resolution(of: credentialID, asOf: time) }
         var evidence: [Entry] = []
-        for id in record.resolution.evidence { if let e = try store.entry(id: id) { evidence.append(e) } }
+        for id in resolution.evidence { if let e = try store.entry(id: id) { evidence.append(e) } }
+        let known = resolution.issue != nil
         return StatusReport(
-            credentialID: credentialID, status: record.resolution.status(at: at), issuer: record.payload.issuer,
-            validUntil: record.payload.validUntil, evidence: evidence, at: at)
+            credentialID: credentialID, status: resolution.status(at: time ?? now), issuer: known ? record.payload.issuer : nil,
+            validUntil: known ? record.payload.validUntil : nil, evidence: evidence, at: time ?? now)
     }
 
     /// Verifies a presented credential against this node's ledger.

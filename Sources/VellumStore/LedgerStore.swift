@@ -104,9 +104,19 @@ public final class LedgerStore {
     /// Recomputes one credential's merged state from its entries (the pure merge in Core).
     /// Issue payloads come from `known` (the entries being appended) or, failing that, the log.
     private func materialize(_ credential: String, _ known: [EntryID: IssuePayload]) throws(SQLiteError) {
+        let (issues, changes) = try facts(of: credential, known: known)
+        let r = CredentialMerge.resolve(issues: issues, changes: changes)
+        guard let issue = r.issue else { return }
+        try upsertCredential.run([
+            .text(credential), .text(r.base.rawValue), .blob(issue.entry.bytes), r.decidedBy.map { .blob($0.bytes) } ?? .null,
+            .text(issue.issuer), issue.validUntil.map { .integer($0.millisecondsSinceEpoch) } ?? .null,
+        ])
+    }
+
+    /// Every entry about one credential, reduced to what the merge needs.
+    private func facts(of credential: String, known: [EntryID: IssuePayload] = [:]) throws(SQLiteError) -> ([IssueFact], [StatusFact]) {
         var issues: [IssueFact] = []
         var changes: [StatusFact] = []
-        var issueIDs: [EntryID] = []
         selectFacts.bind([.text(credential)])
         while try selectFacts.step() {
             let id = EntryID(selectFacts.blob(0))!
@@ -114,30 +124,35 @@ public final class LedgerStore {
             let hlc = HLC(rawValue: UInt64(bitPattern: selectFacts.int(2)))
             let kind = EntryKind(rawValue: UInt8(selectFacts.int(3)))!
             if kind == .issue {
-                issueIDs.append(id)
                 issues.append(IssueFact(entry: id, feed: feed, hlc: hlc, issuer: "", validUntil: nil))
             } else {
                 changes.append(StatusFact(entry: id, feed: feed, hlc: hlc, kind: kind))
             }
         }
         // Stored entries were verified, so their payloads decode.
-        for (i, id) in issueIDs.enumerated() {
-            var payload = known[id]
+        for (i, f) in issues.enumerated() {
+            var payload = known[f.entry]
             if payload == nil {
-                selectPayload.bind([.blob(id.bytes)])
+                selectPayload.bind([.blob(f.entry.bytes)])
                 defer { selectPayload.reset() }
                 if try selectPayload.step(), case .issue(let p) = try? EntryPayload(kind: .issue, bytes: selectPayload.blob(0)) { payload = p }
             }
             guard let payload else { continue }
-            let f = issues[i]
             issues[i] = IssueFact(entry: f.entry, feed: f.feed, hlc: f.hlc, issuer: payload.issuer, validUntil: payload.validUntil.flatMap { Timestamp(parsing: $0) })
         }
-        let r = CredentialMerge.resolve(issues: issues, changes: changes)
-        guard let issue = r.issue else { return }
-        try upsertCredential.run([
-            .text(credential), .text(r.base.rawValue), .blob(issue.entry.bytes), r.decidedBy.map { .blob($0.bytes) } ?? .null,
-            .text(issue.issuer), issue.validUntil.map { .integer($0.millisecondsSinceEpoch) } ?? .null,
-        ])
+        return (issues, changes)
+    }
+
+    /// A credential's merged state as of `time`, from the log's own (HLC) timestamps: only
+    /// entries stamped at or before `time` count.
+    public func resolution(of credential: String, asOf time: Timestamp) throws(VellumError) -> CredentialResolution {
+        do {
+            let (issues, changes) = try facts(of: credential)
+            let cutoff = HLC(milliseconds: UInt64(max(0, time.millisecondsSinceEpoch)), counter: .max)
+            return CredentialMerge.resolve(issues: issues.filter { $0.hlc <= cutoff }, changes: changes.filter { $0.hlc <= cutoff })
+        } catch {
+            throw VellumError(.storage, error.message)
+        }
     }
 
     // MARK: reads

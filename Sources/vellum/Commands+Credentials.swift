@@ -142,10 +142,17 @@ struct Status: VellumCommand {
     @OptionGroup var data: DataOptions
     @OptionGroup var output: OutputOptions
     @Argument(help: "The credential id (urn:uuid:...).") var id: String
+    @Option(help: "Answer as of this past time (ISO 8601 date-time, or a date meaning its start in UTC).") var at: String?
 
     func execute() throws {
         guard id.hasPrefix("urn:uuid:") else { throw VellumError(.invalidInput, "'\(id)' is not a credential id (urn:uuid:...)") }
-        let report = try data.open().status(of: id)
+        let time = try at.map { text throws(VellumError) -> Timestamp in
+            guard let t = Timestamp(parsing: text) ?? Timestamp(parsing: text, allowDateOnly: true) else {
+                throw VellumError(.invalidInput, "--at '\(text)' is not an ISO 8601 date or date-time")
+            }
+            return t
+        }
+        let report = try data.open().status(of: id, at: time)
         if output.json {
             Terminal.print(report.json)
         } else {
@@ -155,7 +162,7 @@ struct Status: VellumCommand {
             for e in report.evidence { print("  evidence  \(e.kind) \(e.id.hex) at \(e.hlc.timestamp.rfc3339)") }
             print("  as of     \(report.at.rfc3339)")
         }
-        if report.status == .unknown { fail("unknown credential \(id)") }
+        if report.status == .unknown { fail("unknown credential \(id)" + (time.map { " as of \($0.rfc3339)" } ?? "")) }
     }
 }
 

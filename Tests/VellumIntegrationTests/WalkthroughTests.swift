@@ -60,6 +60,36 @@ struct WalkthroughTests {
         #expect(audit.json["stateRoot"]?.stringValue == (try node.digest()))
     }
 
+    @Test("status --at answers as of a past time, from the log's own timestamps")
+    func historicalStatus() throws {
+        let scratch = try Scratch()
+        let node = try scratch.initializedNode()
+        func now() -> String {
+            let ms = Int64(Date().timeIntervalSince1970 * 1000)
+            let t = Timestamp(millisecondsSinceEpoch: ms).rfc3339.dropLast()  // whole seconds, then add ms
+            return "\(t).\(String(format: "%03d", ms % 1000))Z"
+        }
+        func pause() { usleep(30_000) }
+        let before = now(); pause()
+        let id = try node.issue(out: scratch.file("a.json")); pause()
+        let issued = now(); pause()
+        #expect(try node.run(["suspend", id]).code == 0); pause()
+        let suspended = now(); pause()
+        #expect(try node.run(["reinstate", id]).code == 0); pause()
+        let reinstated = now(); pause()
+        #expect(try node.run(["revoke", id]).code == 0)
+        for (time, status, evidence) in [(issued, "active", 1), (suspended, "suspended", 2), (reinstated, "active", 2)] {
+            let r = try node.run(["status", id, "--at", time, "--json"])
+            #expect(r.code == 0 && r.json["status"]?.stringValue == status, "at \(time): \(r.stdout) \(r.stderr)")
+            #expect(r.json["evidence"]?.arrayValue?.count == evidence)
+            #expect(r.json["asOf"]?.stringValue == String(time.prefix(19)) + "Z")
+        }
+        #expect(try node.run(["status", id, "--json"]).json["status"] == "revoked")
+        let early = try node.run(["status", id, "--at", before, "--json"])
+        #expect(early.code != 0 && early.json["status"] == "unknown" && early.stderr.contains("as of"))
+        #expect(try node.run(["status", id, "--at", "last March"]).stderr.contains("--at 'last March'"))
+    }
+
     @Test("the credential goes to stdout and its id to stderr without --out")
     func issueToStdout() throws {
         let scratch = try Scratch()
