@@ -36,8 +36,8 @@ extension Node {
         guard lines.count >= 2, let end = try? parse(lines.count - 1), end["end"] == true,
             let count = end["entries"]?.numberValue
         else { throw VellumError(.invalidInput, "\(file): truncated (no end line)") }
-        guard Int(count) == lines.count - 2 else {
-            throw VellumError(.invalidInput, "\(file): the end line promises \(Int(count)) entries, the file holds \(lines.count - 2)")
+        guard count == Double(lines.count - 2) else {
+            throw VellumError(.invalidInput, "\(file): the end line promises \(ES6Number.format(count)) entries, the file holds \(lines.count - 2)")
         }
         var entries: [Entry] = []
         entries.reserveCapacity(lines.count - 2)

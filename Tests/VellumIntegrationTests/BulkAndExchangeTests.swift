@@ -101,6 +101,8 @@ struct BulkAndExchangeTests {
             ("cut.jsonl", String(export.prefix(export.count / 2)), "truncated"),
             ("gap.jsonl", ([lines[0], lines[2], lines[3]] + [#"{"end":true,"entries":2}"#]).joined(separator: "\n") + "\n", "does not follow"),
             ("garbage.jsonl", "hello\n", "not a Vellum export"),
+            ("huge.jsonl", "\(lines[0])\n{\"end\":true,\"entries\":1e300}\n", "promises 1e+300 entries"),
+            ("badline.jsonl", "\(lines[0])\n{\"v\":1,\"seq\":1e20}\n{\"end\":true,\"entries\":1}\n", ":2:"),
         ]
         for (name, text, message) in cases {
             try scratch.write(name, text)
