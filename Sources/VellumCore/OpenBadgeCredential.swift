@@ -63,19 +63,20 @@ public struct CredentialRequest: Sendable, Hashable {
 public struct IssuanceContext: Sendable {
     public var issuer: DIDKey
     public var issuerName: String
-    public var credentialUUID: [UInt8]
+    /// At least 10 random bytes for the credential's UUIDv7 (the rest is `validFrom`).
+    public var credentialRandom: [UInt8]
     public var subjectSalt: [UInt8]
     public var validFrom: Timestamp
     public var statusListIndex: Int
     public var statusListBaseURL: String
 
     public init(
-        issuer: DIDKey, issuerName: String, credentialUUID: [UInt8], subjectSalt: [UInt8], validFrom: Timestamp,
+        issuer: DIDKey, issuerName: String, credentialRandom: [UInt8], subjectSalt: [UInt8], validFrom: Timestamp,
         statusListIndex: Int, statusListBaseURL: String
     ) {
         self.issuer = issuer
         self.issuerName = issuerName
-        self.credentialUUID = credentialUUID
+        self.credentialRandom = credentialRandom
         self.subjectSalt = subjectSalt
         self.validFrom = validFrom
         self.statusListIndex = statusListIndex
@@ -132,6 +133,15 @@ public enum OpenBadges {
         return String(decoding: text, as: UTF8.self)
     }
 
+    /// A UUIDv7 (RFC 9562): 48 bits of Unix milliseconds, then random bits. Time-ordered ids
+    /// keep the ledger's credential indexes append-mostly, which is what makes bulk issuance fast.
+    public static func uuidV7(time: Timestamp, random: [UInt8]) -> String {
+        precondition(random.count >= 10)
+        let ms = UInt64(max(0, time.millisecondsSinceEpoch))
+        let timeBytes = (0..<6).map { UInt8(truncatingIfNeeded: ms >> (8 * (5 - $0))) }
+        return uuidURN(timeBytes + Array(random.prefix(10)), version: 7)
+    }
+
     /// A stable achievement id: the same issuer, type and name always give the same id.
     public static func achievementID(issuer: DIDKey, type: String, name: String) -> String {
         uuidURN(Array(SHA256.hash(data: Array("\(issuer.did)\n\(type)\n\(name)".utf8))), version: 8)
@@ -149,7 +159,7 @@ public enum OpenBadges {
         _ request: CredentialRequest, context: IssuanceContext, key: Curve25519.Signing.PrivateKey
     ) throws(VellumError) -> IssuedCredential {
         let subjectURI = try request.validated(validFrom: context.validFrom)
-        let credentialID = uuidURN(context.credentialUUID, version: 4)
+        let credentialID = uuidV7(time: context.validFrom, random: context.credentialRandom)
         let achievementID = achievementID(issuer: context.issuer, type: request.achievementType, name: request.achievementName)
         let description = request.description ?? request.achievementName
         let criteria = request.criteria ?? "Awarded by \(context.issuerName) to learners who earned \(request.achievementName)."

@@ -30,7 +30,7 @@ struct Issuer: @unchecked Sendable {  // Curve25519 keys are immutable values
         let random = secureRandomBytes(32 * requests.count)
         let contexts = requests.indices.map { i in
             IssuanceContext(
-                issuer: did, issuerName: name, credentialUUID: Array(random[(32 * i)..<(32 * i + 16)]),
+                issuer: did, issuerName: name, credentialRandom: Array(random[(32 * i)..<(32 * i + 16)]),
                 subjectSalt: Array(random[(32 * i + 16)..<(32 * i + 32)]), validFrom: now,
                 statusListIndex: state.nextStatusIndex + i, statusListBaseURL: baseURL)
         }

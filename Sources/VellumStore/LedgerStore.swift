@@ -31,14 +31,14 @@ public final class LedgerStore {
     private lazy var upsertCredential = try! db.prepare(
         "INSERT OR REPLACE INTO credentials (credential, status, issue_entry, decided_by, issuer, valid_until) VALUES (?,?,?,?,?,?)")
     private lazy var insertLocal = try! db.prepare(
-        "INSERT INTO local_credentials (credential, subject, salt, document) VALUES (?,?,?,?)")
+        "INSERT INTO local_credentials (entry, subject, salt, document) VALUES (?,?,?,?)")
 
     /// Opens (and migrates) the ledger at `path`. Unless `create`, the file must already be a
     /// Vellum ledger: a foreign SQLite database is refused, not converted.
     public init(path: String, create: Bool) throws(VellumError) {
         do {
             db = try SQLiteConnection(path: path)
-            try db.execute("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA cache_size = -65536; PRAGMA wal_autocheckpoint = 8192")
+            try db.execute("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA cache_size = -65536; PRAGMA wal_autocheckpoint = 65536")
             if !create, try Schema.version(db) == 0 {
                 throw VellumError(.storage, "\(path) is not a Vellum ledger")
             }
@@ -78,14 +78,20 @@ public final class LedgerStore {
             var heads: [FeedKey: FeedHead] = [:]
             var touched: Set<String> = []
             var issuesHere: [EntryID: IssuePayload] = [:]
+            let documents = Dictionary(local.map { ($0.credentialID, $0) }, uniquingKeysWith: { first, _ in first })
             for v in entries {
-                if case .issue(let p) = v.payload { issuesHere[v.id] = p }
                 let e = v.entry
                 try insertEntry.run([
                     .blob(e.id.bytes), .blob(e.feed.bytes), .integer(Int64(e.seq)), .blob(e.prev.bytes),
                     .integer(Int64(bitPattern: e.hlc.rawValue)), .integer(Int64(e.kind.rawValue)), .blob(e.payload),
                     .blob(e.signature), .text(v.credentialID),
                 ])
+                if case .issue(let p) = v.payload {
+                    issuesHere[v.id] = p
+                    if let l = documents[v.credentialID] {
+                        try insertLocal.run([.integer(db.lastInsertRowID), .text(l.subject), .blob(l.salt), .text(l.document)])
+                    }
+                }
                 if heads[v.feed].map({ $0.seq < v.seq }) ?? true { heads[v.feed] = FeedHead(feed: v.feed, seq: v.seq, id: v.id) }
                 touched.insert(v.credentialID)
             }
@@ -93,9 +99,6 @@ public final class LedgerStore {
                 try upsertFeed.run([.blob(head.feed.bytes), .integer(Int64(head.seq)), .blob(head.id.bytes)])
             }
             for credential in touched { try materialize(credential, issuesHere) }
-            for l in local {
-                try insertLocal.run([.text(l.credentialID), .text(l.subject), .blob(l.salt), .text(l.document)])
-            }
         } catch {
             throw VellumError(.storage, "append failed: \(error.message)")
         }
@@ -208,7 +211,12 @@ public final class LedgerStore {
     }
 
     public func localDocument(of credential: String) throws(VellumError) -> String? {
-        try query("SELECT document FROM local_credentials WHERE credential = ?", [.text(credential)]) { $0.text(0) }.first
+        try query(
+            """
+            SELECT l.document FROM credentials c JOIN entries e ON e.id = c.issue_entry
+            JOIN local_credentials l ON l.entry = e.rowid WHERE c.credential = ?
+            """, [.text(credential)]
+        ) { $0.text(0) }.first
     }
 
     public func count(_ table: String) throws(VellumError) -> Int {

@@ -39,6 +39,9 @@ public final class SQLiteConnection {
         SQLiteError(code: .init(rawValue: rc), message: "\(context): \(String(cString: sqlite3_errmsg(handle)))")
     }
 
+    /// The rowid of the last row inserted on this connection.
+    public var lastInsertRowID: Int64 { sqlite3_last_insert_rowid(handle) }
+
     /// Runs one or more statements that return no rows.
     public func execute(_ sql: String) throws(SQLiteError) {
         var message: UnsafeMutablePointer<CChar>?

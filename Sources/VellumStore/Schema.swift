@@ -39,7 +39,7 @@ enum Schema {
         ) WITHOUT ROWID;
 
         CREATE TABLE local_credentials (         -- never replicated: holds personal data
-            credential TEXT NOT NULL UNIQUE,
+            entry INTEGER PRIMARY KEY,          -- rowid of the issue entry: appended in order, no random index
             subject TEXT NOT NULL,
             salt BLOB NOT NULL,
             document TEXT NOT NULL

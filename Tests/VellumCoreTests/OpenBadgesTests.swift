@@ -11,7 +11,7 @@ struct OpenBadgesTests {
     static func issue(_ request: CredentialRequest, key: Curve25519.Signing.PrivateKey = .init()) throws -> IssuedCredential {
         let did = try DIDKey(publicKey: Array(key.publicKey.rawRepresentation))
         let context = IssuanceContext(
-            issuer: did, issuerName: "Example University", credentialUUID: Array(repeating: 7, count: 16),
+            issuer: did, issuerName: "Example University", credentialRandom: Array(repeating: 7, count: 16),
             subjectSalt: Array(repeating: 1, count: 16), validFrom: now, statusListIndex: 131_073,
             statusListBaseURL: "https://vellum.example.edu")
         return try OpenBadges.issue(request, context: context, key: key)
@@ -86,6 +86,15 @@ struct OpenBadgesTests {
         #expect(proof.signer.did == doc["issuer"]!["id"]!.stringValue!)
         #expect(issued.payload.digest == OpenBadges.digest(doc))
         #expect(!issued.payload.json.canonicalString.contains("alice"))
+    }
+
+    @Test("credential ids are UUIDv7: version 7, RFC 9562 variant, ordered by issue time")
+    func uuidV7() {
+        let early = OpenBadges.uuidV7(time: Timestamp(parsing: "2026-01-01T00:00:00Z")!, random: Array(repeating: 0xFF, count: 10))
+        let late = OpenBadges.uuidV7(time: Timestamp(parsing: "2026-01-01T00:00:00.001Z")!, random: Array(repeating: 0, count: 10))
+        #expect(early == "urn:uuid:019b76da-a800-7fff-bfff-ffffffffffff")
+        #expect(late.hasPrefix("urn:uuid:019b76da-a801-7"))
+        #expect(early < late)
     }
 
     @Test("bad requests are refused before signing", arguments: [
