@@ -40,14 +40,26 @@ public enum EntryVerifier {
         _ entries: [Entry], heads: [FeedKey: FeedHead], knownID: (FeedKey, UInt64) -> EntryID?,
         issuerFeed: (String) -> FeedKey? = { _ in nil }
     ) throws(VellumError) -> [VerifiedEntry] {
-        // Contents first, on every core.
+        try link(try verifyContents(entries), heads: heads, knownID: knownID, issuerFeed: issuerFeed)
+    }
+
+    /// `verifyContents` for a batch, on every core; throws the first failure in batch order.
+    public static func verifyContents(_ entries: [Entry]) throws(VellumError) -> [VerifiedEntry] {
         let results = Parallel.map(entries) { entry -> Result<VerifiedEntry, VellumError> in
             do throws(VellumError) { return .success(try verifyContents(entry)) } catch { return .failure(error) }
         }
         var verified: [VerifiedEntry] = []
         verified.reserveCapacity(entries.count)
         for result in results { verified.append(try result.get()) }
+        return verified
+    }
 
+    /// The checks that depend on what a replica already holds: authorization of status changes
+    /// and chain continuity against the feed heads. Returns the entries not yet held.
+    public static func link(
+        _ verified: [VerifiedEntry], heads: [FeedKey: FeedHead], knownID: (FeedKey, UInt64) -> EntryID?,
+        issuerFeed: (String) -> FeedKey? = { _ in nil }
+    ) throws(VellumError) -> [VerifiedEntry] {
         // Authorization of status changes.
         var issuedHere: [String: FeedKey] = [:]
         for v in verified where v.kind == .issue { issuedHere[v.credentialID] = v.feed }

@@ -63,10 +63,16 @@ extension Node {
     /// Verifies every entry first, then merges them in one transaction: all or nothing.
     /// Importing the same entries again changes nothing.
     public func importEntries(_ entries: [Entry]) throws -> ImportReport {
+        try importVerified(try EntryVerifier.verifyContents(entries))
+    }
+
+    /// The second half of an import, for entries whose contents are already verified (the
+    /// replicator verifies off its actor): links them to the held chains and stores them.
+    public func importVerified(_ contents: [VerifiedEntry]) throws -> ImportReport {
         try store.transaction {
             let heads = try store.heads()
-            let verified = try EntryVerifier.verify(
-                entries, heads: heads,
+            let verified = try EntryVerifier.link(
+                contents, heads: heads,
                 knownID: { feed, seq in try? store.entryID(feed: feed, seq: seq) },
                 issuerFeed: { credential in (try? store.record(of: credential))?.resolution.issue?.feed })
             try store.append(verified)
@@ -75,7 +81,7 @@ extension Node {
                 let stored = HLC(rawValue: UInt64(try store.meta("clock") ?? "0") ?? 0)
                 try store.setMeta("clock", String(stored.receive(newest, now: clock()).rawValue))
             }
-            return ImportReport(received: entries.count, added: verified.count, feeds: Set(verified.map(\.feed)).count)
+            return ImportReport(received: contents.count, added: verified.count, feeds: Set(verified.map(\.feed)).count)
         }
     }
 }

@@ -240,14 +240,25 @@ public actor Replicator {
             report.roundTrips += 1
             _ = try? await request(.fork(a, b), on: link.socket)
         }
-        // Pull.
-        while true {
-            let quarantined = try store.quarantinedFeeds()
-            let wants = Reconciliation.wants(local: try store.heads(), remote: theirs, limit: Replicator.batchLimit, quarantined: quarantined)
-            guard !wants.isEmpty else { break }
+        // Pull, with the next request in flight while the current batch is verified (on
+        // every core, off this actor) and stored: at most two requests per peer at a time.
+        var projected = try store.heads()
+        let quarantinedAtStart = try store.quarantinedFeeds()
+        func nextWants() -> [WantRange] {
+            Reconciliation.wants(local: projected, remote: theirs, limit: Replicator.batchLimit, quarantined: quarantinedAtStart)
+        }
+        let socket = link.socket
+        var inFlight: Task<SyncMessage, Error>? = nextWants().isEmpty ? nil : Task { try await self.request(.want(nextWants()), on: socket) }
+        defer { inFlight?.cancel() }
+        while let current = inFlight {
             report.roundTrips += 1
-            guard case .entries(let entries) = try await request(.want(wants), on: link.socket), !entries.isEmpty else { break }
-            let result = try ingest(entries, from: key)
+            guard case .entries(let entries) = try await current.value, !entries.isEmpty else { break }
+            for e in entries where e.seq > (projected[e.feed]?.seq ?? 0) {
+                projected[e.feed] = FeedHead(feed: e.feed, seq: e.seq, id: e.id)
+            }
+            let wants = nextWants()
+            inFlight = wants.isEmpty ? nil : Task { try await self.request(.want(wants), on: socket) }
+            let result = try await ingest(entries, from: key)
             report.pulled += result
             progress?(report.pulled + report.pushed, toPull + toPush)
             if result == 0 { break }
@@ -295,7 +306,7 @@ public actor Replicator {
         let peer = message.peerKey ?? "?"
         let reply: SyncMessage
         do {
-            reply = try answer(decoded.message, from: peer)
+            reply = try await answer(decoded.message, from: peer)
         } catch let error as VellumError where error.code == .storage || error.code == .io {
             // Our problem, not the peer's: it will ask again.
             log("could not serve \(decoded.message.name) from \(peer.prefix(8)): \(error.message)")
@@ -315,14 +326,14 @@ public actor Replicator {
         }
     }
 
-    private func answer(_ message: SyncMessage, from peer: String) throws -> SyncMessage {
+    private func answer(_ message: SyncMessage, from peer: String) async throws -> SyncMessage {
         switch message {
         case .heads:
             return .heads(try ourHeads())
         case .want(let ranges):
             return .entries(try entries(for: ranges))
         case .entries(let entries):
-            _ = try ingest(entries, from: peer)
+            _ = try await ingest(entries, from: peer)
             return .heads(try ourHeads())
         case .fork(let a, let b):
             try Reconciliation.verifyFork(a, b)
@@ -358,7 +369,7 @@ public actor Replicator {
 
     /// Verifies and stores received entries. A different entry at a held (feed, seq) is kept
     /// as fork evidence and quarantines the feed; entries of quarantined feeds are ignored.
-    private func ingest(_ entries: [Entry], from peer: String) throws -> Int {
+    private func ingest(_ entries: [Entry], from peer: String) async throws -> Int {
         let store = node.store
         let quarantined = try store.quarantinedFeeds()
         var clean: [Entry] = []
@@ -374,7 +385,12 @@ public actor Replicator {
         let fresh = try store.quarantinedFeeds()
         clean.removeAll { fresh.contains($0.feed) }
         guard !clean.isEmpty else { return 0 }
-        return try node.importEntries(clean).added
+        // Signatures are checked off this actor, so it keeps serving peers meanwhile.
+        let batch = clean
+        let contents = await Task.detached { () -> Result<[VerifiedEntry], VellumError> in
+            do throws(VellumError) { return .success(try EntryVerifier.verifyContents(batch)) } catch { return .failure(error) }
+        }.value
+        return try node.importVerified(try contents.get()).added
     }
 
     private func recordFork(_ a: Entry, _ b: Entry, from peer: String) throws {
