@@ -203,7 +203,7 @@ public actor Replicator {
     }
 
     /// One reconciliation with a peer: exchange heads, prove forks, pull what we lack, push
-    /// what it lacks, one bounded batch in flight at a time.
+    /// what it lacks, in bounded batches with at most two requests in flight.
     /// `progress` hears (entries moved, entries to move) after every batch.
     public func syncRound(with key: String, progress: (@Sendable (Int, Int) -> Void)? = nil) async throws -> SyncReport {
         guard var link = links[key], !link.busy else { return SyncReport() }
