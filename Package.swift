@@ -26,8 +26,10 @@ let package = Package(
         .systemLibrary(name: "CZeroMQ", providers: [.apt(["libzmq3-dev"])]),
         // ZeroMQ sockets owned by one polling thread; CURVE and the ZAP allow-list.
         .target(name: "VellumWire", dependencies: ["CZeroMQ"]),
+        // The system zlib (Debian zlib1g-dev), for GZIP'd Bitstring Status Lists.
+        .systemLibrary(name: "CZlib", providers: [.apt(["zlib1g-dev"])]),
         // A node: its data directory, keys and the operations that combine Core and Store.
-        .target(name: "VellumNode", dependencies: ["VellumCore", "VellumStore", "VellumWire"]),
+        .target(name: "VellumNode", dependencies: ["VellumCore", "VellumStore", "VellumWire", "CZlib"]),
         // The CLI: argument parsing and output formatting only.
         .executableTarget(
             name: "vellum",

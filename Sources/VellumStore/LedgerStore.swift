@@ -196,6 +196,17 @@ public final class LedgerStore {
         }.first ?? nil
     }
 
+    /// The status-list indexes of an issuer's credentials whose merged status is `status`.
+    public func statusListIndexes(issuer: String, status: CredentialStatus) throws(VellumError) -> [Int] {
+        try query(
+            "SELECT e.payload FROM credentials c JOIN entries e ON e.id = c.issue_entry WHERE c.issuer = ? AND c.status = ?",
+            [.text(issuer), .text(status.rawValue)]
+        ) { row -> Int? in
+            guard case .issue(let p) = try? EntryPayload(kind: .issue, bytes: row.blob(0)) else { return nil }
+            return p.statusListIndex
+        }.compactMap { $0 }
+    }
+
     /// Visits every entry, in arrival order (`byFeed`: by feed, then seq).
     public func forEachEntry(byFeed: Bool = false, _ body: (Entry) throws -> Void) throws {
         let stmt = try db.prepare("SELECT \(Self.entryColumns) FROM entries ORDER BY \(byFeed ? "feed, seq" : "rowid")")

@@ -187,3 +187,20 @@ struct Verify: VellumCommand {
         if !report.verified { fail("\(file) is not verified: \(report.errors.joined(separator: "; "))") }
     }
 }
+
+struct StatusList: VellumCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "status-list",
+        abstract: "Print this node's signed BitstringStatusListCredential (W3C Bitstring Status List v1.0) for publishing.")
+    @OptionGroup var data: DataOptions
+    @OptionGroup var output: OutputOptions
+    @Option(help: "revocation or suspension.") var purpose: String
+    @Option(help: "Which list (each holds 131,072 credentials).") var list = 0
+    @Option(help: "Write it to FILE (replacing it) instead of standard output.") var out: String?
+
+    func execute() throws {
+        let credential = try data.open().statusListCredential(purpose: purpose, list: list)
+        let text = (output.json ? credential.canonicalString : credential.prettyString) + "\n"
+        if let out { try writeOutput(text, to: out, replace: true) } else { print(text, terminator: "") }
+    }
+}

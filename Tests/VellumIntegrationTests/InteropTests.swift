@@ -81,3 +81,41 @@ struct EntryInteropTests {
         #expect(badCode != 0 && badOutput.contains("id does not match"))
     }
 }
+
+/// A published status list decodes, with nothing but Python's standard library, to exactly the
+/// revoked (or suspended) indexes, and its proof verifies independently.
+@Suite("Interoperability: status lists")
+struct StatusListInteropTests {
+    @Test("revocation and suspension lists carry exactly the right bits, signed by the issuer")
+    func statusLists() throws {
+        let scratch = try Scratch()
+        let node = try scratch.initializedNode()
+        let ids = try (0..<4).map { try node.issue(subject: "did:example:\($0)", out: scratch.file("\($0).json")) }
+        #expect(try node.run(["revoke", ids[1]]).code == 0)
+        #expect(try node.run(["suspend", ids[2]]).code == 0)
+        #expect(try node.run(["suspend", ids[3]]).code == 0)
+        #expect(try node.run(["revoke", ids[3]]).code == 0)  // revoked wins: only in the revocation list
+        let decoder = """
+            import base64, gzip, json, sys
+            c = json.load(open(sys.argv[1]))
+            s = c["credentialSubject"]["encodedList"]
+            bits = gzip.decompress(base64.urlsafe_b64decode(s[1:] + "=" * (-len(s[1:]) % 4)))
+            print(c["credentialSubject"]["statusPurpose"], len(bits) * 8, [i for i in range(len(bits) * 8) if bits[i // 8] & (0x80 >> (i % 8))])
+            """
+        try scratch.write("decode.py", decoder)
+        for (purpose, expected) in [("revocation", "[1, 3]"), ("suspension", "[2]")] {
+            let r = try node.run(["status-list", "--purpose", purpose, "--out", scratch.file("\(purpose).json")])
+            #expect(r.code == 0, "\(r.stderr)")
+            let (code, output) = try python(scratch.file("decode.py"), [scratch.file("\(purpose).json")])
+            #expect(code == 0 && output == "\(purpose) 131072 \(expected)", "\(output)")
+            let (proofCode, signer) = try python(InteropTests.script, [scratch.file("\(purpose).json")])
+            let did = try node.run(["id", "--json"]).json["did"]?.stringValue
+            #expect(proofCode == 0 && signer == did, "\(signer)")
+            // The list's URL is the one the credentials name.
+            let list = try JSON(parsing: try scratch.read("\(purpose).json"))
+            let entry = try JSON(parsing: try scratch.read("1.json"))["credentialStatus"]!.arrayValue!.first { $0["statusPurpose"]?.stringValue == purpose }!
+            #expect(list["id"] == entry["statusListCredential"])
+        }
+        #expect(try node.run(["status-list", "--purpose", "expiry"]).stderr.contains("not revocation or suspension"))
+    }
+}

@@ -1,0 +1,66 @@
+import CZlib
+import Foundation
+import VellumCore
+
+/// GZIP (RFC 1952) through the system zlib, and the `u` (base64url, no padding) multibase
+/// form a Bitstring Status List's `encodedList` takes.
+public enum Gzip {
+    public static func compress(_ input: [UInt8]) throws(VellumError) -> [UInt8] {
+        var stream = z_stream()
+        // windowBits 15 + 16: a gzip header and trailer instead of zlib's.
+        guard deflateInit2_(&stream, Z_BEST_COMPRESSION, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY, ZLIB_VERSION, Int32(MemoryLayout<z_stream>.size)) == Z_OK else {
+            throw VellumError(.io, "zlib: deflateInit failed")
+        }
+        defer { deflateEnd(&stream) }
+        var output = [UInt8](repeating: 0, count: Int(deflateBound(&stream, uLong(input.count))) + 32)
+        var source = input
+        let rc = source.withUnsafeMutableBufferPointer { src in
+            output.withUnsafeMutableBufferPointer { dst in
+                stream.next_in = src.baseAddress
+                stream.avail_in = uInt(src.count)
+                stream.next_out = dst.baseAddress
+                stream.avail_out = uInt(dst.count)
+                return deflate(&stream, Z_FINISH)
+            }
+        }
+        guard rc == Z_STREAM_END else { throw VellumError(.io, "zlib: deflate failed (\(rc))") }
+        return Array(output.prefix(Int(stream.total_out)))
+    }
+
+    /// Decompresses at most `limit` bytes: a status list from elsewhere must not balloon.
+    public static func decompress(_ input: [UInt8], limit: Int = 16 << 20) throws(VellumError) -> [UInt8] {
+        var stream = z_stream()
+        guard inflateInit2_(&stream, 15 + 16, ZLIB_VERSION, Int32(MemoryLayout<z_stream>.size)) == Z_OK else {
+            throw VellumError(.io, "zlib: inflateInit failed")
+        }
+        defer { inflateEnd(&stream) }
+        var output = [UInt8](repeating: 0, count: limit)
+        var source = input
+        let rc = source.withUnsafeMutableBufferPointer { src in
+            output.withUnsafeMutableBufferPointer { dst in
+                stream.next_in = src.baseAddress
+                stream.avail_in = uInt(src.count)
+                stream.next_out = dst.baseAddress
+                stream.avail_out = uInt(dst.count)
+                return inflate(&stream, Z_FINISH)
+            }
+        }
+        guard rc == Z_STREAM_END else { throw VellumError(.invalidInput, "not GZIP data, or larger than \(limit) bytes (zlib \(rc))") }
+        return Array(output.prefix(Int(stream.total_out)))
+    }
+
+    /// `u` + base64url without padding of the GZIP of `bits`.
+    public static func encodedList(_ list: BitstringStatusList) throws(VellumError) -> String {
+        let b64 = Data(try compress(list.bytes)).base64EncodedString()
+        return "u" + String(b64.map { $0 == "+" ? "-" : $0 == "/" ? "_" : $0 }.filter { $0 != "=" })
+    }
+
+    /// The bits of an `encodedList`.
+    public static func decodeList(_ encoded: String) throws(VellumError) -> BitstringStatusList {
+        guard encoded.first == "u" else { throw VellumError(.invalidInput, "encodedList is not multibase base64url ('u')") }
+        var b64 = String(encoded.dropFirst().map { $0 == "-" ? "+" : $0 == "_" ? "/" : $0 })
+        while b64.count % 4 != 0 { b64 += "=" }
+        guard let data = Data(base64Encoded: b64) else { throw VellumError(.invalidInput, "encodedList is not base64url") }
+        return BitstringStatusList(bytes: try decompress(Array(data)))
+    }
+}
