@@ -12,19 +12,10 @@ public enum Gzip {
             throw VellumError(.io, "zlib: deflateInit failed")
         }
         defer { deflateEnd(&stream) }
-        var output = [UInt8](repeating: 0, count: Int(deflateBound(&stream, uLong(input.count))) + 32)
-        var source = input
-        let rc = source.withUnsafeMutableBufferPointer { src in
-            output.withUnsafeMutableBufferPointer { dst in
-                stream.next_in = src.baseAddress
-                stream.avail_in = uInt(src.count)
-                stream.next_out = dst.baseAddress
-                stream.avail_out = uInt(dst.count)
-                return deflate(&stream, Z_FINISH)
-            }
-        }
+        let capacity = Int(deflateBound(&stream, uLong(input.count))) + 32
+        let (rc, output) = pass(&stream, input, capacity) { deflate(&$0, Z_FINISH) }
         guard rc == Z_STREAM_END else { throw VellumError(.io, "zlib: deflate failed (\(rc))") }
-        return Array(output.prefix(Int(stream.total_out)))
+        return output
     }
 
     /// Decompresses at most `limit` bytes: a status list from elsewhere must not balloon.
@@ -34,19 +25,27 @@ public enum Gzip {
             throw VellumError(.io, "zlib: inflateInit failed")
         }
         defer { inflateEnd(&stream) }
-        var output = [UInt8](repeating: 0, count: limit)
+        let (rc, output) = pass(&stream, input, limit) { inflate(&$0, Z_FINISH) }
+        guard rc == Z_STREAM_END else { throw VellumError(.invalidInput, "not GZIP data, or larger than \(limit) bytes (zlib \(rc))") }
+        return output
+    }
+
+    /// One zlib pass of all of `input` into at most `capacity` bytes.
+    private static func pass(
+        _ stream: inout z_stream, _ input: [UInt8], _ capacity: Int, _ step: (inout z_stream) -> Int32
+    ) -> (Int32, [UInt8]) {
         var source = input
+        var output = [UInt8](repeating: 0, count: capacity)
         let rc = source.withUnsafeMutableBufferPointer { src in
             output.withUnsafeMutableBufferPointer { dst in
                 stream.next_in = src.baseAddress
                 stream.avail_in = uInt(src.count)
                 stream.next_out = dst.baseAddress
                 stream.avail_out = uInt(dst.count)
-                return inflate(&stream, Z_FINISH)
+                return step(&stream)
             }
         }
-        guard rc == Z_STREAM_END else { throw VellumError(.invalidInput, "not GZIP data, or larger than \(limit) bytes (zlib \(rc))") }
-        return Array(output.prefix(Int(stream.total_out)))
+        return (rc, Array(output.prefix(Int(stream.total_out))))
     }
 
     /// `u` + base64url without padding of the GZIP of `bits`.
