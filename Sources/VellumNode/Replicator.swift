@@ -35,12 +35,19 @@ public actor Replicator {
     private var links: [String: Link] = [:]  // by peer key
     private var pending: [UInt32: CheckedContinuation<SyncMessage?, Never>] = [:]
     private var nextRequestID: UInt32 = 0
-    private var strikes: [String: (count: Int, bannedUntil: Date?)] = [:]
+    private var strikes: [String: Strikes] = [:]
     private var allowed: Set<String> = []
     private var dispatcher: Task<Void, Never>?
     private var stopping = false
     public private(set) var bytesSent = 0
     public private(set) var bytesReceived = 0
+
+    /// Bad messages from one peer within the current minute, and any ban in force.
+    struct Strikes {
+        var count = 0
+        var since = Date()
+        var bannedUntil: Date?
+    }
 
     /// A connection to one peer.
     struct Link {
@@ -51,7 +58,7 @@ public actor Replicator {
     }
 
     public static let requestTimeout: Duration = .seconds(5)
-    /// Bad messages after which a peer is shut out for 30 s.
+    /// Bad messages within a minute after which a peer is shut out for 30 s.
     public static let strikesBeforeBan = 8
     static let batchLimit: UInt32 = UInt32(SyncMessage.maxEntriesPerMessage)
 
@@ -402,10 +409,12 @@ public actor Replicator {
     private func reject(_ peer: String, _ reason: String) {
         try? node.store.addRejection(peer: peer, reason: reason, at: Node.systemClock().millisecondsSinceEpoch)
         log("rejected from \(peer.prefix(8)): \(reason)")
-        var s = strikes[peer] ?? (0, nil)
+        let now = Date()
+        var s = strikes[peer] ?? Strikes()
+        if now.timeIntervalSince(s.since) > 60 { s = Strikes(since: now) }  // occasional faults are forgiven
         s.count += 1
         if s.count >= Replicator.strikesBeforeBan {
-            s = (0, Date().addingTimeInterval(30))
+            s = Strikes(since: now, bannedUntil: now.addingTimeInterval(30))
             log("peer \(peer.prefix(8)) keeps sending bad data: shut out for 30 s")
             allowed.remove(peer)
             let keys = allowed

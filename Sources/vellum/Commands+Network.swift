@@ -91,9 +91,7 @@ protocol AsyncVellumCommand: AsyncParsableCommand {
 
 extension AsyncVellumCommand {
     func run() async throws {
-        do { try await execute() } catch let error as VellumError { fail(error.message) } catch let error as ExitCode {
-            throw error
-        } catch { fail("\(error)") }
+        do { try await execute() } catch { try report(error) }
     }
 }
 

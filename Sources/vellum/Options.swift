@@ -26,17 +26,18 @@ protocol VellumCommand: ParsableCommand {
 
 extension VellumCommand {
     func run() throws {
-        do {
-            try execute()
-        } catch let error as VellumError {
-            fail(error.message)
-        } catch let error as ExitCode {
-            throw error
-        } catch let error as CleanExit {
-            throw error
-        } catch {
-            fail("\(error)")
-        }
+        do { try execute() } catch { try report(error) }
+    }
+}
+
+/// Turns an error into the one-line message and exit status 1; lets ArgumentParser's own
+/// exits through.
+func report(_ error: any Error) throws -> Never {
+    switch error {
+    case let error as VellumError: fail(error.message)
+    case let error as ExitCode: throw error
+    case let error as CleanExit: throw error
+    default: fail("\(error)")
     }
 }
 
