@@ -4,11 +4,11 @@ import VellumStore
 import VellumWire
 
 extension Node {
-    /// Checks a peer address: `tcp://HOST:PORT`.
-    public static func validatePeerAddress(_ address: String) throws(VellumError) {
+    /// Checks a peer address, `tcp://HOST:PORT`; port 0 ("any free port") only where listening.
+    public static func validatePeerAddress(_ address: String, listening: Bool = false) throws(VellumError) {
         guard address.hasPrefix("tcp://"), let colon = address.lastIndex(of: ":"), colon > address.index(address.startIndex, offsetBy: 6),
-            let port = Int(address[address.index(after: colon)...]), (1...65535).contains(port)
-        else { throw VellumError(.invalidInput, "peer address '\(address)' is not tcp://HOST:PORT") }
+            let port = Int(address[address.index(after: colon)...]), ((listening ? 0 : 1)...65535).contains(port)
+        else { throw VellumError(.invalidInput, "address '\(address)' is not tcp://HOST:PORT") }
     }
 
     /// Adds (or updates) a peer on the allow-list. A running node applies it within a second.

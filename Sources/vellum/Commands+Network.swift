@@ -107,7 +107,7 @@ struct NodeDaemon: AsyncVellumCommand {
     @Option(help: "Where to accept peers (tcp://127.0.0.1:0 picks a free port).") var listen = "tcp://127.0.0.1:7700"
 
     func execute() async throws {
-        try Node.validatePeerAddress(listen.hasSuffix(":0") ? String(listen.dropLast()) + "1" : listen)
+        try Node.validatePeerAddress(listen, listening: true)
         let replicator = try Replicator(dataPath: data.path, log: { logLine($0) })
         let endpoint = try await replicator.listen(listen)
         try writeOutput(endpoint + "\n", to: data.path + "/node.endpoint", replace: true)
