@@ -130,9 +130,11 @@ final class Background<T: Sendable>: @unchecked Sendable {
         }
     }
 
+    /// Blocks until the work is done; may be called more than once. The semaphore orders the
+    /// worker's write of `result` before every read.
     func wait() -> T {
-        if let result { return result }
         done.wait()
+        defer { done.signal() }
         return result!
     }
 }
