@@ -18,7 +18,8 @@ public final class Node {
     public let transport: CurveKeyPair
     let clock: () -> Timestamp
 
-    public var did: DIDKey { feed.didKey }
+    /// The issuer identity: the feed key as a did:key.
+    public let did: DIDKey
 
     static let format = "vellum-node-v1"
 
@@ -31,6 +32,7 @@ public final class Node {
         self.store = store
         self.key = key
         self.feed = FeedKey(key.publicKey.rawRepresentation)!
+        self.did = feed.didKey
         self.clock = clock
         self.transport = try directory.loadTransportKey()
         guard try store.meta("format") == Node.format else {

@@ -109,12 +109,12 @@ public actor Replicator {
             links[key] = nil
         }
         for peer in peers where links[peer.key] == nil && !peer.address.isEmpty {
-            let socket = try await reactor.connectDealer(peer.address, serverKey: peer.key, curve: node.transport)
-            links[peer.key] = Link(key: peer.key, address: peer.address, socket: socket)
+            try await connect(address: peer.address, key: peer.key)
         }
     }
 
-    /// Connects to a peer that is not (necessarily) on the allow-list, for a one-shot sync.
+    /// Connects a DEALER to a peer, as a CURVE client of its key. `vellum sync` uses it for a
+    /// peer that need not be on the allow-list.
     public func connect(address: String, key: String) async throws {
         let socket = try await reactor.connectDealer(address, serverKey: key, curve: node.transport)
         links[key] = Link(key: key, address: address, socket: socket)
@@ -145,7 +145,6 @@ public actor Replicator {
                         group.addTask { await self.syncAndLog(with: key) }
                     }
                 }
-                lastRow = (try? node.store.lastRowID()) ?? row
             }
         }
     }
@@ -378,19 +377,19 @@ public actor Replicator {
     /// as fork evidence and quarantines the feed; entries of quarantined feeds are ignored.
     private func ingest(_ entries: [Entry], from peer: String) async throws -> Int {
         let store = node.store
-        let quarantined = try store.quarantinedFeeds()
+        var quarantined = try store.quarantinedFeeds()
         var clean: [Entry] = []
         for e in entries where !quarantined.contains(e.feed) {
             if let held = try store.entryID(feed: e.feed, seq: e.seq), held != e.id,
                 let mine = try store.entry(id: held), (try? Reconciliation.verifyFork(mine, e)) != nil
             {
                 try recordFork(mine, e, from: peer)
+                quarantined.insert(e.feed)
                 continue
             }
             clean.append(e)
         }
-        let fresh = try store.quarantinedFeeds()
-        clean.removeAll { fresh.contains($0.feed) }
+        clean.removeAll { quarantined.contains($0.feed) }
         guard !clean.isEmpty else { return 0 }
         // Signatures are checked off this actor, so it keeps serving peers meanwhile.
         let batch = clean
