@@ -6,10 +6,7 @@ import VellumCore
 struct EntryTests {
     static func history() -> (FeedWriter, [VerifiedEntry]) {
         var writer = FeedWriter(key: try! .init(rawRepresentation: [UInt8](repeating: 9, count: 32)), head: nil, clock: HLC(rawValue: 0))
-        let payload = IssuePayload(
-            credentialID: "urn:uuid:00000000-0000-4000-8000-000000000001", digest: String(repeating: "0", count: 64),
-            issuer: writer.feed.didKey.did, achievementID: "urn:uuid:a", achievementName: "A", achievementType: "Badge",
-            validFrom: "2026-01-01T00:00:00Z", validUntil: nil, statusListIndex: 0, subjectCommitment: String(repeating: "1", count: 64))
+        let payload = samplePayload("urn:uuid:00000000-0000-4000-8000-000000000001", issuer: writer.feed.didKey.did)
         let entries = writer.append(
             [(.issue, .issue(payload)), (.suspend, .status(.init(credentialID: payload.credentialID, reason: "audit")))],
             now: Timestamp(millisecondsSinceEpoch: 1_000_000))
@@ -60,10 +57,7 @@ struct EntryTests {
     func unauthorizedIssue() throws {
         var writer = FeedWriter(key: .init(), head: nil, clock: HLC(rawValue: 0))
         let other = try DIDKey(publicKey: Array(Curve25519.Signing.PrivateKey().publicKey.rawRepresentation))
-        let payload = IssuePayload(
-            credentialID: "urn:uuid:1", digest: String(repeating: "0", count: 64), issuer: other.did, achievementID: "urn:uuid:a",
-            achievementName: "A", achievementType: "Badge", validFrom: "2026-01-01T00:00:00Z", validUntil: nil,
-            statusListIndex: 0, subjectCommitment: String(repeating: "1", count: 64))
+        let payload = samplePayload("urn:uuid:1", issuer: other.did)
         let entry = writer.append([(.issue, .issue(payload))], now: Timestamp(millisecondsSinceEpoch: 1))[0].entry
         #expect(throws: VellumError(.unauthorized, "")) { try EntryVerifier.verifyContents(entry) }
     }

@@ -42,11 +42,8 @@ func randomHistory(seed: UInt64) -> [VerifiedEntry] {
         if credentials.isEmpty || Int.random(in: 0..<3, using: &rng) == 0 {
             let id = "urn:uuid:\(UUID(uuid: (0..<16).map { _ in UInt8.random(in: 0...255, using: &rng) }.withUnsafeBytes { $0.load(as: uuid_t.self) }))".lowercased()
             let did = writers[w].feed.didKey.did
-            let payload = IssuePayload(
-                credentialID: id, digest: String(repeating: "ab", count: 32), issuer: did, achievementID: "urn:uuid:x",
-                achievementName: "A", achievementType: "Badge", validFrom: "2026-01-01T00:00:00Z",
-                validUntil: Bool.random(using: &rng) ? "2026-06-01T00:00:00Z" : nil, statusListIndex: credentials.count,
-                subjectCommitment: String(repeating: "cd", count: 32))
+            let payload = samplePayload(
+                id, issuer: did, validUntil: Bool.random(using: &rng) ? "2026-06-01T00:00:00Z" : nil, statusListIndex: credentials.count)
             entries += writers[w].append([(.issue, .issue(payload))], now: now)
             credentials.append((w, id))
         } else {
@@ -142,10 +139,7 @@ struct MergePropertyTests {
     @Test("a status entry that arrives before its issue takes effect when the issue arrives")
     func statusBeforeIssue() {
         var writer = FeedWriter(key: .init(), head: nil, clock: HLC(rawValue: 0))
-        let payload = IssuePayload(
-            credentialID: "urn:uuid:1", digest: String(repeating: "0", count: 64), issuer: writer.feed.didKey.did,
-            achievementID: "urn:uuid:a", achievementName: "A", achievementType: "Badge", validFrom: "2026-01-01T00:00:00Z",
-            validUntil: "2026-06-01T00:00:00Z", statusListIndex: 0, subjectCommitment: String(repeating: "0", count: 64))
+        let payload = samplePayload("urn:uuid:1", issuer: writer.feed.didKey.did, validUntil: "2026-06-01T00:00:00Z")
         let now = Timestamp(millisecondsSinceEpoch: 5_000)
         let issue = writer.append([(.issue, .issue(payload))], now: now)[0]
         let suspend = writer.append([(.suspend, .status(StatusPayload(credentialID: "urn:uuid:1")))], now: now)[0]

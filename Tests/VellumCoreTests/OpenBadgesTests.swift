@@ -29,7 +29,7 @@ struct OpenBadgesTests {
     }
 
     /// Each deliberately broken fixture, with the check that must reject it and a word its reason names.
-    @Test("each simple-err fixture is rejected with a reason", arguments: [
+    static let brokenFixtures: [(String, String, String)] = [
         ("simple-err-context.json", "structure", "@context"),
         ("simple-err-credential-subject-achievement-result-description-type.json", "structure", "resultDescription"),
         ("simple-err-credential-subject-identifier-type.json", "structure", "identifier"),
@@ -49,7 +49,9 @@ struct OpenBadgesTests {
         ("simple-err-proof-method-unknown-did-method.json", "proof", "cryptosuite"),
         ("simple-err-proof-method-unknown-scheme.json", "proof", "cryptosuite"),
         ("simple-err-proof-method-no-scheme.json", "proof", "cryptosuite"),
-    ])
+    ]
+
+    @Test("each simple-err fixture is rejected with a reason", arguments: brokenFixtures)
     func errFixtures(file: String, check: String, reason: String) throws {
         let credential = try Vectors.json(Self.fixtures + file)
         let report = CredentialVerifier.verify(credential, record: nil, at: Self.now)
@@ -61,7 +63,8 @@ struct OpenBadgesTests {
 
     @Test("every simple-err fixture in the folder is covered above")
     func allErrFixturesCovered() throws {
-        let files = try Vectors.files(Self.fixtures).filter { $0.hasPrefix("simple-err-") }
+        let files = Set(try Vectors.files(Self.fixtures).filter { $0.hasPrefix("simple-err-") })
+        #expect(files == Set(Self.brokenFixtures.map(\.0)))
         #expect(files.count == 19)
     }
 
