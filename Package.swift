@@ -11,6 +11,10 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
     ],
     targets: [
         // Pure core: encodings, crypto, credentials, entries, merge. No I/O, no clock reads.
@@ -30,11 +34,22 @@ let package = Package(
         .systemLibrary(name: "CZlib", providers: [.apt(["zlib1g-dev"])]),
         // A node: its data directory, keys and the operations that combine Core and Store.
         .target(name: "VellumNode", dependencies: ["VellumCore", "VellumStore", "VellumWire", "CZlib"]),
+        // HTTP: status, verification (own API and VC-API), status lists, metrics, the verifier page.
+        .target(
+            name: "VellumHTTP",
+            dependencies: [
+                "VellumNode", "VellumCore",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         // The CLI: argument parsing and output formatting only.
         .executableTarget(
             name: "vellum",
             dependencies: [
-                "VellumNode", "VellumCore", "VellumWire",
+                "VellumNode", "VellumCore", "VellumWire", "VellumHTTP",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -43,6 +58,10 @@ let package = Package(
         .testTarget(name: "VellumCoreTests", dependencies: ["VellumCore"]),
         .testTarget(name: "VellumWireTests", dependencies: ["VellumWire"]),
         .testTarget(name: "VellumStoreTests", dependencies: ["VellumStore", "VellumNode", "CSQLite"]),
+        .testTarget(
+            name: "VellumHTTPTests",
+            dependencies: ["VellumHTTP", "VellumNode", "VellumCore", .product(name: "HummingbirdTesting", package: "hummingbird")]
+        ),
         .testTarget(name: "VellumIntegrationTests", dependencies: ["vellum", "VellumCore", "VellumWire", "CSQLite"]),
     ],
     swiftLanguageModes: [.v6]

@@ -37,7 +37,7 @@ extension Entry {
             throw VellumError(.invalidEntry, "entry 'hlc' is not a decimal string")
         }
         guard let kindName = try field("kind").stringValue, let kind = EntryKind(name: kindName) else {
-            throw VellumError(.invalidEntry, "entry 'kind' is not one of issue, revoke, suspend, reinstate")
+            throw VellumError(.invalidEntry, "entry 'kind' is not one of issue, revoke, suspend, reinstate, status-list")
         }
         let payload = try field("payload")
         guard payload.objectValue != nil else { throw VellumError(.invalidEntry, "entry 'payload' is not an object") }

@@ -6,6 +6,8 @@ public enum EntryKind: UInt8, Sendable, CaseIterable, CustomStringConvertible {
     case revoke = 2
     case suspend = 3
     case reinstate = 4
+    /// An issuer-signed Bitstring Status List, published by the issuer as its statuses change.
+    case statusList = 5
 
     public var description: String {
         switch self {
@@ -13,8 +15,12 @@ public enum EntryKind: UInt8, Sendable, CaseIterable, CustomStringConvertible {
         case .revoke: "revoke"
         case .suspend: "suspend"
         case .reinstate: "reinstate"
+        case .statusList: "status-list"
         }
     }
+
+    /// Revoke, suspend or reinstate: the kinds that change one credential's status.
+    public var changesStatus: Bool { self == .revoke || self == .suspend || self == .reinstate }
 
     public init?(name: String) {
         guard let kind = EntryKind.allCases.first(where: { $0.description == name }) else { return nil }

@@ -3,11 +3,14 @@
 public enum EntryPayload: Sendable, Hashable {
     case issue(IssuePayload)
     case status(StatusPayload)
+    case statusList(StatusListPayload)
 
+    /// What the entry is about: a credential id, or a status list's name.
     public var credentialID: String {
         switch self {
         case .issue(let p): p.credentialID
         case .status(let p): p.credentialID
+        case .statusList(let p): p.name.description
         }
     }
 
@@ -15,6 +18,7 @@ public enum EntryPayload: Sendable, Hashable {
         switch self {
         case .issue(let p): p.json
         case .status(let p): p.json
+        case .statusList(let p): p.credential
         }
     }
 
@@ -30,6 +34,7 @@ public enum EntryPayload: Sendable, Hashable {
         switch kind {
         case .issue: self = .issue(try IssuePayload(json: json))
         case .revoke, .suspend, .reinstate: self = .status(try StatusPayload(json: json))
+        case .statusList: self = .statusList(try StatusListPayload(json: json))
         }
     }
 }

@@ -22,11 +22,25 @@ public enum EntryVerifier {
             key.isValidSignature(entry.signature, for: entry.id.bytes)
         else { throw VellumError(.invalidEntry, "entry \(entry.id): signature does not verify with feed \(entry.feed)") }
         let payload = try EntryPayload(kind: u.kind, bytes: u.payload)
-        if case .issue(let issue) = payload {
-            let feedDID = entry.feed.didKey.did
+        let feedDID = entry.feed.didKey.did
+        switch payload {
+        case .issue(let issue):
             guard issue.issuer == feedDID else {
                 throw VellumError(.unauthorized, "entry \(entry.id): issuer \(issue.issuer) is not the feed's key \(feedDID)")
             }
+        case .statusList(let list):
+            guard list.name.issuer.did == feedDID else {
+                throw VellumError(.unauthorized, "entry \(entry.id): status list \(list.name) belongs to another issuer than the feed's key \(feedDID)")
+            }
+            let proof: DataIntegrity.VerifiedProof
+            do { proof = try DataIntegrity.verify(list.credential) } catch {
+                throw VellumError(.invalidEntry, "entry \(entry.id): status list proof: \(error.message)")
+            }
+            guard proof.signer.did == feedDID else {
+                throw VellumError(.unauthorized, "entry \(entry.id): status list signed by \(proof.signer.did), not the feed's key")
+            }
+        case .status:
+            break
         }
         return VerifiedEntry(entry: entry, payload: payload)
     }
@@ -63,7 +77,7 @@ public enum EntryVerifier {
         // Authorization of status changes.
         var issuedHere: [String: FeedKey] = [:]
         for v in verified where v.kind == .issue { issuedHere[v.credentialID] = v.feed }
-        for v in verified where v.kind != .issue {
+        for v in verified where v.kind.changesStatus {
             if let issuer = issuedHere[v.credentialID] ?? issuerFeed(v.credentialID), issuer != v.feed {
                 throw VellumError(.unauthorized, "entry \(v.id): feed \(v.feed) may not \(v.kind) \(v.credentialID), issued by feed \(issuer)")
             }

@@ -26,6 +26,7 @@ public struct LedgerState: Sendable {
         switch entry.payload {
         case .issue: issues[entry.credentialID, default: []].append(IssueFact(entry))
         case .status: changes[entry.credentialID, default: []].append(StatusFact(entry))
+        case .statusList: break  // derived from the statuses; not part of the merged state
         }
     }
 

@@ -113,3 +113,14 @@ public struct Timestamp: Sendable, Hashable, Comparable, CustomStringConvertible
         return (yoe + era * 400 + (m <= 2 ? 1 : 0), m, d)
     }
 }
+
+extension Timestamp {
+    /// A time given by a user (`--at`, `?at=`): an RFC 3339 date-time, or a date meaning its
+    /// start in UTC. `option` names where it came from in the error.
+    public init(query text: String, option: String) throws(VellumError) {
+        guard let t = Timestamp(parsing: text) ?? Timestamp(parsing: text, allowDateOnly: true) else {
+            throw VellumError(.invalidInput, "\(option) '\(text)' is not an ISO 8601 date or date-time")
+        }
+        self = t
+    }
+}

@@ -67,6 +67,7 @@ extension Node {
     /// then signs and appends them in batches, one transaction each. Signing the next batch
     /// (on every core) overlaps storing the current one; if another process appended in
     /// between, the prepared batch no longer fits the feed's head and is signed again.
+    /// A batch that opens a new status list also publishes its first (all clear) signed lists.
     /// `onBatch` runs after each commit with the credentials it made durable.
     public func issue(
         _ requests: [CredentialRequest], batchSize: Int = 4000, onBatch: ([IssuedCredential]) throws -> Void = { _ in }
@@ -103,7 +104,15 @@ extension Node {
                         document: String(decoding: $0.canonicalDocument, as: UTF8.self))
                 }
                 try store.append(batch.entries, local: local)
-                try writeFeedState(batch.after)
+                var after = batch.after
+                let size = OpenBadges.statusListSize
+                let opened = newLists(from: (batch.before.nextStatusIndex + size - 1) / size, to: (after.nextStatusIndex + size - 1) / size)
+                if !opened.isEmpty {
+                    var writer = FeedWriter(key: key, head: after.head, clock: after.clock)
+                    try publish(opened, with: &writer, now: clock())
+                    after = FeedState(head: writer.head, clock: writer.clock, nextStatusIndex: after.nextStatusIndex)
+                }
+                try writeFeedState(after)
                 return batch.issued
             }
             try onBatch(issued)

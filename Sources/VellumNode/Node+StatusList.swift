@@ -1,27 +1,63 @@
 import VellumCore
 import VellumStore
 
+/// Status lists travel in the ledger: only the issuer can sign its lists, so the issuer's node
+/// publishes a fresh signed list (a `status-list` entry) in the same transaction as every
+/// status change, and the first (all clear) list when issuance opens a new list. Replicas
+/// serve the newest list they hold, so a list URL resolves on any node of the federation.
 extension Node {
-    public static let statusPurposes = ["revocation", "suspension"]
+    /// The newest signed `BitstringStatusListCredential` this node holds for a list name, from
+    /// whichever issuer published it.
+    public func publishedStatusList(named name: String) throws(VellumError) -> JSON? {
+        let list = try StatusListName(parsing: name)
+        guard let entry = try store.latestStatusList(named: list.description) else { return nil }
+        return try? JSON(parsing: entry.payload)  // stored entries were verified: their payloads parse
+    }
 
-    /// The signed `BitstringStatusListCredential` for list `number` of `purpose`: a bit set for
-    /// each of this node's credentials that is revoked (or suspended) now. A university can
-    /// publish it at the `statusListCredential` URL its credentials name.
-    public func statusListCredential(purpose: String, list number: Int) throws -> JSON {
-        guard Node.statusPurposes.contains(purpose) else {
+    /// This node's own list `number` for `purpose`, as last published.
+    public func ownStatusList(purpose: String, number: Int) throws(VellumError) -> JSON? {
+        guard StatusListName.purposes.contains(purpose) else {
             throw VellumError(.invalidInput, "status purpose '\(purpose)' is not revocation or suspension")
         }
         guard number >= 0 else { throw VellumError(.invalidInput, "list number \(number) is negative") }
+        return try publishedStatusList(named: StatusListName(issuer: did, purpose: purpose, number: number).description)
+    }
+
+    /// Appends a freshly signed list for each name to this node's feed. Call inside the
+    /// transaction that changed the statuses, so the lists reflect them.
+    func publish(_ lists: [StatusListName], with writer: inout FeedWriter, now: Timestamp) throws {
+        let entries = try lists.map { name throws -> (EntryKind, EntryPayload) in
+            (.statusList, .statusList(try StatusListPayload(json: try signedStatusList(name, now: now))))
+        }
+        try store.append(writer.append(entries, now: now))
+    }
+
+    /// The list as the materialized state says now, signed with the feed key (eddsa-jcs-2022).
+    func signedStatusList(_ name: StatusListName, now: Timestamp) throws -> JSON {
+        precondition(name.issuer == did, "a node signs only its own lists")
         let size = OpenBadges.statusListSize
         var list = BitstringStatusList(size: size)
-        let status: CredentialStatus = purpose == "revocation" ? .revoked : .suspended
-        for index in try store.statusListIndexes(issuer: did.did, status: status) where index / size == number {
+        for index in try store.statusListIndexes(issuer: did.did, status: name.status) where index / size == name.number {
             list.set(index % size)
         }
-        let now = clock()
-        let url = OpenBadges.statusListURL(base: baseURL, issuer: did, purpose: purpose, index: number * size)
+        let url = OpenBadges.statusListURL(base: baseURL, issuer: did, purpose: name.purpose, index: name.number * size)
         let unsigned = BitstringStatusList.credential(
-            url: url, purpose: purpose, encodedList: try Gzip.encodedList(list), issuer: did, validFrom: now)
+            url: url, purpose: name.purpose, encodedList: try Gzip.encodedList(list), issuer: did, validFrom: now)
         return try DataIntegrity.sign(unsigned, options: .init(verificationMethod: did.verificationMethod, created: now.rfc3339), with: key)
+    }
+
+    /// The lists a change of one credential's status alters: a revocation also clears a
+    /// suspension bit.
+    func listsChanged(by kind: EntryKind, statusListIndex index: Int, wasSuspended: Bool) -> [StatusListName] {
+        let number = index / OpenBadges.statusListSize
+        var purposes: [String] = []
+        if kind == .revoke { purposes.append("revocation") }
+        if kind != .revoke || wasSuspended { purposes.append("suspension") }
+        return purposes.map { StatusListName(issuer: did, purpose: $0, number: number) }
+    }
+
+    /// Both purposes' lists for list numbers `from..<to` (new lists that issuance opened).
+    func newLists(from: Int, to: Int) -> [StatusListName] {
+        (from..<max(from, to)).flatMap { n in StatusListName.purposes.map { StatusListName(issuer: did, purpose: $0, number: n) } }
     }
 }

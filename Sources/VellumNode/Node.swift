@@ -99,7 +99,8 @@ public final class Node {
         }
     }
 
-    /// Revokes, suspends or reinstates a credential this node issued.
+    /// Revokes, suspends or reinstates a credential this node issued, and publishes the status
+    /// lists that change with it, in one transaction.
     @discardableResult
     public func changeStatus(_ kind: EntryKind, of credentialID: String, reason: String?) throws -> VerifiedEntry {
         precondition(kind != .issue)
@@ -121,6 +122,8 @@ public final class Node {
             }
             let entries = writer.append([(kind, .status(StatusPayload(credentialID: credentialID, reason: reason)))], now: now)
             try store.append(entries)
+            let lists = listsChanged(by: kind, statusListIndex: record.payload.statusListIndex, wasSuspended: record.resolution.base == .suspended)
+            try publish(lists, with: &writer, now: now)
             return entries[0]
         }
     }
@@ -128,31 +131,60 @@ public final class Node {
     // MARK: queries
 
     /// A credential's status now, or as it was at a past `time` (judged by the log's own
-    /// timestamps), with the entries that decided it.
+    /// timestamps), with the entries that decided it and how fresh this node's copy of the
+    /// issuer's feed is.
     public func status(of credentialID: String, at time: Timestamp? = nil) throws(VellumError) -> StatusReport {
         let now = clock()
         guard let record = try store.record(of: credentialID) else {
-            return StatusReport(credentialID: credentialID, status: .unknown, issuer: nil, validUntil: nil, evidence: [], at: time ?? now)
+            return StatusReport(credentialID: credentialID, status: .unknown, issuer: nil, validUntil: nil, evidence: [], asOf: nil, at: time ?? now)
         }
         var resolution = record.resolution
         if let time, time < now { resolution = try store.resolution(of: credentialID, asOf: time) }
-        var evidence: [Entry] = []
-        for id in resolution.evidence { if let e = try store.entry(id: id) { evidence.append(e) } }
         let known = resolution.issue != nil
         return StatusReport(
             credentialID: credentialID, status: resolution.status(at: time ?? now), issuer: known ? record.payload.issuer : nil,
-            validUntil: known ? record.payload.validUntil : nil, evidence: evidence, at: time ?? now)
+            validUntil: known ? record.payload.validUntil : nil, evidence: try entries(resolution.evidence),
+            asOf: try freshness(of: record.resolution.issue?.feed), at: time ?? now)
     }
 
     /// Verifies a presented credential against this node's ledger.
-    public func verify(_ credential: JSON) throws(VellumError) -> VerificationReport {
+    public func verify(_ credential: JSON) throws(VellumError) -> NodeVerification {
         var record: LedgerRecord?
         if let id = credential["id"]?.stringValue { record = try store.record(of: id) }
-        return CredentialVerifier.verify(credential, record: record, at: clock())
+        let report = CredentialVerifier.verify(credential, record: record, at: clock())
+        return NodeVerification(report: report, evidence: try entries(report.evidence), asOf: try freshness(of: record?.resolution.issue?.feed))
+    }
+
+    private func entries(_ ids: [EntryID]) throws(VellumError) -> [Entry] {
+        var out: [Entry] = []
+        for id in ids { if let e = try store.entry(id: id) { out.append(e) } }
+        return out
+    }
+
+    /// The head this node holds of `feed` and when it last caught up with it (now, for its own).
+    public func freshness(of feed: FeedKey?) throws(VellumError) -> Freshness? {
+        guard let feed, let head = try store.heads()[feed], let entry = try store.entry(id: head.id) else { return nil }
+        let heard = feed == self.feed ? clock() : try store.heard(feed).map(Timestamp.init(millisecondsSinceEpoch:))
+        return Freshness(head: entry, heardAt: heard)
     }
 
     /// The state root (hex): equal on replicas that hold the same entries.
     public func digest() throws -> EntryID { try store.stateRoot() }
+}
+
+/// How current a node's copy of an issuer's feed is: the newest entry it holds (signed by the
+/// issuer, with the issuer's own timestamp) and when it last confirmed it had everything a
+/// peer knew of that feed.
+public struct Freshness: Sendable {
+    public let head: Entry
+    public let heardAt: Timestamp?
+
+    public var json: JSON {
+        [
+            "feed": .string(head.feed.hex), "seq": .number(Double(head.seq)), "issuerTime": .string(head.hlc.timestamp.rfc3339),
+            "heardAt": heardAt.map { .string($0.rfc3339) } ?? .null, "head": head.json,
+        ]
+    }
 }
 
 /// The answer to "is this credential valid?", with the evidence a verifier can check.
@@ -161,7 +193,10 @@ public struct StatusReport: Sendable {
     public let status: CredentialStatus
     public let issuer: String?
     public let validUntil: String?
+    /// The signed entries that decided the status: the issue, and the change that won, if any.
     public let evidence: [Entry]
+    public let asOf: Freshness?
+    /// The time the status is for: now, or the `--at` time.
     public let at: Timestamp
 
     public var json: JSON {
@@ -170,9 +205,24 @@ public struct StatusReport: Sendable {
             "status": .string(status.rawValue),
             "issuer": issuer.map(JSON.string) ?? .null,
             "validUntil": validUntil.map(JSON.string) ?? .null,
-            "asOf": .string(at.rfc3339),
-            "evidence": .array(evidence.map { .string($0.id.hex) }),
-            "entries": .array(evidence.map(\.json)),
+            "at": .string(at.rfc3339),
+            "asOf": asOf?.json ?? .null,
+            "evidence": .array(evidence.map(\.json)),
         ]
+    }
+}
+
+/// A verification by this node, with the same evidence and freshness as a status answer.
+public struct NodeVerification: Sendable {
+    public let report: VerificationReport
+    public let evidence: [Entry]
+    public let asOf: Freshness?
+
+    public var json: JSON {
+        guard case .object(var o) = report.json else { return report.json }
+        o["evidence"] = .array(evidence.map(\.json))
+        o["asOf"] = asOf?.json ?? .null
+        o["at"] = .string(report.checkedAt.rfc3339)
+        return .object(o)
     }
 }

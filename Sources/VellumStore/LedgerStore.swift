@@ -93,7 +93,7 @@ public final class LedgerStore {
                     }
                 }
                 if heads[v.feed].map({ $0.seq < v.seq }) ?? true { heads[v.feed] = FeedHead(feed: v.feed, seq: v.seq, id: v.id) }
-                touched.insert(v.credentialID)
+                if v.kind != .statusList { touched.insert(v.credentialID) }
             }
             for head in heads.values {
                 try upsertFeed.run([.blob(head.feed.bytes), .integer(Int64(head.seq)), .blob(head.id.bytes)])
@@ -199,12 +199,32 @@ public final class LedgerStore {
     /// The status-list indexes of an issuer's credentials whose merged status is `status`.
     public func statusListIndexes(issuer: String, status: CredentialStatus) throws(VellumError) -> [Int] {
         try query(
-            "SELECT e.payload FROM credentials c JOIN entries e ON e.id = c.issue_entry WHERE c.issuer = ? AND c.status = ?",
+            "SELECT e.payload FROM credentials c JOIN entries e ON e.id = c.issue_entry WHERE c.issuer = ? AND c.status = ? AND c.status != 'active'",
             [.text(issuer), .text(status.rawValue)]
         ) { row -> Int? in
             guard case .issue(let p) = try? EntryPayload(kind: .issue, bytes: row.blob(0)) else { return nil }
             return p.statusListIndex
         }.compactMap { $0 }
+    }
+
+    /// The newest `status-list` entry for a list name, if its issuer has published one.
+    public func latestStatusList(named name: String) throws(VellumError) -> Entry? {
+        try query(
+            "SELECT \(Self.entryColumns) FROM entries WHERE credential = ? AND kind = ? ORDER BY seq DESC LIMIT 1",
+            [.text(name), .integer(Int64(EntryKind.statusList.rawValue))], Self.readEntry
+        ).first
+    }
+
+    // MARK: freshness
+
+    /// Records that, at `time`, this node held everything a peer (or the issuer) knew of these feeds.
+    public func markHeard(_ feeds: some Sequence<FeedKey>, at time: Int64) throws(VellumError) {
+        for feed in feeds { try run("INSERT OR REPLACE INTO heard (feed, at) VALUES (?, ?)", [.blob(feed.bytes), .integer(time)]) }
+    }
+
+    /// When this node last caught up with a feed (ms since the epoch), if ever.
+    public func heard(_ feed: FeedKey) throws(VellumError) -> Int64? {
+        try query("SELECT at FROM heard WHERE feed = ?", [.blob(feed.bytes)]) { $0.int(0) }.first
     }
 
     /// Visits every entry, in arrival order (`byFeed`: by feed, then seq).

@@ -74,6 +74,16 @@ enum Schema {
             reason TEXT NOT NULL
         );
         """,
+        // 3: status lists and freshness: non-active credentials by issuer (what a status list
+        // sets), and when each feed was last confirmed current with a peer.
+        """
+        CREATE INDEX credentials_not_active ON credentials (issuer, status) WHERE status != 'active';
+
+        CREATE TABLE heard (
+            feed BLOB PRIMARY KEY,
+            at INTEGER NOT NULL                 -- ms since the epoch
+        ) WITHOUT ROWID;
+        """,
     ]
 
     static func version(_ db: SQLiteConnection) throws(SQLiteError) -> Int {

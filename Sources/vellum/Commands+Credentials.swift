@@ -137,52 +137,85 @@ struct Reinstate: VellumCommand {
     func execute() throws { try arguments.change(.reinstate, reason: nil) }
 }
 
-struct Status: VellumCommand {
-    static let configuration = CommandConfiguration(abstract: "Show a credential's current status and the entries that decided it.")
+struct Status: AsyncVellumCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Show a credential's status and the signed entries that decided it.",
+        discussion: "With --node, asks a running node over HTTP and checks its evidence (signatures, feed, recomputed status) before printing.")
     @OptionGroup var data: DataOptions
     @OptionGroup var output: OutputOptions
+    @OptionGroup var remote: RemoteOptions
     @Argument(help: "The credential id (urn:uuid:...).") var id: String
     @Option(help: "Answer as of this past time (ISO 8601 date-time, or a date meaning its start in UTC).") var at: String?
 
-    func execute() throws {
+    func execute() async throws {
         guard id.hasPrefix("urn:uuid:") else { throw VellumError(.invalidInput, "'\(id)' is not a credential id (urn:uuid:...)") }
-        let time = try at.map { text throws(VellumError) -> Timestamp in
-            guard let t = Timestamp(parsing: text) ?? Timestamp(parsing: text, allowDateOnly: true) else {
-                throw VellumError(.invalidInput, "--at '\(text)' is not an ISO 8601 date or date-time")
-            }
-            return t
-        }
-        let report = try data.open().status(of: id, at: time)
-        if output.json {
-            Terminal.print(report.json)
+        let time = try at.map { text throws(VellumError) in try Timestamp(query: text, option: "--at") }
+        let answer: JSON
+        if let node = try remote.node() {
+            answer = try await node.status(of: id, at: at)
+            _ = try StatusEvidence.check(answer, credentialID: id)
         } else {
-            print("\(id): \(report.status.rawValue)")
-            if let issuer = report.issuer { print("  issuer    \(issuer)") }
-            if let until = report.validUntil { print("  valid to  \(until)") }
-            for e in report.evidence { print("  evidence  \(e.kind) \(e.id.hex) at \(e.hlc.timestamp.rfc3339)") }
-            print("  as of     \(report.at.rfc3339)")
+            answer = try data.open().status(of: id, at: time).json
         }
-        if report.status == .unknown { fail("unknown credential \(id)" + (time.map { " as of \($0.rfc3339)" } ?? "")) }
+        let status = answer["status"]?.stringValue ?? "unknown"
+        if output.json {
+            Terminal.print(answer)
+        } else {
+            print("\(id): \(status)")
+            if let issuer = answer["issuer"]?.stringValue { print("  issuer    \(issuer)") }
+            if let until = answer["validUntil"]?.stringValue { print("  valid to  \(until)") }
+            printEvidence(answer)
+        }
+        if status == "unknown" { fail("unknown credential \(id)" + (time.map { " as of \($0.rfc3339)" } ?? "")) }
     }
 }
 
-struct Verify: VellumCommand {
+/// The evidence and freshness lines shared by `status` and `verify`.
+func printEvidence(_ answer: JSON) {
+    for e in answer["evidence"]?.arrayValue ?? [] {
+        let time = e["hlc"]?.stringValue.flatMap(UInt64.init).map { HLC(rawValue: $0).timestamp.rfc3339 } ?? "?"
+        print("  evidence  \(e["kind"]?.stringValue ?? "?") \(e["id"]?.stringValue ?? "?") at \(time)")
+    }
+    if let at = answer["at"]?.stringValue { print("  at        \(at)") }
+    if let asOf = answer["asOf"], asOf != .null {
+        let heard = asOf["heardAt"]?.stringValue.map { ", last caught up \($0)" } ?? ", never caught up with a peer"
+        print("  as of     issuer feed #\(Int(asOf["seq"]?.numberValue ?? 0)) written \(asOf["issuerTime"]?.stringValue ?? "?")\(heard)")
+    }
+}
+
+struct Verify: AsyncVellumCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Verify a credential file: proof, issuer, ledger record and digest, status. Exit 0 only when verified.")
+        abstract: "Verify a credential file: proof, issuer, ledger record and digest, status. Exit 0 only when verified.",
+        discussion: "With --node, a running node supplies the ledger record over HTTP; its evidence is checked and the verification is redone here.")
     @OptionGroup var data: DataOptions
     @OptionGroup var output: OutputOptions
+    @OptionGroup var remote: RemoteOptions
     @Argument(help: "A credential file ('-' for standard input).") var file: String
 
-    func execute() throws {
+    func execute() async throws {
         let bytes = Array(try readInput(file))
         let credential: JSON
         do { credential = try JSON(parsing: bytes) } catch { throw VellumError(.invalidJSON, "\(file): \(error)") }
-        let report = try data.open().verify(credential)
+        let report: VerificationReport
+        let answer: JSON
+        if let node = try remote.node() {
+            answer = try await node.verify(bytes)
+            // Trust the node for nothing but completeness: redo the verification on its evidence.
+            let checked = try StatusEvidence.check(answer, credentialID: credential["id"]?.stringValue ?? "")
+            report = CredentialVerifier.verify(credential, record: checked.record, at: Node.systemClock())
+            guard report.verified == (answer["verified"] == .bool(true)) else {
+                throw VellumError(.invalidEntry, "\(node.base) says verified=\(answer["verified"]!.canonicalString), but its evidence says \(report.verified)")
+            }
+        } else {
+            let result = try data.open().verify(credential)
+            (report, answer) = (result.report, result.json)
+        }
         if output.json {
-            Terminal.print(report.json)
+            Terminal.print(answer)
         } else {
             print("\(report.credentialID ?? file): \(report.verified ? "VERIFIED" : "NOT VERIFIED") (status \(report.status.rawValue))")
             for check in report.checks { print("  \(check.ok ? "ok  " : "FAIL")  \(check.name.padding(toLength: 9, withPad: " ", startingAt: 0))  \(check.detail)") }
+            printEvidence(answer)
         }
         if !report.verified { fail("\(file) is not verified: \(report.errors.joined(separator: "; "))") }
     }
@@ -191,15 +224,21 @@ struct Verify: VellumCommand {
 struct StatusList: VellumCommand {
     static let configuration = CommandConfiguration(
         commandName: "status-list",
-        abstract: "Print this node's signed BitstringStatusListCredential (W3C Bitstring Status List v1.0) for publishing.")
+        abstract: "Print the newest issuer-signed BitstringStatusListCredential (W3C Bitstring Status List v1.0) this node holds.",
+        discussion: "Name a list (the last segment of a statusListCredential URL), or pick one of this node's own with --purpose and --list.")
     @OptionGroup var data: DataOptions
     @OptionGroup var output: OutputOptions
-    @Option(help: "revocation or suspension.") var purpose: String
-    @Option(help: "Which list (each holds 131,072 credentials).") var list = 0
+    @Argument(help: "A list name, ISSUER-PURPOSE-NUMBER (default: this node's own, by --purpose and --list).") var name: String?
+    @Option(help: "revocation or suspension (for this node's own list).") var purpose = "revocation"
+    @Option(help: "Which of this node's lists (each holds 131,072 credentials).") var list = 0
     @Option(help: "Write it to FILE (replacing it) instead of standard output.") var out: String?
 
     func execute() throws {
-        let credential = try data.open().statusListCredential(purpose: purpose, list: list)
+        let node = try data.open()
+        let credential = try name.map { try node.publishedStatusList(named: $0) } ?? node.ownStatusList(purpose: purpose, number: list)
+        guard let credential else {
+            throw VellumError(.notFound, "no published status list \(name ?? "\(purpose) \(list)") in this ledger")
+        }
         let text = (output.json ? credential.canonicalString : credential.prettyString) + "\n"
         if let out { try writeOutput(text, to: out, replace: true) } else { print(text, terminator: "") }
     }

@@ -1,0 +1,56 @@
+/// Checks a status answer from a node you do not trust (`vellum status --node`, or any client
+/// of `GET /v1/credentials/{id}/status`): the answer carries the signed entries that decided
+/// the status and the issuer's feed head the node holds; this recomputes the status from them.
+///
+/// It proves that the issuer signed every entry shown and that they yield the stated status.
+/// It cannot prove that the node left out a later entry: the head (signed by the issuer, with
+/// its time) bounds how recent the answer is, which is why answers carry `asOf`.
+public enum StatusEvidence {
+    public struct Checked: Sendable {
+        public let status: CredentialStatus
+        /// The issue entry's record and the merge of the evidence: what a local verification needs.
+        public let record: LedgerRecord?
+        /// The issuer feed's head as the node reported it, signed by the issuer.
+        public let head: Entry?
+    }
+
+    public static func check(_ answer: JSON, credentialID: String) throws(VellumError) -> Checked {
+        func bad(_ problem: String) -> VellumError { VellumError(.invalidEntry, "the node's evidence does not hold: \(problem)") }
+        guard let statusText = answer["status"]?.stringValue, let claimed = CredentialStatus(rawValue: statusText) else {
+            throw bad("no status in the answer")
+        }
+        guard let atText = answer["at"]?.stringValue, let at = Timestamp(parsing: atText) else { throw bad("no 'at' time in the answer") }
+        guard let evidence = answer["evidence"]?.arrayValue else { throw bad("no evidence list in the answer") }
+        var entries: [VerifiedEntry] = []
+        for item in evidence {
+            let entry = try Entry(json: item)
+            entries.append(try EntryVerifier.verifyContents(entry))
+        }
+        guard !entries.isEmpty else {
+            guard claimed == .unknown else { throw bad("status \(claimed.rawValue) comes with no entries") }
+            return Checked(status: .unknown, record: nil, head: nil)
+        }
+        guard let issue = entries.first(where: { $0.kind == .issue }), case .issue(let payload) = issue.payload else {
+            throw bad("no issue entry among the evidence")
+        }
+        for e in entries {
+            guard e.credentialID == credentialID else { throw bad("entry \(e.id) is about \(e.credentialID), not \(credentialID)") }
+            guard e.feed == issue.feed else { throw bad("entry \(e.id) is not from the issuer's feed") }
+        }
+        let resolution = CredentialMerge.resolve(
+            issues: entries.filter { $0.kind == .issue }.map(IssueFact.init),
+            changes: entries.filter { $0.kind.changesStatus }.map(StatusFact.init))
+        let recomputed = resolution.status(at: at)
+        guard recomputed == claimed else { throw bad("the entries give \(recomputed.rawValue), the node says \(claimed.rawValue)") }
+        guard answer["issuer"]?.stringValue == payload.issuer else { throw bad("the issuer differs from the issue entry's") }
+
+        var head: Entry?
+        if let headJSON = answer["asOf"]?["head"], headJSON != .null {
+            let h = try EntryVerifier.verifyContents(try Entry(json: headJSON))
+            guard h.feed == issue.feed else { throw bad("the reported head is not the issuer's feed") }
+            guard entries.allSatisfy({ $0.seq <= h.seq }) else { throw bad("the reported head is older than the evidence") }
+            head = h.entry
+        }
+        return Checked(status: recomputed, record: LedgerRecord(payload: payload, resolution: resolution), head: head)
+    }
+}
