@@ -15,6 +15,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
     ],
     targets: [
         // Pure core: encodings, crypto, credentials, entries, merge. No I/O, no clock reads.
@@ -33,7 +34,14 @@ let package = Package(
         // The system zlib (Debian zlib1g-dev), for GZIP'd Bitstring Status Lists.
         .systemLibrary(name: "CZlib", providers: [.apt(["zlib1g-dev"])]),
         // A node: its data directory, keys and the operations that combine Core and Store.
-        .target(name: "VellumNode", dependencies: ["VellumCore", "VellumStore", "VellumWire", "CZlib"]),
+        .target(
+            name: "VellumNode",
+            dependencies: [
+                "VellumCore", "VellumStore", "VellumWire", "CZlib",
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
         // HTTP: status, verification (own API and VC-API), status lists, metrics, the verifier page.
         .target(
             name: "VellumHTTP",
@@ -51,6 +59,11 @@ let package = Package(
             dependencies: [
                 "VellumNode", "VellumCore", "VellumWire", "VellumHTTP",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
             ]
         ),
         // Scripts/bench: figures as ratios to the physical limits measured in the same run.

@@ -1,4 +1,6 @@
 import Foundation
+import Metrics
+import ServiceLifecycle
 import VellumCore
 import VellumStore
 import VellumWire
@@ -241,6 +243,7 @@ public actor Replicator {
         let remoteSeqs = Dictionary(theirs.map { ($0.feed, $0.seq) }, uniquingKeysWith: max)
         let toPull = theirs.reduce(0) { sum, h in sum + Int(h.seq - min(h.seq, localHeads[h.feed]?.seq ?? 0)) }
         let toPush = localHeads.values.reduce(0) { sum, h in sum + Int(h.seq - min(h.seq, remoteSeqs[h.feed] ?? 0)) }
+        Gauge(label: "vellum_sync_lag_entries", dimensions: [("peer", String(key.prefix(8)))]).record(toPull)
         // Fork evidence travels with every round (forks are rare; receivers keep one copy).
         for (a, b, _) in try store.forks() {
             report.roundTrips += 1
@@ -284,6 +287,10 @@ public actor Replicator {
             progress?(report.pulled + report.pushed, toPull + toPush)
             if !progressed { break }
         }
+        // Everything this peer knew of these feeds is now held here.
+        let held = try store.heads()
+        try store.markHeard(theirs.filter { $0.seq <= held[$0.feed]?.seq ?? 0 }.map(\.feed), at: Node.systemClock().millisecondsSinceEpoch)
+        Counter(label: "vellum_sync_rounds_total").increment()
         report.bytesSent = bytesSent - sentBefore
         report.bytesReceived = bytesReceived - receivedBefore
         return report
@@ -298,7 +305,7 @@ public actor Replicator {
         if message.socket == router, !allowed.contains(message.peerKey ?? "") { return }
         let decoded: (requestID: UInt32, message: SyncMessage)
         do { decoded = try SyncMessage.decode(message.frames) } catch {
-            reject(message.peerKey ?? "?", "malformed message: \(error.message)")
+            reject(message.peerKey ?? "?", "malformed message: \(error.message)", kind: "malformed")
             if let router, message.socket == router {
                 try? await reactor.send(SyncMessage.error(code: 400, message: error.message).frames(requestID: 0), on: router, to: message.routingID)
             }
@@ -318,7 +325,7 @@ public actor Replicator {
             log("could not serve \(decoded.message.name) from \(peer.prefix(8)): \(error.message)")
             reply = .error(code: 503, message: error.message)
         } catch let error as VellumError {
-            reject(peer, error.message)
+            reject(peer, error.message, kind: error.code.rawValue)
             reply = .error(code: 422, message: error.message)
         } catch {
             reply = .error(code: 500, message: "\(error)")
@@ -334,7 +341,9 @@ public actor Replicator {
 
     private func answer(_ message: SyncMessage, from peer: String) async throws -> SyncMessage {
         switch message {
-        case .heads:
+        case .heads(let theirs):
+            let held = try node.store.heads()
+            try node.store.markHeard(theirs.filter { $0.seq <= held[$0.feed]?.seq ?? 0 }.map(\.feed), at: Node.systemClock().millisecondsSinceEpoch)
             return .heads(try ourHeads())
         case .want(let ranges):
             return .entries(try entries(for: ranges))
@@ -405,7 +414,8 @@ public actor Replicator {
     }
 
     /// Logs and counts a refused message; a peer that keeps sending garbage is shut out for a while.
-    private func reject(_ peer: String, _ reason: String) {
+    private func reject(_ peer: String, _ reason: String, kind: String) {
+        Counter(label: "vellum_rejected_total", dimensions: [("reason", kind)]).increment()
         try? node.store.addRejection(peer: peer, reason: reason, at: Node.systemClock().millisecondsSinceEpoch)
         log("rejected from \(peer.prefix(8)): \(reason)")
         let now = Date()
@@ -420,5 +430,20 @@ public actor Replicator {
             Task { await reactor.setAllowedKeys(keys) }
         }
         strikes[peer] = s
+    }
+}
+
+/// The replicator as a service of the node's `ServiceGroup`: runs until graceful shutdown,
+/// then closes its sockets.
+public struct ReplicatorService: Service {
+    public let replicator: Replicator
+
+    public init(_ replicator: Replicator) { self.replicator = replicator }
+
+    public func run() async throws {
+        await replicator.start()
+        let replicator = self.replicator
+        await cancelWhenGracefulShutdown { await replicator.run() }
+        await replicator.shutdown()
     }
 }

@@ -250,6 +250,11 @@ public final class LedgerStore {
         ) { $0.text(0) }.first
     }
 
+    /// How many entries the log holds, from the feed heads (cheap: no scan of the log).
+    public func entryCount() throws(VellumError) -> Int {
+        try query("SELECT coalesce(sum(seq), 0) FROM feeds") { Int($0.int(0)) }.first ?? 0
+    }
+
     public func count(_ table: String) throws(VellumError) -> Int {
         try query("SELECT count(*) FROM \(table)") { Int($0.int(0)) }.first ?? 0
     }

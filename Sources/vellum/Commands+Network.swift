@@ -1,7 +1,13 @@
 import ArgumentParser
 import Dispatch
 import Foundation
+import Hummingbird
+import Logging
+import Metrics
+import Prometheus
+import ServiceLifecycle
 import VellumCore
+import VellumHTTP
 import VellumNode
 
 struct Peer: ParsableCommand {
@@ -102,36 +108,53 @@ func logLine(_ text: String) {
 struct NodeDaemon: AsyncVellumCommand {
     static let configuration = CommandConfiguration(
         commandName: "node",
-        abstract: "Run the node: serve peers and gossip entries over CURVE-encrypted ZeroMQ until SIGINT or SIGTERM.")
+        abstract: "Run the node until SIGINT or SIGTERM: gossip over CURVE-encrypted ZeroMQ, and (with --http) serve the HTTP API.")
     @OptionGroup var data: DataOptions
     @Option(help: "Where to accept peers (tcp://127.0.0.1:0 picks a free port).") var listen = "tcp://127.0.0.1:7700"
+    @Option(help: "Also serve HTTP (status, verify, status lists, metrics, verifier page) at HOST:PORT; port 0 picks one.")
+    var http: String?
 
     func execute() async throws {
         try Node.validatePeerAddress(listen, listening: true)
+        let httpAddress = try http.map(Self.hostAndPort)
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = .warning
+            return handler
+        }
+        let registry = PrometheusCollectorRegistry()
+        MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
+        let logger = Logger(label: "vellum")
+
         let replicator = try Replicator(dataPath: data.path, log: { logLine($0) })
         let endpoint = try await replicator.listen(listen)
         try writeOutput(endpoint + "\n", to: data.path + "/node.endpoint", replace: true)
-        FileHandle.standardOutput.write(Data("listening on \(endpoint)\n".utf8))
-        await replicator.start()
-        let loop = Task { await replicator.run() }
-        let stop = AsyncStream<Int32> { continuation in
-            for sig in [SIGINT, SIGTERM] {
-                signal(sig, SIG_IGN)
-                let source = DispatchSource.makeSignalSource(signal: sig)
-                source.setEventHandler { continuation.yield(sig) }
-                source.resume()
-                signalSources.append(source)
-            }
+        FileHandle.standardOutput.write(Data("listening on \(endpoint)\n".utf8))  // unbuffered: scripts wait for it
+        var services: [any Service] = [ReplicatorService(replicator)]
+        if let (host, port) = httpAddress {
+            let api = try VellumAPI(dataPath: data.path, registry: registry)
+            let path = data.path
+            services.append(Application(
+                router: api.router(), configuration: .init(address: .hostname(host, port: port), serverName: "vellum"),
+                onServerRunning: { channel in
+                    let url = "http://\(host):\(channel.localAddress?.port ?? port)"
+                    try? writeOutput(url + "\n", to: path + "/http.endpoint", replace: true)
+                    FileHandle.standardOutput.write(Data("http on \(url)\n".utf8))
+                },
+                logger: logger))
         }
-        for await sig in stop {
-            logLine("received signal \(sig), shutting down")
-            break
-        }
-        loop.cancel()
-        await replicator.shutdown()
-        await loop.value
-        try? FileManager.default.removeItem(atPath: data.path + "/node.endpoint")
+        let group = ServiceGroup(configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        do { try await group.run() } catch { logLine("stopped on error: \(error)") }
+        for file in ["node.endpoint", "http.endpoint"] { try? FileManager.default.removeItem(atPath: data.path + "/" + file) }
         logLine("stopped")
+    }
+
+    /// `HOST:PORT` for --http.
+    static func hostAndPort(_ text: String) throws(VellumError) -> (String, Int) {
+        guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]), (0...65535).contains(port),
+            colon != text.startIndex
+        else { throw VellumError(.invalidInput, "--http '\(text)' is not HOST:PORT (for example 127.0.0.1:8080)") }
+        return (String(text[..<colon]), port)
     }
 }
 
@@ -154,8 +177,6 @@ extension Sync {
         return total
     }
 }
-
-nonisolated(unsafe) var signalSources: [DispatchSourceSignal] = []
 
 struct Sync: AsyncVellumCommand {
     static let configuration = CommandConfiguration(

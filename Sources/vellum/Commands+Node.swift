@@ -83,9 +83,9 @@ struct Log: VellumCommand {
             if output.json {
                 print(e.json.canonicalString)
             } else {
-                let credential = (try? JSON(parsing: e.payload))?["credential"]?.stringValue ?? "-"
+                let about = (try? EntryPayload(kind: e.kind, bytes: e.payload))?.credentialID ?? "-"
                 let own = e.feed == node.feed ? "own" : String(e.feed.hex.prefix(8))
-                print("\(own) #\(e.seq)  \(e.hlc.timestamp.rfc3339)  \(e.kind.description.padding(toLength: 9, withPad: " ", startingAt: 0))  \(credential)  \(e.id.hex.prefix(16))")
+                print("\(own) #\(e.seq)  \(e.hlc.timestamp.rfc3339)  \(e.kind.description.padding(toLength: 11, withPad: " ", startingAt: 0))  \(about)  \(e.id.hex.prefix(16))")
             }
         }
     }

@@ -1,0 +1,69 @@
+import Hummingbird
+import VellumCore
+
+/// Every HTTP error body: `{"code": ..., "message": ...}` with a status that says whose fault
+/// it is. Bad input gets a 4xx naming the problem; only a fault of the node itself is a 5xx.
+struct APIError: HTTPResponseError {
+    let status: HTTPResponse.Status
+    let code: String
+    let message: String
+    /// Extra fields (a VC-API request that could not be parsed also gets `problemDetails`).
+    var extra: [String: JSON] = [:]
+
+    static func badRequest(_ message: String, code: String = "bad_request") -> APIError { APIError(status: .badRequest, code: code, message: message) }
+    static func notFound(_ message: String) -> APIError { APIError(status: .notFound, code: "not_found", message: message) }
+
+    var json: JSON {
+        var o = extra
+        o["code"] = .string(code)
+        o["message"] = .string(message)
+        return .object(o)
+    }
+
+    func response(from request: Request, context: some RequestContext) throws -> Response {
+        Response.json(json, status: status)
+    }
+
+    /// The API error for anything a handler or the framework threw.
+    init(_ error: any Error) {
+        switch error {
+        case let e as APIError:
+            self = e
+        case let e as VellumError where e.code == .storage || e.code == .io:
+            self.init(status: .serviceUnavailable, code: "unavailable", message: e.message)
+        case let e as VellumError where e.code == .notFound:
+            self = .notFound(e.message)
+        case let e as VellumError:
+            self.init(status: .badRequest, code: e.code.rawValue, message: e.message)
+        case let e as HTTPError:
+            let code = switch e.status {
+            case .notFound: "not_found"
+            case .contentTooLarge: "too_large"
+            case .methodNotAllowed: "method_not_allowed"
+            default: "http_\(e.status.code)"
+            }
+            self.init(status: e.status, code: code, message: e.body ?? e.status.reasonPhrase)
+        default:
+            self.init(status: .internalServerError, code: "internal", message: "internal error: \(error)")
+        }
+    }
+
+    init(status: HTTPResponse.Status, code: String, message: String, extra: [String: JSON] = [:]) {
+        self.status = status
+        self.code = code
+        self.message = message
+        self.extra = extra
+    }
+}
+
+extension Response {
+    static func json(_ json: JSON, status: HTTPResponse.Status = .ok, contentType: String = "application/json") -> Response {
+        bytes(json.canonicalBytes, status: status, contentType: contentType)
+    }
+
+    static func bytes(_ bytes: [UInt8], status: HTTPResponse.Status = .ok, contentType: String) -> Response {
+        Response(
+            status: status, headers: [.contentType: contentType, .cacheControl: "no-store"],
+            body: ResponseBody(byteBuffer: ByteBuffer(bytes: bytes)))
+    }
+}

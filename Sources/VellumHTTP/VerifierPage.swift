@@ -1,0 +1,3 @@
+enum VerifierPage {
+    static let html = "<!doctype html><title>Vellum</title>"
+}
