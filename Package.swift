@@ -73,7 +73,10 @@ let package = Package(
         .testTarget(name: "VellumStoreTests", dependencies: ["VellumStore", "VellumNode", "CSQLite"]),
         .testTarget(
             name: "VellumHTTPTests",
-            dependencies: ["VellumHTTP", "VellumNode", "VellumCore", .product(name: "HummingbirdTesting", package: "hummingbird")]
+            dependencies: [
+                "VellumHTTP", "VellumNode", "VellumCore", .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "Metrics", package: "swift-metrics"), .product(name: "Prometheus", package: "swift-prometheus"),
+            ]
         ),
         .testTarget(name: "VellumIntegrationTests", dependencies: ["vellum", "VellumCore", "VellumWire", "CSQLite"]),
     ],

@@ -14,11 +14,19 @@ public enum DataIntegrity {
         public var verificationMethod: String
         public var created: String
         public var proofPurpose: String
+        /// For a presentation's `authentication` proof: the verifier's challenge and domain.
+        public var challenge: String?
+        public var domain: String?
 
-        public init(verificationMethod: String, created: String, proofPurpose: String = "assertionMethod") {
+        public init(
+            verificationMethod: String, created: String, proofPurpose: String = "assertionMethod", challenge: String? = nil,
+            domain: String? = nil
+        ) {
             self.verificationMethod = verificationMethod
             self.created = created
             self.proofPurpose = proofPurpose
+            self.challenge = challenge
+            self.domain = domain
         }
     }
 
@@ -31,6 +39,8 @@ public enum DataIntegrity {
             "verificationMethod": .string(options.verificationMethod),
             "proofPurpose": .string(options.proofPurpose),
         ]
+        if let challenge = options.challenge { config["challenge"] = .string(challenge) }
+        if let domain = options.domain { config["domain"] = .string(domain) }
         if let context = document["@context"] { config["@context"] = context }
         return .object(config)
     }

@@ -82,6 +82,7 @@ public enum PresentationVerifier {
                 let proof = try DataIntegrity.verify(presentation)
                 let p = presentation["proof"]?.arrayValue?.first ?? presentation["proof"]!
                 check("proof", true, "\(DataIntegrity.cryptosuite) signature by \(proof.verificationMethod)", ProblemDetails.cryptographic)
+                check("purpose", proof.proofPurpose == "authentication", "proofPurpose is '\(proof.proofPurpose)'; a presentation proves 'authentication'", ProblemDetails.cryptographic)
                 check("holder", holder == nil || holder == proof.signer.did,
                       holder.map { $0 == proof.signer.did ? "signed by the holder \($0)" : "signed by \(proof.signer.did), but the holder is \($0)" } ?? "no holder named",
                       ProblemDetails.cryptographic)

@@ -36,15 +36,22 @@ struct APIError: HTTPResponseError {
         case let e as VellumError:
             self.init(status: .badRequest, code: e.code.rawValue, message: e.message)
         case let e as HTTPError:
-            let code = switch e.status {
-            case .notFound: "not_found"
-            case .contentTooLarge: "too_large"
-            case .methodNotAllowed: "method_not_allowed"
-            default: "http_\(e.status.code)"
-            }
-            self.init(status: e.status, code: code, message: e.body ?? e.status.reasonPhrase)
+            self.init(status: e.status, code: Self.code(for: e.status), message: e.body ?? e.status.reasonPhrase)
+        case let e as any HTTPResponseError where e.status == .contentTooLarge:
+            self.init(status: e.status, code: Self.code(for: e.status), message: "the body exceeds \(VellumAPI.maxBody) bytes")
+        case let e as any HTTPResponseError:
+            self.init(status: e.status, code: Self.code(for: e.status), message: e.status.reasonPhrase)
         default:
             self.init(status: .internalServerError, code: "internal", message: "internal error: \(error)")
+        }
+    }
+
+    static func code(for status: HTTPResponse.Status) -> String {
+        switch status {
+        case .notFound: "not_found"
+        case .contentTooLarge: "too_large"
+        case .methodNotAllowed: "method_not_allowed"
+        default: "http_\(status.code)"
         }
     }
 
