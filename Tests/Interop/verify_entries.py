@@ -16,7 +16,7 @@ import tempfile
 from interop import ed25519_verify, jcs
 
 
-KINDS = {"issue": 1, "revoke": 2, "suspend": 3, "reinstate": 4}
+KINDS = {"issue": 1, "revoke": 2, "suspend": 3, "reinstate": 4, "status-list": 5}
 
 
 def encode(e):

@@ -74,7 +74,7 @@ struct EntryInteropTests {
         #expect(try a.run(["import", scratch.file("b.jsonl")]).code == 0)
         #expect(try a.run(["export", "--out", scratch.file("a.jsonl")]).code == 0)
         let (code, output) = try run(scratch.file("a.jsonl"))
-        #expect(code == 0 && output == "3 entries verified", "\(output)")
+        #expect(code == 0 && output == "8 entries verified", "\(output)")  // 3 issues, 1 suspend, 4 status lists
 
         try scratch.write("bad.jsonl", try scratch.read("a.jsonl").replacingOccurrences(of: "tab\\there", with: "tab here"))
         let (badCode, badOutput) = try run(scratch.file("bad.jsonl"))
@@ -86,6 +86,9 @@ struct EntryInteropTests {
 /// revoked (or suspended) indexes, and its proof verifies independently.
 @Suite("Interoperability: status lists")
 struct StatusListInteropTests {
+    static let decoder = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .appendingPathComponent("Interop/decode_status_list.py").path
+
     @Test("revocation and suspension lists carry exactly the right bits, signed by the issuer")
     func statusLists() throws {
         let scratch = try Scratch()
@@ -95,18 +98,10 @@ struct StatusListInteropTests {
         #expect(try node.run(["suspend", ids[2]]).code == 0)
         #expect(try node.run(["suspend", ids[3]]).code == 0)
         #expect(try node.run(["revoke", ids[3]]).code == 0)  // revoked wins: only in the revocation list
-        let decoder = """
-            import base64, gzip, json, sys
-            c = json.load(open(sys.argv[1]))
-            s = c["credentialSubject"]["encodedList"]
-            bits = gzip.decompress(base64.urlsafe_b64decode(s[1:] + "=" * (-len(s[1:]) % 4)))
-            print(c["credentialSubject"]["statusPurpose"], len(bits) * 8, [i for i in range(len(bits) * 8) if bits[i // 8] & (0x80 >> (i % 8))])
-            """
-        try scratch.write("decode.py", decoder)
         for (purpose, expected) in [("revocation", "[1, 3]"), ("suspension", "[2]")] {
             let r = try node.run(["status-list", "--purpose", purpose, "--out", scratch.file("\(purpose).json")])
             #expect(r.code == 0, "\(r.stderr)")
-            let (code, output) = try python(scratch.file("decode.py"), [scratch.file("\(purpose).json")])
+            let (code, output) = try python(StatusListInteropTests.decoder, [scratch.file("\(purpose).json")])
             #expect(code == 0 && output == "\(purpose) 131072 \(expected)", "\(output)")
             let (proofCode, signer) = try python(InteropTests.script, [scratch.file("\(purpose).json")])
             let did = try node.run(["id", "--json"]).json["did"]?.stringValue

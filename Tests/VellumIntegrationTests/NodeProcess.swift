@@ -7,25 +7,32 @@ final class NodeProcess: @unchecked Sendable {
     let cli: VellumProcess
     let process = Process()
     private(set) var endpoint = ""
+    /// The HTTP base URL, when started with `http: true`.
+    private(set) var httpURL = ""
     let logPath: String
 
-    /// Starts the daemon and waits (bounded) until it reports its endpoint.
-    init(_ cli: VellumProcess) throws {
+    /// Starts the daemon and waits (bounded) until it reports its endpoint(s).
+    init(_ cli: VellumProcess, http: Bool = false) throws {
         self.cli = cli
         logPath = cli.data + ".log"
         process.executableURL = URL(fileURLWithPath: VellumProcess.binary)
-        process.arguments = ["node", "--data", cli.data, "--listen", "tcp://127.0.0.1:0"]
+        process.arguments = ["node", "--data", cli.data, "--listen", "tcp://127.0.0.1:0"] + (http ? ["--http", "127.0.0.1:0"] : [])
         _ = FileManager.default.createFile(atPath: logPath, contents: nil)
         let log = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
         log.seekToEndOfFile()
         process.standardOutput = log
         process.standardError = log
-        try? FileManager.default.removeItem(atPath: cli.data + "/node.endpoint")
+        for file in ["node.endpoint", "http.endpoint"] { try? FileManager.default.removeItem(atPath: cli.data + "/" + file) }
         try process.run()
+        func read(_ file: String) -> String? {
+            guard let text = try? String(contentsOfFile: cli.data + "/" + file, encoding: .utf8), text.hasSuffix("\n") else { return nil }
+            return text.trimmingCharacters(in: .whitespacesAndNewlines)
+        }
         let deadline = Date().addingTimeInterval(20)
         while Date() < deadline {
-            if let text = try? String(contentsOfFile: cli.data + "/node.endpoint", encoding: .utf8), text.hasSuffix("\n") {
-                endpoint = text.trimmingCharacters(in: .whitespacesAndNewlines)
+            if let zmq = read("node.endpoint"), !http || read("http.endpoint") != nil {
+                endpoint = zmq
+                httpURL = http ? read("http.endpoint")! : ""
                 return
             }
             usleep(20_000)

@@ -51,12 +51,15 @@ struct WalkthroughTests {
 
         let log = try node.run(["log", "--json"])
         let lines = log.stdout.split(separator: "\n").map { try! JSON(parsing: String($0)) }
-        #expect(lines.map { $0["kind"]!.stringValue! } == ["issue", "suspend", "reinstate", "revoke"])
-        #expect(lines.map { $0["seq"]!.numberValue! } == [1, 2, 3, 4])
+        // Each status change is followed by the status list it changed, signed by the issuer.
+        #expect(lines.map { $0["kind"]!.stringValue! } == [
+            "issue", "status-list", "status-list", "suspend", "status-list", "reinstate", "status-list", "revoke", "status-list",
+        ])
+        #expect(lines.map { $0["seq"]!.numberValue! } == (1...9).map(Double.init))
         #expect(!log.stdout.contains("alice"), "personal data must not enter the log")
 
         let audit = try node.run(["audit", "--json"])
-        #expect(audit.code == 0 && audit.json["ok"] == true && audit.json["entries"] == 4)
+        #expect(audit.code == 0 && audit.json["ok"] == true && audit.json["entries"] == 9)
         #expect(audit.json["stateRoot"]?.stringValue == (try node.digest()))
     }
 
@@ -82,7 +85,7 @@ struct WalkthroughTests {
             let r = try node.run(["status", id, "--at", time, "--json"])
             #expect(r.code == 0 && r.json["status"]?.stringValue == status, "at \(time): \(r.stdout) \(r.stderr)")
             #expect(r.json["evidence"]?.arrayValue?.count == evidence)
-            #expect(r.json["asOf"]?.stringValue == String(time.prefix(19)) + "Z")
+            #expect(r.json["at"]?.stringValue == String(time.prefix(19)) + "Z")
         }
         #expect(try node.run(["status", id, "--json"]).json["status"] == "revoked")
         let early = try node.run(["status", id, "--at", before, "--json"])
@@ -130,6 +133,6 @@ struct ConcurrencyTests {
             for try await failures in group { #expect(failures == 0) }
         }
         let audit = try node.run(["audit", "--json"])
-        #expect(audit.code == 0 && audit.json["entries"] == 20 && audit.json["credentials"] == 20, "\(audit.stdout) \(audit.stderr)")
+        #expect(audit.code == 0 && audit.json["entries"] == 22 && audit.json["credentials"] == 20, "\(audit.stdout) \(audit.stderr)")
     }
 }
