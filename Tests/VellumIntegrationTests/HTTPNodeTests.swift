@@ -108,3 +108,41 @@ struct HTTPNodeTests {
         #expect(try node.digest() == root)
     }
 }
+
+@Suite("The verifier web page in headless Chromium")
+struct VerifierPageTests {
+    static let driver = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .appendingPathComponent("Interop/verifier_page.py").path
+
+    @Test("paste a valid, a revoked, a tampered credential and some garbage: the page renders each verdict")
+    func verifierPage() throws {
+        let scratch = try Scratch()
+        let node = try scratch.initializedNode()
+        _ = try node.issue(subject: "did:example:ada", out: scratch.file("valid.json"))
+        let revoked = try node.issue(subject: "did:example:bob", out: scratch.file("revoked.json"))
+        #expect(try node.run(["revoke", revoked]).code == 0)
+        try scratch.write("tampered.json", try scratch.read("valid.json").replacingOccurrences(of: "did:example:ada", with: "did:example:eve"))
+        try scratch.write("garbage.json", "this is not a credential")
+        let daemon = try NodeProcess(node, http: true)
+        let files = ["valid", "revoked", "tampered", "garbage"].map { scratch.file("\($0).json") }
+        let (code, output) = try python(Self.driver, [daemon.httpURL] + files)
+        #expect(code == 0, "\(output)")
+        let pages = output.split(separator: "\n").compactMap { try? JSON(parsing: String($0)) }
+        #expect(pages.count == 4, "\(output)")
+        guard pages.count == 4 else { return }
+        let did = try node.run(["id", "--json"]).json["did"]!.stringValue!
+
+        #expect(pages[0]["verdict"] == "Verified" && pages[0]["status"] == "active" && pages[0]["issuer"] == .string(did))
+        #expect(pages[0]["asOf"]?.stringValue?.contains("issuer's ledger entry #") == true)
+        #expect(pages[0]["checks"]?.arrayValue?.count == 6 && pages[0]["checks"]!.arrayValue!.allSatisfy { $0.arrayValue?[1] == true })
+
+        #expect(pages[1]["verdict"] == "Not verified" && pages[1]["status"] == "revoked")
+        #expect(pages[1]["checks"]?.arrayValue?.contains([.string("status"), false]) == true)
+
+        #expect(pages[2]["verdict"] == "Not verified")
+        #expect(pages[2]["checks"]?.arrayValue?.contains([.string("proof"), false]) == true)
+
+        #expect(pages[3]["verified"] == "false" && pages[3]["error"]?.stringValue?.contains("not JSON") == true)
+        #expect(daemon.stop() == 0)
+    }
+}
