@@ -344,9 +344,21 @@ public final class LedgerStore {
         return Entry(unsigned: unsigned, id: EntryID(s.blob(6)) ?? .zero, signature: s.blob(7))
     }
 
+    /// Prepared statements by SQL text: queries run many times (every status request) are
+    /// compiled once. Each is reset after use, so none holds a read snapshot.
+    private var statements: [String: Statement] = [:]
+
+    private func statement(_ sql: String) throws(SQLiteError) -> Statement {
+        if let cached = statements[sql] { return cached }
+        let stmt = try db.prepare(sql)
+        statements[sql] = stmt
+        return stmt
+    }
+
     func query<T>(_ sql: String, _ values: [Statement.Value] = [], _ row: (Statement) throws -> T) throws(VellumError) -> [T] {
         do {
-            let stmt = try db.prepare(sql)
+            let stmt = try statement(sql)
+            defer { stmt.reset() }
             stmt.bind(values)
             var out: [T] = []
             while try stmt.step() { out.append(try row(stmt)) }
@@ -359,6 +371,6 @@ public final class LedgerStore {
     }
 
     func run(_ sql: String, _ values: [Statement.Value]) throws(VellumError) {
-        do { try db.prepare(sql).run(values) } catch { throw VellumError(.storage, error.message) }
+        do { try statement(sql).run(values) } catch { throw VellumError(.storage, error.message) }
     }
 }

@@ -75,6 +75,11 @@ extension VellumProcess {
     func count() throws -> Int {
         Int(try run(["audit", "--json"]).json["entries"]?.numberValue ?? -1)
     }
+
+    /// How many credentials the node knows, of every issuer.
+    func credentials() throws -> Int {
+        Int(try run(["audit", "--json"]).json["credentials"]?.numberValue ?? -1)
+    }
 }
 
 /// Polls `condition` every 100 ms for at most `seconds`; on a timeout, records it with the
