@@ -67,7 +67,10 @@ let package = Package(
             ]
         ),
         // Scripts/bench: figures as ratios to the physical limits measured in the same run.
-        .executableTarget(name: "vellum-bench", dependencies: ["VellumNode", "VellumStore", "VellumCore", "CSQLite"]),
+        .executableTarget(
+            name: "vellum-bench",
+            dependencies: ["VellumNode", "VellumStore", "VellumCore", "CSQLite", .product(name: "Hummingbird", package: "hummingbird")]
+        ),
         .testTarget(name: "VellumCoreTests", dependencies: ["VellumCore"]),
         .testTarget(name: "VellumWireTests", dependencies: ["VellumWire"]),
         .testTarget(name: "VellumStoreTests", dependencies: ["VellumStore", "VellumNode", "CSQLite"]),

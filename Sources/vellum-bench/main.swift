@@ -27,6 +27,19 @@ func scratchDirectory() -> String {
     return path
 }
 
+// Helpers for the HTTP figures (Scripts/bench runs them as separate processes).
+switch CommandLine.arguments.dropFirst().first {
+case "ledger":
+    let a = CommandLine.arguments
+    try HTTPBench.ledger(at: a[2], count: Int(a[3])!, ids: a[4])
+    exit(0)
+case "bare-http":
+    try await HTTPBench.bareServer(endpointFile: CommandLine.arguments[2])
+    exit(0)
+default:
+    break
+}
+
 let count = Int(CommandLine.arguments.dropFirst().first ?? "") ?? 100_000
 let cores = ProcessInfo.processInfo.activeProcessorCount
 print("vellum bench: \(count) credentials, \(cores) cores")
