@@ -205,6 +205,7 @@ enum OpenAPIDocument {
                 seq: {type: integer}
                 issuerTime: {type: string, format: date-time}
                 heardAt: {type: [string, "null"], format: date-time}
+                issuersNode: {type: boolean, description: "The answer comes from the issuer's own node."}
                 head: {$ref: "#/components/schemas/Entry"}
             StatusAnswer:
               type: object

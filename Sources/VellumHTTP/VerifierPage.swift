@@ -77,7 +77,8 @@ enum VerifierPage {
           add("Status", report.status);
           if (report.asOf) {
             add("As of", "issuer's ledger entry #" + report.asOf.seq + " written " + report.asOf.issuerTime +
-              (report.asOf.heardAt ? "; this node last caught up " + report.asOf.heardAt : "; this node has not yet caught up with a peer"));
+              (report.asOf.issuersNode ? "; answered by the issuer's own node"
+                : report.asOf.heardAt ? "; this node last caught up " + report.asOf.heardAt : "; this node has not yet caught up with a peer"));
           }
           add("Checked", report.checkedAt);
           result.append(facts);

@@ -164,8 +164,8 @@ public final class Node {
     /// The head this node holds of `feed` and when it last caught up with it (now, for its own).
     public func freshness(of feed: FeedKey?) throws(VellumError) -> Freshness? {
         guard let feed, let head = try store.heads()[feed], let entry = try store.entry(id: head.id) else { return nil }
-        let heard = feed == self.feed ? clock() : try store.heard(feed).map(Timestamp.init(millisecondsSinceEpoch:))
-        return Freshness(head: entry, heardAt: heard)
+        let own = feed == self.feed
+        return Freshness(head: entry, heardAt: own ? clock() : try store.heard(feed).map(Timestamp.init(millisecondsSinceEpoch:)), issuersNode: own)
     }
 
     /// The state root (hex): equal on replicas that hold the same entries.
@@ -178,11 +178,13 @@ public final class Node {
 public struct Freshness: Sendable {
     public let head: Entry
     public let heardAt: Timestamp?
+    /// The answer comes from the issuer's own node, whose copy of its feed is always current.
+    public let issuersNode: Bool
 
     public var json: JSON {
         [
             "feed": .string(head.feed.hex), "seq": .number(Double(head.seq)), "issuerTime": .string(head.hlc.timestamp.rfc3339),
-            "heardAt": heardAt.map { .string($0.rfc3339) } ?? .null, "head": head.json,
+            "heardAt": heardAt.map { .string($0.rfc3339) } ?? .null, "issuersNode": .bool(issuersNode), "head": head.json,
         ]
     }
 }

@@ -178,7 +178,9 @@ func printEvidence(_ answer: JSON) {
     }
     if let at = answer["at"]?.stringValue { print("  at        \(at)") }
     if let asOf = answer["asOf"], asOf != .null {
-        let heard = asOf["heardAt"]?.stringValue.map { ", last caught up \($0)" } ?? ", never caught up with a peer"
+        let heard =
+            asOf["issuersNode"] == true
+            ? ", on the issuer's own node" : asOf["heardAt"]?.stringValue.map { ", last caught up \($0)" } ?? ", not yet caught up with a peer"
         print("  as of     issuer feed #\(Int(asOf["seq"]?.numberValue ?? 0)) written \(asOf["issuerTime"]?.stringValue ?? "?")\(heard)")
     }
 }
