@@ -24,11 +24,21 @@ public enum EntryPayload: Sendable, Hashable {
 
     /// Decodes payload bytes for `kind`, requiring them to be canonical JCS.
     public init(kind: EntryKind, bytes: [UInt8]) throws(VellumError) {
+        try self.init(kind: kind, bytes: bytes, checkCanonical: true)
+    }
+
+    /// Decodes the payload of an entry read back from the store, which was verified (canonical
+    /// form included) before it was stored: the re-encoding check is skipped.
+    public init(stored kind: EntryKind, bytes: [UInt8]) throws(VellumError) {
+        try self.init(kind: kind, bytes: bytes, checkCanonical: false)
+    }
+
+    private init(kind: EntryKind, bytes: [UInt8], checkCanonical: Bool) throws(VellumError) {
         let json: JSON
         do { json = try JSON(parsing: bytes) } catch {
             throw VellumError(.invalidEntry, "payload is not JSON: \(error)")
         }
-        guard json.canonicalBytes == bytes else {
+        if checkCanonical, json.canonicalBytes != bytes {
             throw VellumError(.invalidEntry, "payload is not in canonical (RFC 8785) form")
         }
         switch kind {

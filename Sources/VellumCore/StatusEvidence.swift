@@ -3,15 +3,15 @@
 /// the status and the issuer's feed head the node holds; this recomputes the status from them.
 ///
 /// It proves that the issuer signed every entry shown and that they yield the stated status.
-/// It cannot prove that the node left out a later entry: the head (signed by the issuer, with
-/// its time) bounds how recent the answer is, which is why answers carry `asOf`.
+/// It cannot prove that the node left out a later entry: the head it reports bounds how recent
+/// the answer is, which is why answers carry `asOf`.
 public enum StatusEvidence {
     public struct Checked: Sendable {
         public let status: CredentialStatus
         /// The issue entry's record and the merge of the evidence: what a local verification needs.
         public let record: LedgerRecord?
-        /// The issuer feed's head as the node reported it, signed by the issuer.
-        public let head: Entry?
+        /// The issuer feed's head seq, as the node reported it.
+        public let headSeq: UInt64?
     }
 
     public static func check(_ answer: JSON, credentialID: String) throws(VellumError) -> Checked {
@@ -28,7 +28,7 @@ public enum StatusEvidence {
         }
         guard !entries.isEmpty else {
             guard claimed == .unknown else { throw bad("status \(claimed.rawValue) comes with no entries") }
-            return Checked(status: .unknown, record: nil, head: nil)
+            return Checked(status: .unknown, record: nil, headSeq: nil)
         }
         guard let issue = entries.first(where: { $0.kind == .issue }), case .issue(let payload) = issue.payload else {
             throw bad("no issue entry among the evidence")
@@ -44,13 +44,14 @@ public enum StatusEvidence {
         guard recomputed == claimed else { throw bad("the entries give \(recomputed.rawValue), the node says \(claimed.rawValue)") }
         guard answer["issuer"]?.stringValue == payload.issuer else { throw bad("the issuer differs from the issue entry's") }
 
-        var head: Entry?
-        if let headJSON = answer["asOf"]?["head"], headJSON != .null {
-            let h = try EntryVerifier.verifyContents(try Entry(json: headJSON))
-            guard h.feed == issue.feed else { throw bad("the reported head is not the issuer's feed") }
-            guard entries.allSatisfy({ $0.seq <= h.seq }) else { throw bad("the reported head is older than the evidence") }
-            head = h.entry
+        var headSeq: UInt64?
+        if let asOf = answer["asOf"], asOf != .null {
+            guard asOf["feed"]?.stringValue == issue.feed.hex else { throw bad("the reported head is not the issuer's feed") }
+            guard let seq = asOf["seq"]?.numberValue, entries.allSatisfy({ Double($0.seq) <= seq }) else {
+                throw bad("the reported head is older than the evidence")
+            }
+            headSeq = UInt64(seq)
         }
-        return Checked(status: recomputed, record: LedgerRecord(payload: payload, resolution: resolution), head: head)
+        return Checked(status: recomputed, record: LedgerRecord(payload: payload, resolution: resolution), headSeq: headSeq)
     }
 }

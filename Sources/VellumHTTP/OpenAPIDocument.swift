@@ -206,7 +206,7 @@ enum OpenAPIDocument {
                 issuerTime: {type: string, format: date-time}
                 heardAt: {type: [string, "null"], format: date-time}
                 issuersNode: {type: boolean, description: "The answer comes from the issuer's own node."}
-                head: {$ref: "#/components/schemas/Entry"}
+                head: {type: string, description: "The id of the head entry (hex)."}
             StatusAnswer:
               type: object
               required: [id, status, issuer, at, asOf, evidence]

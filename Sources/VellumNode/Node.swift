@@ -163,28 +163,31 @@ public final class Node {
 
     /// The head this node holds of `feed` and when it last caught up with it (now, for its own).
     public func freshness(of feed: FeedKey?) throws(VellumError) -> Freshness? {
-        guard let feed, let head = try store.heads()[feed], let entry = try store.entry(id: head.id) else { return nil }
+        guard let feed, let head = try store.heads()[feed], let time = try store.hlc(of: head.id) else { return nil }
         let own = feed == self.feed
-        return Freshness(head: entry, heardAt: own ? clock() : try store.heard(feed).map(Timestamp.init(millisecondsSinceEpoch:)), issuersNode: own)
+        return Freshness(
+            head: head, issuerTime: time.timestamp, issuersNode: own,
+            heardAt: own ? clock() : try store.heard(feed).map(Timestamp.init(millisecondsSinceEpoch:)))
     }
 
     /// The state root (hex): equal on replicas that hold the same entries.
     public func digest() throws -> EntryID { try store.stateRoot() }
 }
 
-/// How current a node's copy of an issuer's feed is: the newest entry it holds (signed by the
-/// issuer, with the issuer's own timestamp) and when it last confirmed it had everything a
-/// peer knew of that feed.
+/// How current a node's copy of an issuer's feed is: the newest entry it holds (with the
+/// issuer's own timestamp) and when it last confirmed it had everything a peer knew of that feed.
 public struct Freshness: Sendable {
-    public let head: Entry
-    public let heardAt: Timestamp?
+    public let head: FeedHead
+    public let issuerTime: Timestamp
     /// The answer comes from the issuer's own node, whose copy of its feed is always current.
     public let issuersNode: Bool
+    public let heardAt: Timestamp?
 
     public var json: JSON {
         [
-            "feed": .string(head.feed.hex), "seq": .number(Double(head.seq)), "issuerTime": .string(head.hlc.timestamp.rfc3339),
-            "heardAt": heardAt.map { .string($0.rfc3339) } ?? .null, "issuersNode": .bool(issuersNode), "head": head.json,
+            "feed": .string(head.feed.hex), "seq": .number(Double(head.seq)), "head": .string(head.id.hex),
+            "issuerTime": .string(issuerTime.rfc3339), "issuersNode": .bool(issuersNode),
+            "heardAt": heardAt.map { .string($0.rfc3339) } ?? .null,
         ]
     }
 }

@@ -138,7 +138,7 @@ public final class LedgerStore {
             if payload == nil {
                 selectPayload.bind([.blob(f.entry.bytes)])
                 defer { selectPayload.reset() }
-                if try selectPayload.step(), case .issue(let p) = try? EntryPayload(kind: .issue, bytes: selectPayload.blob(0)) { payload = p }
+                if try selectPayload.step(), case .issue(let p) = try? EntryPayload(stored: .issue, bytes: selectPayload.blob(0)) { payload = p }
             }
             guard let payload else { continue }
             issues[i] = IssueFact(entry: f.entry, feed: f.feed, hlc: f.hlc, issuer: payload.issuer, validUntil: payload.validUntil.flatMap { Timestamp(parsing: $0) })
@@ -173,6 +173,11 @@ public final class LedgerStore {
         }.first
     }
 
+    /// An entry's timestamp, without reading its payload.
+    public func hlc(of id: EntryID) throws(VellumError) -> HLC? {
+        try query("SELECT hlc FROM entries WHERE id = ?", [.blob(id.bytes)]) { HLC(rawValue: UInt64(bitPattern: $0.int(0))) }.first
+    }
+
     public func entry(id: EntryID) throws(VellumError) -> Entry? {
         try query("SELECT \(Self.entryColumns) FROM entries WHERE id = ?", [.blob(id.bytes)], Self.readEntry).first
     }
@@ -185,7 +190,7 @@ public final class LedgerStore {
             FROM credentials c JOIN entries e ON e.id = c.issue_entry WHERE c.credential = ?
             """, [.text(credential)]
         ) { row -> LedgerRecord? in
-            guard case .issue(let payload) = try? EntryPayload(kind: .issue, bytes: row.blob(7)),
+            guard case .issue(let payload) = try? EntryPayload(stored: .issue, bytes: row.blob(7)),
                 let status = CredentialStatus(rawValue: row.text(0))
             else { return nil }
             let issue = IssueFact(
@@ -202,7 +207,7 @@ public final class LedgerStore {
             "SELECT e.payload FROM credentials c JOIN entries e ON e.id = c.issue_entry WHERE c.issuer = ? AND c.status = ? AND c.status != 'active'",
             [.text(issuer), .text(status.rawValue)]
         ) { row -> Int? in
-            guard case .issue(let p) = try? EntryPayload(kind: .issue, bytes: row.blob(0)) else { return nil }
+            guard case .issue(let p) = try? EntryPayload(stored: .issue, bytes: row.blob(0)) else { return nil }
             return p.statusListIndex
         }.compactMap { $0 }
     }

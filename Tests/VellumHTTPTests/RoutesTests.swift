@@ -105,6 +105,9 @@ struct RoutesTests {
             revoke = revoke.setting("payload", to: revoke["payload"]!.setting("reason", to: "edited"))
             let forged = answer.setting("evidence", to: .array([answer["evidence"]!.arrayValue![0], revoke]))
             #expect(throws: VellumError.self) { try StatusEvidence.check(forged, credentialID: campus.revoked.id) }
+            // A head older than the evidence.
+            let stale = answer.setting("asOf", to: answer["asOf"]!.setting("seq", to: 1))
+            #expect(throws: VellumError.self) { try StatusEvidence.check(stale, credentialID: campus.revoked.id) }
             // Evidence about another credential.
             #expect(throws: VellumError.self) { try StatusEvidence.check(answer, credentialID: campus.active.id) }
         }
