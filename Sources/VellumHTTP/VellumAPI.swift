@@ -75,7 +75,7 @@ public struct VellumAPI: Sendable {
         guard report.status != .unknown else {
             throw APIError.notFound("unknown credential \(id)" + (at.map { " as of \($0.rfc3339)" } ?? ""))
         }
-        return .json(report.json)
+        return .bytes(report.canonicalBytes, contentType: "application/json")
     }
 
     func verify(_ request: Request) async throws -> Response {

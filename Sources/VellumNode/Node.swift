@@ -135,16 +135,23 @@ public final class Node {
     /// issuer's feed is.
     public func status(of credentialID: String, at time: Timestamp? = nil) throws(VellumError) -> StatusReport {
         let now = clock()
-        guard let record = try store.record(of: credentialID) else {
+        guard let (current, issueEntry) = try store.statusRecord(of: credentialID) else {
             return StatusReport(credentialID: credentialID, status: .unknown, issuer: nil, validUntil: nil, evidence: [], asOf: nil, at: time ?? now)
         }
-        var resolution = record.resolution
-        if let time, time < now { resolution = try store.resolution(of: credentialID, asOf: time) }
-        let known = resolution.issue != nil
+        var resolution = current
+        var evidence = [issueEntry]
+        if let time, time < now {
+            resolution = try store.resolution(of: credentialID, asOf: time)
+            evidence = try entries(resolution.evidence)
+        } else if let decidedBy = resolution.decidedBy, let decider = try store.entry(id: decidedBy) {
+            evidence.append(decider)
+        }
+        guard let issue = resolution.issue else {
+            return StatusReport(credentialID: credentialID, status: .unknown, issuer: nil, validUntil: nil, evidence: [], asOf: nil, at: time ?? now)
+        }
         return StatusReport(
-            credentialID: credentialID, status: resolution.status(at: time ?? now), issuer: known ? record.payload.issuer : nil,
-            validUntil: known ? record.payload.validUntil : nil, evidence: try entries(resolution.evidence),
-            asOf: try freshness(of: record.resolution.issue?.feed), at: time ?? now)
+            credentialID: credentialID, status: resolution.status(at: time ?? now), issuer: issue.issuer,
+            validUntil: issue.validUntil?.rfc3339, evidence: evidence, asOf: try freshness(of: issue.feed), at: time ?? now)
     }
 
     /// Verifies a presented credential against this node's ledger.
@@ -163,11 +170,10 @@ public final class Node {
 
     /// The head this node holds of `feed` and when it last caught up with it (now, for its own).
     public func freshness(of feed: FeedKey?) throws(VellumError) -> Freshness? {
-        guard let feed, let head = try store.heads()[feed], let time = try store.hlc(of: head.id) else { return nil }
+        guard let feed, let (head, hlc, heard) = try store.freshness(of: feed) else { return nil }
         let own = feed == self.feed
         return Freshness(
-            head: head, issuerTime: time.timestamp, issuersNode: own,
-            heardAt: own ? clock() : try store.heard(feed).map(Timestamp.init(millisecondsSinceEpoch:)))
+            head: head, issuerTime: hlc.timestamp, issuersNode: own, heardAt: own ? clock() : heard.map(Timestamp.init(millisecondsSinceEpoch:)))
     }
 
     /// The state root (hex): equal on replicas that hold the same entries.
@@ -214,6 +220,38 @@ public struct StatusReport: Sendable {
             "asOf": asOf?.json ?? .null,
             "evidence": .array(evidence.map(\.json)),
         ]
+    }
+
+    /// `json.canonicalBytes`, written directly (the hot path of `GET /v1/credentials/{id}/status`):
+    /// entries go in with their stored payload bytes, nothing is parsed. A test keeps the two equal.
+    public var canonicalBytes: [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(2048)
+        func field(_ name: String, _ first: Bool = false) {
+            out.append(UInt8(ascii: first ? "{" : ","))
+            JSON.writeString(name, into: &out)
+            out.append(UInt8(ascii: ":"))
+        }
+        func string(_ s: String?) {
+            if let s { JSON.writeString(s, into: &out) } else { out.append(contentsOf: "null".utf8) }
+        }
+        // Keys in JCS order.
+        field("asOf", true)
+        if let asOf { asOf.json.writeCanonical(into: &out) } else { out.append(contentsOf: "null".utf8) }
+        field("at"); string(at.rfc3339)
+        field("evidence")
+        out.append(UInt8(ascii: "["))
+        for (i, e) in evidence.enumerated() {
+            if i > 0 { out.append(UInt8(ascii: ",")) }
+            e.writeCanonicalJSON(into: &out)
+        }
+        out.append(UInt8(ascii: "]"))
+        field("id"); string(credentialID)
+        field("issuer"); string(issuer)
+        field("status"); string(status.rawValue)
+        field("validUntil"); string(validUntil)
+        out.append(UInt8(ascii: "}"))
+        return out
     }
 }
 

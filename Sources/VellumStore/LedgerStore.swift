@@ -38,7 +38,7 @@ public final class LedgerStore {
     public init(path: String, create: Bool) throws(VellumError) {
         do {
             db = try SQLiteConnection(path: path)
-            try db.execute("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA cache_size = -65536; PRAGMA wal_autocheckpoint = 65536")
+            try db.execute("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA cache_size = -65536; PRAGMA wal_autocheckpoint = 65536; PRAGMA mmap_size = 17179869184")
             if !create, try Schema.version(db) == 0 {
                 throw VellumError(.storage, "\(path) is not a Vellum ledger")
             }
@@ -201,6 +201,35 @@ public final class LedgerStore {
         }.first ?? nil
     }
 
+    /// What a status answer needs, in one query: the credential's materialized resolution
+    /// and its issue entry (the first piece of evidence).
+    public func statusRecord(of credential: String) throws(VellumError) -> (resolution: CredentialResolution, issue: Entry)? {
+        try query(
+            """
+            SELECT c.status, c.decided_by, c.issuer, c.valid_until, \(Self.entryColumns.split(separator: ",").map { "e." + $0.trimmingCharacters(in: .whitespaces) }.joined(separator: ", "))
+            FROM credentials c JOIN entries e ON e.id = c.issue_entry WHERE c.credential = ?
+            """, [.text(credential)]
+        ) { row -> (CredentialResolution, Entry)? in
+            guard let status = CredentialStatus(rawValue: row.text(0)) else { return nil }
+            let entry = Self.readEntry(row, from: 4)
+            let issue = IssueFact(
+                entry: entry.id, feed: entry.feed, hlc: entry.hlc, issuer: row.text(2),
+                validUntil: row.isNull(3) ? nil : Timestamp(millisecondsSinceEpoch: row.int(3)))
+            return (CredentialResolution(base: status, issue: issue, decidedBy: row.isNull(1) ? nil : EntryID(row.blob(1))), entry)
+        }.first ?? nil
+    }
+
+    /// A feed's head, its timestamp and when this node last caught up with it, in one query.
+    public func freshness(of feed: FeedKey) throws(VellumError) -> (head: FeedHead, hlc: HLC, heard: Int64?)? {
+        try query(
+            "SELECT f.seq, f.head, e.hlc, h.at FROM feeds f JOIN entries e ON e.id = f.head LEFT JOIN heard h ON h.feed = f.feed WHERE f.feed = ?",
+            [.blob(feed.bytes)]
+        ) {
+            (FeedHead(feed: feed, seq: UInt64($0.int(0)), id: EntryID($0.blob(1))!), HLC(rawValue: UInt64(bitPattern: $0.int(2))),
+             $0.isNull(3) ? nil : $0.int(3))
+        }.first
+    }
+
     /// The status-list indexes of an issuer's credentials whose merged status is `status`.
     public func statusListIndexes(issuer: String, status: CredentialStatus) throws(VellumError) -> [Int] {
         try query(
@@ -341,13 +370,16 @@ public final class LedgerStore {
 
     static let entryColumns = "feed, seq, prev, hlc, kind, payload, id, signature"
 
-    static func readEntry(_ s: Statement) -> Entry {
+    /// An entry from `entryColumns`, starting at column `first`.
+    static func readEntry(_ s: Statement, from first: Int32) -> Entry {
         let unsigned = UnsignedEntry(
-            feed: FeedKey(s.blob(0)) ?? .zero, seq: UInt64(s.int(1)), prev: EntryID(s.blob(2)) ?? .zero,
-            hlc: HLC(rawValue: UInt64(bitPattern: s.int(3))), kind: EntryKind(rawValue: UInt8(clamping: s.int(4))) ?? .issue,
-            payload: s.blob(5))
-        return Entry(unsigned: unsigned, id: EntryID(s.blob(6)) ?? .zero, signature: s.blob(7))
+            feed: FeedKey(s.blob(first)) ?? .zero, seq: UInt64(s.int(first + 1)), prev: EntryID(s.blob(first + 2)) ?? .zero,
+            hlc: HLC(rawValue: UInt64(bitPattern: s.int(first + 3))),
+            kind: EntryKind(rawValue: UInt8(clamping: s.int(first + 4))) ?? .issue, payload: s.blob(first + 5))
+        return Entry(unsigned: unsigned, id: EntryID(s.blob(first + 6)) ?? .zero, signature: s.blob(first + 7))
     }
+
+    static func readEntry(_ s: Statement) -> Entry { readEntry(s, from: 0) }
 
     /// Prepared statements by SQL text: queries run many times (every status request) are
     /// compiled once. Each is reset after use, so none holds a read snapshot.

@@ -89,6 +89,21 @@ struct RoutesTests {
         }
     }
 
+    @Test("the directly written status answer is byte for byte the canonical JSON of the report")
+    func directSerialization() throws {
+        let campus = try Campus()
+        defer { campus.remove() }
+        let odd = try campus.node.issue(CredentialRequest(subject: "did:example:ünïcode", achievementName: "Ωmega \"quoted\" \\ tab\t"))
+        try campus.node.changeStatus(.suspend, of: odd.id, reason: "line\nbreak \u{1F393}")
+        let ids = [campus.active.id, campus.revoked.id, campus.suspended.id, odd.id, "urn:uuid:00000000-0000-7000-8000-000000000000"]
+        for id in ids {
+            for at in [nil, Timestamp(parsing: "2020-01-01T00:00:00Z"), Timestamp(millisecondsSinceEpoch: Node.systemClock().millisecondsSinceEpoch - 1)] {
+                let report = try campus.node.status(of: id, at: at)
+                #expect(report.canonicalBytes == report.json.canonicalBytes, "\(id) at \(at?.rfc3339 ?? "now")")
+            }
+        }
+    }
+
     @Test("evidence that was tampered with, or that contradicts the answer, is refused by the checker")
     func tamperedEvidence() async throws {
         let campus = try Campus()
