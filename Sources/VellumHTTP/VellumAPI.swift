@@ -20,6 +20,7 @@ public struct VellumAPI: Sendable {
     }
 
     let nodes: NodePool
+    let statusCache = StatusCache()
     let registry: PrometheusCollectorRegistry
 
     /// - Parameters:
@@ -71,11 +72,13 @@ public struct VellumAPI: Sendable {
         let id = try parameter("id", context)
         guard id.hasPrefix("urn:uuid:") else { throw APIError.badRequest("'\(id)' is not a credential id (urn:uuid:...)") }
         let at = try request.uri.queryParameters["at"].map { text throws(VellumError) in try Timestamp(query: String(text), option: "at") }
-        let report = try nodes.with { try $0.status(of: id, at: at) }
-        guard report.status != .unknown else {
-            throw APIError.notFound("unknown credential \(id)" + (at.map { " as of \($0.rfc3339)" } ?? ""))
+        let answer: [UInt8]? = try nodes.with { node in
+            guard let at else { return try statusCache.answer(id, node: node) }
+            let report = try node.status(of: id, at: at)
+            return report.status == .unknown ? nil : report.canonicalBytes
         }
-        return .bytes(report.canonicalBytes, contentType: "application/json")
+        guard let answer else { throw APIError.notFound("unknown credential \(id)" + (at.map { " as of \($0.rfc3339)" } ?? "")) }
+        return .bytes(answer, contentType: "application/json")
     }
 
     func verify(_ request: Request) async throws -> Response {

@@ -136,7 +136,7 @@ public final class Node {
     public func status(of credentialID: String, at time: Timestamp? = nil) throws(VellumError) -> StatusReport {
         let now = clock()
         guard let (current, issueEntry) = try store.statusRecord(of: credentialID) else {
-            return StatusReport(credentialID: credentialID, status: .unknown, issuer: nil, validUntil: nil, evidence: [], asOf: nil, at: time ?? now)
+            return StatusReport(credentialID: credentialID, status: .unknown, resolution: nil, issuer: nil, validUntil: nil, evidence: [], asOf: nil, at: time ?? now)
         }
         var resolution = current
         var evidence = [issueEntry]
@@ -147,10 +147,10 @@ public final class Node {
             evidence.append(decider)
         }
         guard let issue = resolution.issue else {
-            return StatusReport(credentialID: credentialID, status: .unknown, issuer: nil, validUntil: nil, evidence: [], asOf: nil, at: time ?? now)
+            return StatusReport(credentialID: credentialID, status: .unknown, resolution: nil, issuer: nil, validUntil: nil, evidence: [], asOf: nil, at: time ?? now)
         }
         return StatusReport(
-            credentialID: credentialID, status: resolution.status(at: time ?? now), issuer: issue.issuer,
+            credentialID: credentialID, status: resolution.status(at: time ?? now), resolution: resolution, issuer: issue.issuer,
             validUntil: issue.validUntil?.rfc3339, evidence: evidence, asOf: try freshness(of: issue.feed), at: time ?? now)
     }
 
@@ -175,6 +175,9 @@ public final class Node {
         return Freshness(
             head: head, issuerTime: hlc.timestamp, issuersNode: own, heardAt: own ? clock() : heard.map(Timestamp.init(millisecondsSinceEpoch:)))
     }
+
+    /// The node's clock, as status answers read it.
+    public func now() -> Timestamp { clock() }
 
     /// The state root (hex): equal on replicas that hold the same entries.
     public func digest() throws -> EntryID { try store.stateRoot() }
@@ -202,6 +205,8 @@ public struct Freshness: Sendable {
 public struct StatusReport: Sendable {
     public let credentialID: String
     public let status: CredentialStatus
+    /// The merge result the status was read from (nil when unknown).
+    public let resolution: CredentialResolution?
     public let issuer: String?
     public let validUntil: String?
     /// The signed entries that decided the status: the issue, and the change that won, if any.
@@ -222,11 +227,31 @@ public struct StatusReport: Sendable {
         ]
     }
 
+    /// The evidence array as canonical JSON.
+    public var evidenceJSON: [UInt8] {
+        var out: [UInt8] = [UInt8(ascii: "[")]
+        out.reserveCapacity(2048)
+        for (i, e) in evidence.enumerated() {
+            if i > 0 { out.append(UInt8(ascii: ",")) }
+            e.writeCanonicalJSON(into: &out)
+        }
+        out.append(UInt8(ascii: "]"))
+        return out
+    }
+
     /// `json.canonicalBytes`, written directly (the hot path of `GET /v1/credentials/{id}/status`):
     /// entries go in with their stored payload bytes, nothing is parsed. A test keeps the two equal.
     public var canonicalBytes: [UInt8] {
+        StatusReport.canonicalBytes(
+            asOf: asOf, at: at, evidenceJSON: evidenceJSON, id: credentialID, issuer: issuer, status: status, validUntil: validUntil)
+    }
+
+    /// The same bytes from their parts, for an answer whose evidence was serialized before.
+    public static func canonicalBytes(
+        asOf: Freshness?, at: Timestamp, evidenceJSON: [UInt8], id: String, issuer: String?, status: CredentialStatus, validUntil: String?
+    ) -> [UInt8] {
         var out: [UInt8] = []
-        out.reserveCapacity(2048)
+        out.reserveCapacity(evidenceJSON.count + 512)
         func field(_ name: String, _ first: Bool = false) {
             out.append(UInt8(ascii: first ? "{" : ","))
             JSON.writeString(name, into: &out)
@@ -239,14 +264,8 @@ public struct StatusReport: Sendable {
         field("asOf", true)
         if let asOf { asOf.json.writeCanonical(into: &out) } else { out.append(contentsOf: "null".utf8) }
         field("at"); string(at.rfc3339)
-        field("evidence")
-        out.append(UInt8(ascii: "["))
-        for (i, e) in evidence.enumerated() {
-            if i > 0 { out.append(UInt8(ascii: ",")) }
-            e.writeCanonicalJSON(into: &out)
-        }
-        out.append(UInt8(ascii: "]"))
-        field("id"); string(credentialID)
+        field("evidence"); out.append(contentsOf: evidenceJSON)
+        field("id"); string(id)
         field("issuer"); string(issuer)
         field("status"); string(status.rawValue)
         field("validUntil"); string(validUntil)

@@ -1,3 +1,4 @@
+import Dispatch
 import Foundation
 import VellumCore
 import VellumNode
@@ -24,5 +25,12 @@ enum StatusProfile {
         try time("status + json + bytes") { _ = try node.status(of: $0).json.canonicalBytes }
         try time("status + direct bytes") { _ = try node.status(of: $0).canonicalBytes }
         try time("freshness") { _ in _ = try node.freshness(of: node.feed) }
+        // Two threads, a connection each: does a query slow down when another runs beside it?
+        nonisolated(unsafe) let nodes = [node, try Node.open(at: path)]
+        let start = DispatchTime.now().uptimeNanoseconds
+        DispatchQueue.concurrentPerform(iterations: 2) { t in
+            for i in 0..<n { _ = try? nodes[t].status(of: list[(i * 7 + t) % list.count]).canonicalBytes }
+        }
+        print(String(format: "%6.1f us  two threads, per answer per thread", Double(DispatchTime.now().uptimeNanoseconds - start) / 1000 / Double(n)))
     }
 }

@@ -83,6 +83,13 @@ struct RoutesTests {
                 #expect(checked.status.rawValue == expected)
                 #expect(reply.json["asOf"]?["seq"]?.numberValue == Double(try campus.node.store.entryCount()))
             }
+            // Answers are kept while the issuer's feed stands still; a status change moves it.
+            let before = try await client.get("/v1/credentials/\(campus.active.id)/status").json
+            try campus.node.changeStatus(.suspend, of: campus.active.id, reason: "checking")
+            let after = try await client.get("/v1/credentials/\(campus.active.id)/status").json
+            #expect(before["status"] == "active" && after["status"] == "suspended")
+            #expect(after["evidence"]?.arrayValue?.count == 2)
+            #expect(try StatusEvidence.check(after, credentialID: campus.active.id).status == .suspended)
             // The percent-encoded form of the id names the same credential.
             let encoded = campus.revoked.id.replacingOccurrences(of: ":", with: "%3A")
             #expect(try await client.get("/v1/credentials/\(encoded)/status").json["status"] == "revoked")
