@@ -16,11 +16,26 @@ public struct Timestamp: Sendable, Hashable, Comparable, CustomStringConvertible
         let days = seconds >= 0 ? seconds / 86400 : (seconds - 86399) / 86400
         let secondOfDay = Int(seconds - days * 86400)
         let (y, m, d) = Timestamp.civil(fromDays: days)
-        func pad(_ v: Int, _ width: Int) -> String {
-            let s = String(v)
-            return String(repeating: "0", count: max(0, width - s.count)) + s
+        guard (0...9999).contains(y) else {
+            func pad(_ v: Int, _ width: Int) -> String {
+                let s = String(v)
+                return String(repeating: "0", count: max(0, width - s.count)) + s
+            }
+            return "\(pad(Int(y), 4))-\(pad(m, 2))-\(pad(d, 2))T\(pad(secondOfDay / 3600, 2)):\(pad(secondOfDay / 60 % 60, 2)):\(pad(secondOfDay % 60, 2))Z"
         }
-        return "\(pad(Int(y), 4))-\(pad(m, 2))-\(pad(d, 2))T\(pad(secondOfDay / 3600, 2)):\(pad(secondOfDay / 60 % 60, 2)):\(pad(secondOfDay % 60, 2))Z"
+        // The common case without intermediate strings: YYYY-MM-DDThh:mm:ssZ.
+        var text = [UInt8](repeating: 0, count: 20)
+        func put(_ value: Int, _ at: Int, _ width: Int) {
+            var v = value
+            for i in stride(from: at + width - 1, through: at, by: -1) {
+                text[i] = UInt8(ascii: "0") + UInt8(v % 10)
+                v /= 10
+            }
+        }
+        put(Int(y), 0, 4); text[4] = UInt8(ascii: "-"); put(m, 5, 2); text[7] = UInt8(ascii: "-"); put(d, 8, 2)
+        text[10] = UInt8(ascii: "T"); put(secondOfDay / 3600, 11, 2); text[13] = UInt8(ascii: ":")
+        put(secondOfDay / 60 % 60, 14, 2); text[16] = UInt8(ascii: ":"); put(secondOfDay % 60, 17, 2); text[19] = UInt8(ascii: "Z")
+        return String(decoding: text, as: UTF8.self)
     }
 
     /// Parses an RFC 3339 date-time (`2026-11-27T10:00:00Z`, fractional seconds and offsets

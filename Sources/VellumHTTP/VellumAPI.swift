@@ -162,6 +162,6 @@ public struct VellumAPI: Sendable {
 
     func parameter(_ name: String, _ context: BasicRequestContext) throws -> String {
         guard let raw = context.parameters.get(name) else { throw APIError.badRequest("missing \(name)") }
-        return raw.removingPercentEncoding ?? raw
+        return raw.contains("%") ? raw.removingPercentEncoding ?? raw : raw
     }
 }

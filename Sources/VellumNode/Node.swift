@@ -199,6 +199,23 @@ public struct Freshness: Sendable {
             "heardAt": heardAt.map { .string($0.rfc3339) } ?? .null,
         ]
     }
+
+    /// `json.canonicalBytes`, written directly (keys in JCS order).
+    public func writeCanonicalJSON(into out: inout [UInt8]) {
+        out.append(contentsOf: #"{"feed":""#.utf8)
+        out.append(contentsOf: head.feed.hex.utf8)
+        out.append(contentsOf: #"","head":""#.utf8)
+        out.append(contentsOf: head.id.hex.utf8)
+        out.append(contentsOf: #"","heardAt":"#.utf8)
+        if let heardAt { JSON.writeString(heardAt.rfc3339, into: &out) } else { out.append(contentsOf: "null".utf8) }
+        out.append(contentsOf: #","issuerTime":"#.utf8)
+        JSON.writeString(issuerTime.rfc3339, into: &out)
+        out.append(contentsOf: #","issuersNode":"#.utf8)
+        out.append(contentsOf: (issuersNode ? "true" : "false").utf8)
+        out.append(contentsOf: #","seq":"#.utf8)
+        out.append(contentsOf: String(head.seq).utf8)
+        out.append(UInt8(ascii: "}"))
+    }
 }
 
 /// The answer to "is this credential valid?", with the evidence a verifier can check.
@@ -262,7 +279,7 @@ public struct StatusReport: Sendable {
         }
         // Keys in JCS order.
         field("asOf", true)
-        if let asOf { asOf.json.writeCanonical(into: &out) } else { out.append(contentsOf: "null".utf8) }
+        if let asOf { asOf.writeCanonicalJSON(into: &out) } else { out.append(contentsOf: "null".utf8) }
         field("at"); string(at.rfc3339)
         field("evidence"); out.append(contentsOf: evidenceJSON)
         field("id"); string(id)
