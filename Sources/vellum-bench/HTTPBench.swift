@@ -7,24 +7,30 @@ import VellumNode
 /// built here, and this process's bare Hummingbird endpoint as the limit, and loads both with wrk.
 enum HTTPBench {
     /// `vellum-bench ledger DIR COUNT IDS`: a node with COUNT credentials (1% of a sample
-    /// revoked), and a random sample of 10,000 of their ids in the file IDS for wrk to query.
+    /// revoked), a random sample of 10,000 of their ids in the file IDS (a hot set, as a
+    /// registrar's recent cohort) and every id in IDS.all, for wrk to query.
     static func ledger(at path: String, count: Int, ids: String) throws {
         let node = try Node.create(at: path, name: "Bench University", baseURL: "https://bench.example.edu")
         let requests = (0..<count).map { i in
             CredentialRequest(subject: "student\(i)@example.edu", achievementName: "Course \(i % 40)", validUntil: Timestamp(parsing: "2031-01-01T00:00:00Z"))
         }
         var sample: [String] = []
+        var all = ""
         var done = 0
         let start = Date()
         try node.issue(requests) { batch in
             done += batch.count
-            for c in batch where Int.random(in: 0..<count) < 10_000 { sample.append(c.id) }
+            for c in batch {
+                all += c.id + "\n"
+                if Int.random(in: 0..<count) < 10_000 { sample.append(c.id) }
+            }
             if done % 100_000 < batch.count || done == count {
                 FileHandle.standardError.write(Data(String(format: "  ledger: %d of %d credentials (%.0f s)\n", done, count, Date().timeIntervalSince(start)).utf8))
             }
         }
         for id in sample.prefix(sample.count / 100) { try node.changeStatus(.revoke, of: id, reason: "bench") }
         try (sample.joined(separator: "\n") + "\n").write(toFile: ids, atomically: true, encoding: .utf8)
+        try all.write(toFile: ids + ".all", atomically: true, encoding: .utf8)
     }
 
     /// `vellum-bench bare-http FILE`: a Hummingbird server whose one route returns a small

@@ -33,9 +33,6 @@ case "ledger":
     let a = CommandLine.arguments
     try HTTPBench.ledger(at: a[2], count: Int(a[3])!, ids: a[4])
     exit(0)
-case "status-profile":
-    try StatusProfile.run(path: CommandLine.arguments[2], ids: CommandLine.arguments[3])
-    exit(0)
 case "bare-http":
     try await HTTPBench.bareServer(endpointFile: CommandLine.arguments[2])
     exit(0)
