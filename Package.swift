@@ -69,7 +69,10 @@ let package = Package(
         // Scripts/bench: figures as ratios to the physical limits measured in the same run.
         .executableTarget(
             name: "vellum-bench",
-            dependencies: ["VellumNode", "VellumStore", "VellumCore", "CSQLite", .product(name: "Hummingbird", package: "hummingbird")]
+            dependencies: [
+                "VellumNode", "VellumStore", "VellumCore", "CSQLite", .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
         ),
         .testTarget(name: "VellumCoreTests", dependencies: ["VellumCore"]),
         .testTarget(name: "VellumWireTests", dependencies: ["VellumWire"]),

@@ -5,7 +5,8 @@ import VellumNode
 /// Recent status answers, kept while their issuer's feed does not move. Only the issuer's feed
 /// can change a credential's status, so an answer whose issuer head is still the same has the
 /// same evidence; what is redone per request is cheap: the freshness (one indexed read), expiry
-/// at the current time, and writing the bytes. Bounded: when full, it starts over.
+/// at the current time, and writing the bytes. Bounded: when full, each new answer displaces an
+/// arbitrary old one (O(1), so no request pays for a sweep).
 final class StatusCache: @unchecked Sendable {  // `items` is guarded by `lock`
     private struct Item {
         let report: StatusReport
@@ -33,7 +34,7 @@ final class StatusCache: @unchecked Sendable {  // `items` is guarded by `lock`
         guard report.status != .unknown else { return nil }
         let item = Item(report: report, evidenceJSON: report.evidenceJSON)
         lock.withLock {
-            if items.count >= capacity { items.removeAll(keepingCapacity: true) }
+            if items.count >= capacity, items[id] == nil { items.remove(at: items.startIndex) }
             items[id] = item
         }
         return StatusReport.canonicalBytes(

@@ -59,6 +59,11 @@ public final class LedgerStore {
         }
     }
 
+    /// Copies the write-ahead log into the database file and empties it.
+    public func checkpoint() throws(VellumError) {
+        do { try db.execute("PRAGMA wal_checkpoint(TRUNCATE)") } catch { throw VellumError(.storage, error.message) }
+    }
+
     // MARK: meta
 
     public func meta(_ key: String) throws(VellumError) -> String? {

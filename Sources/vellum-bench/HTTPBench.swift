@@ -1,5 +1,6 @@
 import Foundation
 import Hummingbird
+import Logging
 import VellumCore
 import VellumNode
 
@@ -29,6 +30,7 @@ enum HTTPBench {
             }
         }
         for id in sample.prefix(sample.count / 100) { try node.changeStatus(.revoke, of: id, reason: "bench") }
+        try node.store.checkpoint()  // the node under test should not start by copying the WAL
         try (sample.joined(separator: "\n") + "\n").write(toFile: ids, atomically: true, encoding: .utf8)
         try all.write(toFile: ids + ".all", atomically: true, encoding: .utf8)
     }
@@ -44,7 +46,12 @@ enum HTTPBench {
             router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)),
             onServerRunning: { channel in
                 try? "http://127.0.0.1:\(channel.localAddress?.port ?? 0)\n".write(toFile: endpointFile, atomically: true, encoding: .utf8)
-            })
+            },
+            logger: {
+                var logger = Logger(label: "bare")
+                logger.logLevel = .warning
+                return logger
+            }())
         try await app.runService()
     }
 }

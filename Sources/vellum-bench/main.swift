@@ -110,9 +110,10 @@ let c = try Node.create(at: cDir, name: "Fresh C", baseURL: "https://c.example.e
 var all: [Entry] = []
 try node.store.forEachEntry { all.append($0) }
 _ = try b.importEntries(all)
+let sharedHead = try node.store.heads()[node.feed]!.seq
 try node.issue(Array(requests.prefix(10)))
 var tenBytes = 0
-try node.store.forEachEntry { if $0.seq > UInt64(count) { tenBytes += $0.wireBytes.count } }
+try node.store.forEachEntry { if $0.seq > sharedHead { tenBytes += $0.wireBytes.count } }
 for other in [b, c] {
     try node.addPeer(address: "tcp://127.0.0.1:9", key: other.transport.publicKey)
     try other.addPeer(address: "tcp://127.0.0.1:9", key: node.transport.publicKey)
