@@ -1,3 +1,4 @@
+import Dispatch
 import Foundation
 import VellumCore
 import VellumNode
@@ -5,24 +6,59 @@ import VellumNode
 /// Recent status answers, kept while their issuer's feed does not move. Only the issuer's feed
 /// can change a credential's status, so an answer whose issuer head is still the same has the
 /// same evidence; what is redone per request is cheap: the freshness (one indexed read), expiry
-/// at the current time, and writing the bytes. Bounded: when full, each new answer displaces an
-/// arbitrary old one (O(1), so no request pays for a sweep).
-final class StatusCache: @unchecked Sendable {  // `items` is guarded by `lock`
+/// at the current time, and writing the bytes. Bounded with two generations: answers go into
+/// `recent`; when it is full it becomes `older` (the previous `older` is dropped), and an
+/// answer found in `older` moves back to `recent`. Recently asked credentials stay; the rest
+/// age out, and no request pays more than a constant.
+final class StatusCache: @unchecked Sendable {  // `recent` and `older` are guarded by `lock`
     private struct Item {
         let report: StatusReport
         let evidenceJSON: [UInt8]
     }
 
     private let lock = NSLock()
-    private var items: [String: Item] = [:]
-    let capacity: Int
+    private var recent: [String: Item] = [:]
+    private var older: [String: Item] = [:]
+    /// Answers per generation: at most twice this many are held.
+    let generation: Int
 
-    init(capacity: Int = 50_000) { self.capacity = capacity }
+    init(generation: Int = 25_000) { self.generation = generation }
+
+    private func lookup(_ id: String) -> Item? {
+        let (item, dropped) = lock.withLock { () -> (Item?, [String: Item]) in
+            if let item = recent[id] { return (item, [:]) }
+            guard let item = older.removeValue(forKey: id) else { return (nil, [:]) }
+            return (item, insert(id, item))
+        }
+        release(dropped)
+        return item
+    }
+
+    /// Frees an aged-out generation off the request's thread: tens of thousands of answers take
+    /// milliseconds to free, which would otherwise stall every request queued behind this one.
+    private func release(_ dropped: [String: Item]) {
+        guard !dropped.isEmpty else { return }
+        DispatchQueue.global(qos: .utility).async { withExtendedLifetime(dropped) {} }
+    }
+
+    /// Call with `lock` held. Returns the generation that aged out, for the caller to release
+    /// after unlocking.
+    private func insert(_ id: String, _ item: Item) -> [String: Item] {
+        var dropped: [String: Item] = [:]
+        if recent.count >= generation {
+            dropped = older
+            older = recent
+            recent = [:]
+            recent.reserveCapacity(generation)
+        }
+        recent[id] = item
+        return dropped
+    }
 
     /// The current status answer's bytes, or nil for an unknown credential.
     func answer(_ id: String, node: Node) throws -> [UInt8]? {
         let now = node.now()
-        if let item = lock.withLock({ items[id] }), let held = item.report.asOf, let resolution = item.report.resolution,
+        if let item = lookup(id), let held = item.report.asOf, let resolution = item.report.resolution,
             let fresh = try node.freshness(of: held.head.feed), fresh.head == held.head
         {
             let r = item.report
@@ -33,10 +69,7 @@ final class StatusCache: @unchecked Sendable {  // `items` is guarded by `lock`
         let report = try node.status(of: id)
         guard report.status != .unknown else { return nil }
         let item = Item(report: report, evidenceJSON: report.evidenceJSON)
-        lock.withLock {
-            if items.count >= capacity, items[id] == nil { items.remove(at: items.startIndex) }
-            items[id] = item
-        }
+        release(lock.withLock { insert(id, item) })
         return StatusReport.canonicalBytes(
             asOf: report.asOf, at: report.at, evidenceJSON: item.evidenceJSON, id: id, issuer: report.issuer, status: report.status,
             validUntil: report.validUntil)
