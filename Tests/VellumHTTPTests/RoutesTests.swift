@@ -60,9 +60,13 @@ struct Client: Sendable {
     }
 
     func post(_ uri: String, _ body: String, type: String? = "application/json") async throws -> Reply {
+        try await post(uri, bytes: Array(body.utf8), type: type)
+    }
+
+    func post(_ uri: String, bytes: [UInt8], type: String? = "application/json") async throws -> Reply {
         var headers = HTTPFields()
         if let type { headers[.contentType] = type }
-        return try await client.execute(uri: uri, method: .post, headers: headers, body: ByteBuffer(string: body)) {
+        return try await client.execute(uri: uri, method: .post, headers: headers, body: ByteBuffer(bytes: bytes)) {
             Reply(status: $0.status, text: String(buffer: $0.body), contentType: $0.headers[.contentType])
         }
     }
@@ -192,6 +196,53 @@ struct RoutesTests {
             #expect(reply.json["code"]?.stringValue == code)
             #expect((reply.json["message"]?.stringValue ?? "").count > 3)
             #expect(reply.contentType?.hasPrefix("application/json") == true)
+        }
+        #expect(try campus.node.digest() == root)
+    }
+
+    @Test("mutated requests (truncated, corrupted, hostile paths) never get a 5xx, always a JSON body, and change nothing")
+    func mutatedRequests() async throws {
+        let campus = try Campus()
+        defer { campus.remove() }
+        let root = try campus.node.digest()
+        let credential = Array(campus.active.document.canonicalString.utf8)
+        let wrapped = Array(JSON.object(["verifiableCredential": campus.active.document]).canonicalString.utf8)
+        // Every 1/40th of the body: cut there, or put a quote, a brace, a NUL or an invalid UTF-8 byte there.
+        @Sendable func mutants(_ body: [UInt8]) -> [[UInt8]] {
+            var out: [[UInt8]] = []
+            for i in stride(from: 0, to: body.count, by: max(1, body.count / 40)) {
+                out.append(Array(body[..<i]))
+                for byte: UInt8 in [0x22, 0x7B, 0x00, 0xFF] {
+                    var m = body
+                    m[i] = byte
+                    out.append(m)
+                }
+            }
+            return out
+        }
+        let hostileIDs = [
+            "urn:uuid:%00", "urn:uuid:%zz", "%", "urn%3Auuid%3A" + String(repeating: "f", count: 10_000), "urn:uuid:../../etc/passwd",
+            "urn:uuid:\u{1F393}", "urn:uuid:01a2%2F..%2Fstatus",
+        ]
+        try await campus.withClient { client in
+            var sent = 0
+            func expectSound(_ reply: Reply, _ what: String) {
+                sent += 1
+                #expect(reply.status.code < 500, "\(what): \(reply.status.code) \(reply.text.prefix(200))")
+                #expect(reply.json.objectValue != nil, "\(what): not a JSON object: \(reply.text.prefix(200))")
+            }
+            for (uri, body) in [("/v1/verify", credential), ("/credentials/verify", wrapped), ("/presentations/verify", wrapped)] {
+                for mutant in mutants(body) {
+                    expectSound(try await client.post(uri, bytes: mutant), "\(uri) with a mutated body")
+                }
+            }
+            for id in hostileIDs {
+                let encoded = id.addingPercentEncoding(withAllowedCharacters: .urlPathAllowed) ?? id
+                expectSound(try await client.get("/v1/credentials/\(encoded)/status"), "status of \(id.prefix(40))")
+                expectSound(try await client.get("/v1/credentials/\(campus.active.id)/status?at=\(encoded)"), "at=\(id.prefix(40))")
+                expectSound(try await client.get("/v1/status-lists/\(encoded)"), "list \(id.prefix(40))")
+            }
+            #expect(sent > 600)
         }
         #expect(try campus.node.digest() == root)
     }
