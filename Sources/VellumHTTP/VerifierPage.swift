@@ -31,7 +31,7 @@ enum VerifierPage {
           ul.checks li { padding: .5rem 1rem; border-top: 1px solid var(--line); overflow-wrap: anywhere; }
           ul.checks li:first-child { border-top: 0; }
           .mark { font-weight: 700; margin-right: .5rem; } .pass .mark { color: var(--ok); } .fail .mark { color: var(--bad); }
-          .error { color: var(--bad); font-weight: 600; }
+          .error, .why { color: var(--bad); font-weight: 600; }
         </style>
         </head>
         <body>
@@ -70,6 +70,7 @@ enum VerifierPage {
           result.dataset.status = report.status;
           result.append(el("div", {class: "verdict " + (report.verified ? "ok" : "bad"), id: "verdict"},
             report.verified ? "Verified" : "Not verified"));
+          if (!report.verified) result.append(el("p", {class: "why", id: "why"}, report.errors.join("; ")));
           const facts = el("dl");
           const add = (name, value) => { facts.append(el("dt", {}, name), el("dd", {id: "fact-" + name.toLowerCase().replace(/\W+/g, "-")}, value)); };
           add("Credential", report.id || "(no id)");

@@ -1,13 +1,15 @@
 #!/usr/bin/env python3
 """Drives the verifier web page in headless Chromium, as a person would (Python stdlib only).
 
-Usage: verifier_page.py NODE_URL CREDENTIAL_FILE...
+Usage: verifier_page.py NODE_URL CREDENTIAL_FILE... [--screenshot PNG]
 Loads NODE_URL/ in Chromium (Debian's `chromium`), and for each file pastes its text into the
 page's box, presses Verify and waits for the rendered result. Prints one JSON line per file:
 {"verified", "verdict", "status", "issuer", "asOf", "checks": [[name, ok], ...]}, read from
 the page's DOM. Talks to Chromium over the DevTools protocol on a pipe (fds 3 and 4), so it
 needs no port and no websocket library. Bounded: gives up after 30 s per step.
+--screenshot saves the page as it looks after the last file.
 """
+import base64
 import fcntl
 import json
 import os
@@ -94,7 +96,7 @@ READ_RESULT = """(() => {
 })()"""
 
 
-def main(url, files):
+def main(url, files, screenshot):
     browser = Browser()
     try:
         target = browser.send("Target.createTarget", {"url": "about:blank"}, session=False)["targetId"]
@@ -112,10 +114,19 @@ def main(url, files):
             browser.evaluate("document.getElementById('verify').click()")
             browser.wait_for("document.getElementById('result').dataset.state === 'done'", "the verification result")
             print(browser.evaluate(READ_RESULT), flush=True)
+        if screenshot:
+            browser.send("Emulation.setDeviceMetricsOverride", {"width": 900, "height": 1000, "deviceScaleFactor": 1, "mobile": False})
+            with open(screenshot, "wb") as f:
+                f.write(base64.b64decode(browser.send("Page.captureScreenshot", {"format": "png"})["data"]))
     finally:
         browser.close()
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1], sys.argv[2:]))
+    args = sys.argv[2:]
+    shot = None
+    if "--screenshot" in args:
+        shot = args[args.index("--screenshot") + 1]
+        args = args[:args.index("--screenshot")] + args[args.index("--screenshot") + 2:]
+    sys.exit(main(sys.argv[1], args, shot))
