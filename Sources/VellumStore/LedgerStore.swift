@@ -38,6 +38,8 @@ public final class LedgerStore {
     public init(path: String, create: Bool) throws(VellumError) {
         do {
             db = try SQLiteConnection(path: path)
+            // Reads go through a memory map (up to 16 GiB): random status reads on a large ledger
+            // run about 1.5x faster than through SQLite's page cache (Docs/PERFORMANCE.md).
             try db.execute("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA cache_size = -65536; PRAGMA wal_autocheckpoint = 65536; PRAGMA mmap_size = 17179869184")
             if !create, try Schema.version(db) == 0 {
                 throw VellumError(.storage, "\(path) is not a Vellum ledger")
