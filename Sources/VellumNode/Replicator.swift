@@ -40,6 +40,8 @@ public actor Replicator {
     private var strikes: [String: Strikes] = [:]
     private var allowed: Set<String> = []
     private var dispatcher: Task<Void, Never>?
+    /// The reconciliation round with every peer under way, if any (see `run`).
+    private var round: Task<Void, Never>?
     private var stopping = false
     public private(set) var bytesSent = 0
     public private(set) var bytesReceived = 0
@@ -83,6 +85,7 @@ public actor Replicator {
         stopping = true
         for (_, c) in pending { c.resume(returning: nil) }
         pending.removeAll()
+        await round?.value  // ends promptly: its requests just failed, and new ones fail at once
         reactor.shutdown()
         await dispatcher?.value
     }
@@ -126,6 +129,8 @@ public actor Replicator {
 
     /// Runs until cancelled: new entries (local or received) are pushed within ~200 ms, the
     /// allow-list is re-read twice a second, and every peer is reconciled every `antiEntropy`.
+    /// A round runs beside this loop, so a slow or absent peer delays neither the allow-list
+    /// nor the next tick.
     public func run(antiEntropy: Duration = .seconds(2)) async {
         var lastRow = (try? node.store.lastRowID()) ?? 0
         var lastPeers = ContinuousClock.now
@@ -138,14 +143,17 @@ public actor Replicator {
                 lastPeers = now
             }
             let row = (try? node.store.lastRowID()) ?? lastRow
-            if row != lastRow || now - lastRound >= antiEntropy {
+            if round == nil, row != lastRow || now - lastRound >= antiEntropy {
                 lastRow = row
                 lastRound = now
-                // Every peer at once: a slow or absent peer does not hold up the others.
-                await withTaskGroup(of: Void.self) { group in
-                    for key in links.keys.sorted() {
-                        group.addTask { await self.syncAndLog(with: key) }
+                round = Task {
+                    // Every peer at once: a slow or absent peer does not hold up the others.
+                    await withTaskGroup(of: Void.self) { group in
+                        for key in links.keys.sorted() {
+                            group.addTask { await self.syncAndLog(with: key) }
+                        }
                     }
+                    round = nil
                 }
             }
         }
