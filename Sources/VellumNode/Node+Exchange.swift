@@ -74,7 +74,7 @@ extension Node {
             let verified = try EntryVerifier.link(
                 contents, heads: heads,
                 knownID: { feed, seq in try? store.entryID(feed: feed, seq: seq) },
-                issuerFeed: { credential in (try? store.record(of: credential))?.resolution.issue?.feed })
+                issuerFeed: { credential in (try? store.statusRecord(of: credential))??.issue.feed })
             try store.append(verified)
             // Our clock moves past everything we have seen (HLC receive).
             if let newest = verified.map(\.hlc).max() {

@@ -180,32 +180,16 @@ public final class LedgerStore {
         }.first
     }
 
-    /// An entry's timestamp, without reading its payload.
-    public func hlc(of id: EntryID) throws(VellumError) -> HLC? {
-        try query("SELECT hlc FROM entries WHERE id = ?", [.blob(id.bytes)]) { HLC(rawValue: UInt64(bitPattern: $0.int(0))) }.first
-    }
-
     public func entry(id: EntryID) throws(VellumError) -> Entry? {
         try query("SELECT \(Self.entryColumns) FROM entries WHERE id = ?", [.blob(id.bytes)], Self.readEntry).first
     }
 
     /// The ledger's record of a credential: its issue payload and materialized resolution.
     public func record(of credential: String) throws(VellumError) -> LedgerRecord? {
-        try query(
-            """
-            SELECT c.status, c.issue_entry, c.decided_by, c.issuer, c.valid_until, e.feed, e.hlc, e.payload
-            FROM credentials c JOIN entries e ON e.id = c.issue_entry WHERE c.credential = ?
-            """, [.text(credential)]
-        ) { row -> LedgerRecord? in
-            guard case .issue(let payload) = try? EntryPayload(stored: .issue, bytes: row.blob(7)),
-                let status = CredentialStatus(rawValue: row.text(0))
-            else { return nil }
-            let issue = IssueFact(
-                entry: EntryID(row.blob(1))!, feed: FeedKey(row.blob(5))!, hlc: HLC(rawValue: UInt64(bitPattern: row.int(6))),
-                issuer: row.text(3), validUntil: row.isNull(4) ? nil : Timestamp(millisecondsSinceEpoch: row.int(4)))
-            let resolution = CredentialResolution(base: status, issue: issue, decidedBy: row.isNull(2) ? nil : EntryID(row.blob(2)))
-            return LedgerRecord(payload: payload, resolution: resolution)
-        }.first ?? nil
+        guard let (resolution, issue) = try statusRecord(of: credential),
+            case .issue(let payload) = try? EntryPayload(stored: .issue, bytes: issue.payload)
+        else { return nil }
+        return LedgerRecord(payload: payload, resolution: resolution)
     }
 
     /// What a status answer needs, in one query: the credential's materialized resolution
@@ -213,7 +197,7 @@ public final class LedgerStore {
     public func statusRecord(of credential: String) throws(VellumError) -> (resolution: CredentialResolution, issue: Entry)? {
         try query(
             """
-            SELECT c.status, c.decided_by, c.issuer, c.valid_until, \(Self.entryColumns.split(separator: ",").map { "e." + $0.trimmingCharacters(in: .whitespaces) }.joined(separator: ", "))
+            SELECT c.status, c.decided_by, c.issuer, c.valid_until, \(Self.entryColumnsOfE)
             FROM credentials c JOIN entries e ON e.id = c.issue_entry WHERE c.credential = ?
             """, [.text(credential)]
         ) { row -> (CredentialResolution, Entry)? in
@@ -376,6 +360,8 @@ public final class LedgerStore {
     // MARK: helpers
 
     static let entryColumns = "feed, seq, prev, hlc, kind, payload, id, signature"
+    /// The same, of a join's `entries` table aliased `e`.
+    static let entryColumnsOfE = "e.feed, e.seq, e.prev, e.hlc, e.kind, e.payload, e.id, e.signature"
 
     /// An entry from `entryColumns`, starting at column `first`.
     static func readEntry(_ s: Statement, from first: Int32) -> Entry {

@@ -48,7 +48,7 @@ struct Digest: VellumCommand {
         let node = try data.open()
         let root = try node.digest()
         if output.json {
-            Terminal.print(["stateRoot": .string(root.hex), "entries": .number(Double(try node.store.count("entries")))])
+            Terminal.print(["stateRoot": .string(root.hex), "entries": .number(Double(try node.store.entryCount()))])
         } else {
             print(root.hex)
         }
