@@ -53,8 +53,8 @@ public enum VerificationResult {
         ]
     }
 
-    /// The result for a request that could not be read at all.
-    public static func parsingFailure(_ detail: String) -> JSON {
+    /// The result's members for a request that could not be read at all.
+    public static func parsingFailure(_ detail: String) -> [String: JSON] {
         let problem = ProblemDetails(type: ProblemDetails.parsing, title: "The request could not be parsed", detail: detail)
         return ["verified": false, "checks": [], "results": [], "problemDetails": [problem.json], "warnings": [], "errors": [problem.json]]
     }
@@ -65,8 +65,8 @@ public enum VerificationResult {
 /// proof for `authentication` by the holder, bound to the verifier's challenge and domain.
 public enum PresentationVerifier {
     public static func verify(
-        _ presentation: JSON, challenge: String?, domain: String?, verify credential: (JSON) -> VerificationReport
-    ) -> JSON {
+        _ presentation: JSON, challenge: String?, domain: String?, verify credential: (JSON) throws -> VerificationReport
+    ) rethrows -> JSON {
         var problems: [ProblemDetails] = []
         var results: [JSON] = []
         func check(_ name: String, _ ok: Bool, _ detail: String, _ type: String) {
@@ -102,7 +102,7 @@ public enum PresentationVerifier {
         let carried = presentation["verifiableCredential"]
         let credentials = carried?.arrayValue ?? (carried.map { [$0] } ?? [])
         check("credentials", !credentials.isEmpty, "\(credentials.count) credential(s)", ProblemDetails.malformed)
-        let credentialResults = credentials.map { VerificationResult.json(credential($0)) }
+        let credentialResults = try credentials.map { VerificationResult.json(try credential($0)) }
         let allCredentials = credentialResults.allSatisfy { $0["verified"] == true }
         let presentationOK = problems.isEmpty
         for r in credentialResults {

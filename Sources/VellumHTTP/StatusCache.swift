@@ -11,8 +11,13 @@ import VellumNode
 /// answer found in `older` moves back to `recent`. Recently asked credentials stay; the rest
 /// age out, and no request pays more than a constant.
 final class StatusCache: @unchecked Sendable {  // `recent` and `older` are guarded by `lock`
+    /// What an answer keeps: everything but the time and the freshness, its evidence already
+    /// serialized.
     private struct Item {
-        let report: StatusReport
+        let head: FeedHead
+        let resolution: CredentialResolution
+        let issuer: String?
+        let validUntil: String?
         let evidenceJSON: [UInt8]
     }
 
@@ -57,21 +62,20 @@ final class StatusCache: @unchecked Sendable {  // `recent` and `older` are guar
 
     /// The current status answer's bytes, or nil for an unknown credential.
     func answer(_ id: String, node: Node) throws -> [UInt8]? {
-        let now = node.now()
-        if let item = lookup(id), let held = item.report.asOf, let resolution = item.report.resolution,
-            let fresh = try node.freshness(of: held.head.feed), fresh.head == held.head
-        {
-            let r = item.report
+        if let item = lookup(id), let fresh = try node.freshness(of: item.head.feed), fresh.head == item.head {
+            let now = node.now()
             return StatusReport.canonicalBytes(
-                asOf: fresh, at: now, evidenceJSON: item.evidenceJSON, id: r.credentialID, issuer: r.issuer,
-                status: resolution.status(at: now), validUntil: r.validUntil)
+                asOf: fresh, at: now, evidenceJSON: item.evidenceJSON, id: id, issuer: item.issuer,
+                status: item.resolution.status(at: now), validUntil: item.validUntil)
         }
         let report = try node.status(of: id)
-        guard report.status != .unknown else { return nil }
-        let item = Item(report: report, evidenceJSON: report.evidenceJSON)
-        release(lock.withLock { insert(id, item) })
+        guard let head = report.asOf?.head, let resolution = report.resolution else { return nil }  // unknown
+        let evidenceJSON = report.evidenceJSON
+        release(lock.withLock {
+            insert(id, Item(head: head, resolution: resolution, issuer: report.issuer, validUntil: report.validUntil, evidenceJSON: evidenceJSON))
+        })
         return StatusReport.canonicalBytes(
-            asOf: report.asOf, at: report.at, evidenceJSON: item.evidenceJSON, id: id, issuer: report.issuer, status: report.status,
+            asOf: report.asOf, at: report.at, evidenceJSON: evidenceJSON, id: id, issuer: report.issuer, status: report.status,
             validUntil: report.validUntil)
     }
 }

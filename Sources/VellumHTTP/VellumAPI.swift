@@ -88,13 +88,13 @@ public struct VellumAPI: Sendable {
 
     func statusList(_ context: BasicRequestContext) throws -> Response {
         let name = try parameter("list", context)
-        let list: StatusListName
-        do { list = try StatusListName(parsing: name) } catch { throw APIError.badRequest(error.message) }
-        guard let entry = try nodes.with({ try $0.store.latestStatusList(named: list.description) }) else {
-            throw APIError.notFound("no status list \(name) has been published to this node")
+        let list: [UInt8]?
+        do { list = try nodes.with { try $0.publishedStatusList(named: name) } } catch let error as VellumError where error.code == .invalidInput {
+            throw APIError.badRequest(error.message)
         }
+        guard let list else { throw APIError.notFound("no status list \(name) has been published to this node") }
         // The issuer's signed bytes, exactly as they travel in the ledger.
-        return .bytes(entry.payload, contentType: "application/vc+ld+json")
+        return .bytes(list, contentType: "application/vc+ld+json")
     }
 
     /// VC-API `POST /credentials/verify`: `{"verifiableCredential": ..., "options": ...}`.
@@ -115,12 +115,9 @@ public struct VellumAPI: Sendable {
         }
         let options = body["options"]
         let result = try nodes.with { node in
-            PresentationVerifier.verify(
+            try PresentationVerifier.verify(
                 presentation, challenge: options?["challenge"]?.stringValue, domain: options?["domain"]?.stringValue
-            ) { credential in
-                (try? node.verify(credential).report)
-                    ?? CredentialVerifier.verify(credential, record: nil, at: Node.systemClock())
-            }
+            ) { credential in try node.verify(credential).report }
         }
         return .json(result)
     }
@@ -156,8 +153,7 @@ public struct VellumAPI: Sendable {
     }
 
     static func parsingFailure(_ detail: String) -> APIError {
-        guard case .object(let result) = VerificationResult.parsingFailure(detail) else { fatalError("a result is an object") }
-        return APIError(status: .badRequest, code: "PARSING_ERROR", message: detail, extra: result)
+        APIError(status: .badRequest, code: "PARSING_ERROR", message: detail, extra: VerificationResult.parsingFailure(detail))
     }
 
     func parameter(_ name: String, _ context: BasicRequestContext) throws -> String {

@@ -7,15 +7,13 @@ import VellumStore
 /// serve the newest list they hold, so a list URL resolves on any node of the federation.
 extension Node {
     /// The newest signed `BitstringStatusListCredential` this node holds for a list name, from
-    /// whichever issuer published it.
-    public func publishedStatusList(named name: String) throws(VellumError) -> JSON? {
-        let list = try StatusListName(parsing: name)
-        guard let entry = try store.latestStatusList(named: list.description) else { return nil }
-        return try? JSON(parsing: entry.payload)  // stored entries were verified: their payloads parse
+    /// whichever issuer published it: the issuer's own bytes (canonical JCS), as stored.
+    public func publishedStatusList(named name: String) throws(VellumError) -> [UInt8]? {
+        try store.latestStatusList(named: StatusListName(parsing: name).description)?.payload
     }
 
     /// This node's own list `number` for `purpose`, as last published.
-    public func ownStatusList(purpose: String, number: Int) throws(VellumError) -> JSON? {
+    public func ownStatusList(purpose: String, number: Int) throws(VellumError) -> [UInt8]? {
         guard StatusListName.purposes.contains(purpose) else {
             throw VellumError(.invalidInput, "status purpose '\(purpose)' is not revocation or suspension")
         }

@@ -237,11 +237,12 @@ struct StatusList: VellumCommand {
 
     func execute() throws {
         let node = try data.open()
-        let credential = try name.map { try node.publishedStatusList(named: $0) } ?? node.ownStatusList(purpose: purpose, number: list)
-        guard let credential else {
+        let bytes = try name.map { try node.publishedStatusList(named: $0) } ?? node.ownStatusList(purpose: purpose, number: list)
+        guard let bytes else {
             throw VellumError(.notFound, "no published status list \(name ?? "\(purpose) \(list)") in this ledger")
         }
-        let text = (output.json ? credential.canonicalString : credential.prettyString) + "\n"
+        // The issuer's signed bytes are already canonical; the default output is indented.
+        let text = (output.json ? String(decoding: bytes, as: UTF8.self) : try JSON(parsing: bytes).prettyString) + "\n"
         if let out { try writeOutput(text, to: out, replace: true) } else { print(text, terminator: "") }
     }
 }
