@@ -27,15 +27,16 @@ public struct VerificationReport: Sendable {
     public var verified: Bool { checks.allSatisfy(\.ok) }
     public var errors: [String] { checks.filter { !$0.ok }.map { "\($0.name): \($0.detail)" } }
 
-    public var json: JSON {
+    /// The report's JSON members; a node adds the evidence entries and freshness
+    /// (`NodeVerification`), so that `vellum verify --json` and `POST /v1/verify` carry them.
+    public var jsonMembers: [String: JSON] {
         [
             "verified": .bool(verified),
             "id": credentialID.map(JSON.string) ?? .null,
             "issuer": issuer.map(JSON.string) ?? .null,
             "status": .string(status.rawValue),
-            "checkedAt": .string(checkedAt.rfc3339),
+            "at": .string(checkedAt.rfc3339),
             "checks": .array(checks.map { ["check": .string($0.name), "ok": .bool($0.ok), "detail": .string($0.detail)] }),
-            "evidence": .array(evidence.map { .string($0.hex) }),
             "errors": .array(errors.map(JSON.string)),
         ]
     }

@@ -10,8 +10,6 @@ public enum StatusEvidence {
         public let status: CredentialStatus
         /// The issue entry's record and the merge of the evidence: what a local verification needs.
         public let record: LedgerRecord?
-        /// The issuer feed's head seq, as the node reported it.
-        public let headSeq: UInt64?
     }
 
     public static func check(_ answer: JSON, credentialID: String) throws(VellumError) -> Checked {
@@ -28,7 +26,7 @@ public enum StatusEvidence {
         }
         guard !entries.isEmpty else {
             guard claimed == .unknown else { throw bad("status \(claimed.rawValue) comes with no entries") }
-            return Checked(status: .unknown, record: nil, headSeq: nil)
+            return Checked(status: .unknown, record: nil)
         }
         guard let issue = entries.first(where: { $0.kind == .issue }), case .issue(let payload) = issue.payload else {
             throw bad("no issue entry among the evidence")
@@ -44,14 +42,12 @@ public enum StatusEvidence {
         guard recomputed == claimed else { throw bad("the entries give \(recomputed.rawValue), the node says \(claimed.rawValue)") }
         guard answer["issuer"]?.stringValue == payload.issuer else { throw bad("the issuer differs from the issue entry's") }
 
-        var headSeq: UInt64?
         if let asOf = answer["asOf"], asOf != .null {
             guard asOf["feed"]?.stringValue == issue.feed.hex else { throw bad("the reported head is not the issuer's feed") }
             guard let seq = asOf["seq"]?.numberValue, entries.allSatisfy({ Double($0.seq) <= seq }) else {
                 throw bad("the reported head is older than the evidence")
             }
-            headSeq = UInt64(seq)
         }
-        return Checked(status: recomputed, record: LedgerRecord(payload: payload, resolution: resolution), headSeq: headSeq)
+        return Checked(status: recomputed, record: LedgerRecord(payload: payload, resolution: resolution))
     }
 }

@@ -226,7 +226,6 @@ enum OpenAPIDocument {
                 id: {type: [string, "null"]}
                 issuer: {type: [string, "null"]}
                 status: {enum: [active, suspended, revoked, expired, unknown]}
-                checkedAt: {type: string, format: date-time}
                 at: {type: string, format: date-time}
                 checks:
                   type: array

@@ -81,7 +81,7 @@ enum VerifierPage {
               (report.asOf.issuersNode ? "; answered by the issuer's own node"
                 : report.asOf.heardAt ? "; this node last caught up " + report.asOf.heardAt : "; this node has not yet caught up with a peer"));
           }
-          add("Checked", report.checkedAt);
+          add("Checked", report.at);
           result.append(facts);
           const list = el("ul", {class: "checks", id: "checks"});
           for (const c of report.checks) {

@@ -115,10 +115,9 @@ public struct NodeVerification: Sendable {
     public let asOf: Freshness?
 
     public var json: JSON {
-        guard case .object(var o) = report.json else { return report.json }
+        var o = report.jsonMembers
         o["evidence"] = .array(evidence.map(\.json))
         o["asOf"] = asOf?.json ?? .null
-        o["at"] = .string(report.checkedAt.rfc3339)
         return .object(o)
     }
 }
