@@ -16,25 +16,22 @@ public struct Timestamp: Sendable, Hashable, Comparable, CustomStringConvertible
         let days = seconds >= 0 ? seconds / 86400 : (seconds - 86399) / 86400
         let secondOfDay = Int(seconds - days * 86400)
         let (y, m, d) = Timestamp.civil(fromDays: days)
-        guard (0...9999).contains(y) else {
-            func pad(_ v: Int, _ width: Int) -> String {
-                let s = String(v)
-                return String(repeating: "0", count: max(0, width - s.count)) + s
-            }
-            return "\(pad(Int(y), 4))-\(pad(m, 2))-\(pad(d, 2))T\(pad(secondOfDay / 3600, 2)):\(pad(secondOfDay / 60 % 60, 2)):\(pad(secondOfDay % 60, 2))Z"
-        }
-        // The common case without intermediate strings: YYYY-MM-DDThh:mm:ssZ.
-        var text = [UInt8](repeating: 0, count: 20)
-        func put(_ value: Int, _ at: Int, _ width: Int) {
+        // YYYY-MM-DDThh:mm:ssZ, written without intermediate strings (it is on every status answer).
+        var text: [UInt8] = []
+        text.reserveCapacity(20)
+        func put(_ value: Int, _ width: Int) {
+            let start = text.count
+            text.append(contentsOf: repeatElement(UInt8(ascii: "0"), count: width))
             var v = value
-            for i in stride(from: at + width - 1, through: at, by: -1) {
-                text[i] = UInt8(ascii: "0") + UInt8(v % 10)
+            for i in stride(from: start + width - 1, through: start, by: -1) {
+                text[i] += UInt8(v % 10)
                 v /= 10
             }
         }
-        put(Int(y), 0, 4); text[4] = UInt8(ascii: "-"); put(m, 5, 2); text[7] = UInt8(ascii: "-"); put(d, 8, 2)
-        text[10] = UInt8(ascii: "T"); put(secondOfDay / 3600, 11, 2); text[13] = UInt8(ascii: ":")
-        put(secondOfDay / 60 % 60, 14, 2); text[16] = UInt8(ascii: ":"); put(secondOfDay % 60, 17, 2); text[19] = UInt8(ascii: "Z")
+        func mark(_ c: Unicode.Scalar) { text.append(UInt8(ascii: c)) }
+        if (0...9999).contains(y) { put(Int(y), 4) } else { text.append(contentsOf: String(y).utf8) }
+        mark("-"); put(m, 2); mark("-"); put(d, 2)
+        mark("T"); put(secondOfDay / 3600, 2); mark(":"); put(secondOfDay / 60 % 60, 2); mark(":"); put(secondOfDay % 60, 2); mark("Z")
         return String(decoding: text, as: UTF8.self)
     }
 
