@@ -105,8 +105,7 @@ extension Node {
                 }
                 try store.append(batch.entries, local: local)
                 var after = batch.after
-                let size = OpenBadges.statusListSize
-                let opened = newLists(from: (batch.before.nextStatusIndex + size - 1) / size, to: (after.nextStatusIndex + size - 1) / size)
+                let opened = newLists(from: batch.before.nextStatusIndex, to: after.nextStatusIndex)
                 if !opened.isEmpty {
                     var writer = FeedWriter(key: key, head: after.head, clock: after.clock)
                     try publish(opened, with: &writer, now: clock())

@@ -54,8 +54,11 @@ extension Node {
         return purposes.map { StatusListName(issuer: did, purpose: $0, number: number) }
     }
 
-    /// Both purposes' lists for list numbers `from..<to` (new lists that issuance opened).
+    /// Both purposes' lists that issuance opened when it took the status-list indexes
+    /// `from..<to`: those holding any of them but none before `from`.
     func newLists(from: Int, to: Int) -> [StatusListName] {
-        (from..<max(from, to)).flatMap { n in StatusListName.purposes.map { StatusListName(issuer: did, purpose: $0, number: n) } }
+        let size = OpenBadges.statusListSize
+        let (first, end) = ((from + size - 1) / size, (to + size - 1) / size)
+        return (first..<max(first, end)).flatMap { n in StatusListName.purposes.map { StatusListName(issuer: did, purpose: $0, number: n) } }
     }
 }

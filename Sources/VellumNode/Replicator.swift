@@ -295,9 +295,7 @@ public actor Replicator {
             progress?(report.pulled + report.pushed, toPull + toPush)
             if !progressed { break }
         }
-        // Everything this peer knew of these feeds is now held here.
-        let held = try store.heads()
-        try store.markHeard(theirs.filter { $0.seq <= held[$0.feed]?.seq ?? 0 }.map(\.feed), at: Node.systemClock().millisecondsSinceEpoch)
+        try markCaughtUp(with: theirs)
         Counter(label: "vellum_sync_rounds_total").increment()
         report.bytesSent = bytesSent - sentBefore
         report.bytesReceived = bytesReceived - receivedBefore
@@ -350,8 +348,7 @@ public actor Replicator {
     private func answer(_ message: SyncMessage, from peer: String) async throws -> SyncMessage {
         switch message {
         case .heads(let theirs):
-            let held = try node.store.heads()
-            try node.store.markHeard(theirs.filter { $0.seq <= held[$0.feed]?.seq ?? 0 }.map(\.feed), at: Node.systemClock().millisecondsSinceEpoch)
+            try markCaughtUp(with: theirs)
             return .heads(try ourHeads())
         case .want(let ranges):
             return .entries(try entries(for: ranges))
@@ -369,6 +366,13 @@ public actor Replicator {
     }
 
     // MARK: shared
+
+    /// Records that this node holds everything a peer knew of its feeds (each of `theirs` not
+    /// ahead of ours): the `heardAt` of status answers.
+    private func markCaughtUp(with theirs: [FeedHead]) throws {
+        let held = try node.store.heads()
+        try node.store.markHeard(theirs.filter { $0.seq <= held[$0.feed]?.seq ?? 0 }.map(\.feed), at: Node.systemClock().millisecondsSinceEpoch)
+    }
 
     private func ourHeads() throws -> [FeedHead] {
         try node.store.heads().values.sorted { $0.feed < $1.feed }

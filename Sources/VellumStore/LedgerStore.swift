@@ -243,8 +243,12 @@ public final class LedgerStore {
     // MARK: freshness
 
     /// Records that, at `time`, this node held everything a peer (or the issuer) knew of these feeds.
-    public func markHeard(_ feeds: some Sequence<FeedKey>, at time: Int64) throws(VellumError) {
-        for feed in feeds { try run("INSERT OR REPLACE INTO heard (feed, at) VALUES (?, ?)", [.blob(feed.bytes), .integer(time)]) }
+    /// One transaction, however many feeds.
+    public func markHeard(_ feeds: [FeedKey], at time: Int64) throws {
+        guard !feeds.isEmpty else { return }
+        try transaction {
+            for feed in feeds { try run("INSERT OR REPLACE INTO heard (feed, at) VALUES (?, ?)", [.blob(feed.bytes), .integer(time)]) }
+        }
     }
 
     /// When this node last caught up with a feed (ms since the epoch), if ever.
