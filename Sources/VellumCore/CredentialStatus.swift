@@ -66,22 +66,27 @@ public struct CredentialResolution: Sendable, Hashable {
     public var evidence: [EntryID] { [issue?.entry, decidedBy].compactMap { $0 } }
 }
 
-/// The CRDT merge for one credential, a pure function of the set of facts:
-/// - the issue is the earliest issue entry by (HLC, feed, id), so duplicates cannot disagree;
-/// - only entries of the issuing feed count (others are unauthorized and ignored);
+/// The CRDT merge for one credential (one `CredentialKey`: issuing feed and id), a pure
+/// function of the set of facts about it:
+/// - the issue is the earliest issue entry of the issuing feed by (HLC, id), so a feed that
+///   issued one id twice still resolves the same way everywhere;
+/// - only status entries of the issuing feed count (any other is ignored);
 /// - any revoke wins (revoked is terminal), the earliest by (HLC, id) is the evidence;
-/// - otherwise the last suspend or reinstate by (HLC, feed, id) decides; none means active.
+/// - otherwise the last suspend or reinstate by (HLC, id) decides; none means active.
+///
+/// Callers gather facts by `CredentialKey`, so facts of another feed never reach it; the
+/// filters below keep that true even for a caller that mixes them up.
 public enum CredentialMerge {
-    public static func resolve(issues: [IssueFact], changes: [StatusFact]) -> CredentialResolution {
-        guard let issue = issues.min(by: { ($0.hlc, $0.feed, $0.entry) < ($1.hlc, $1.feed, $1.entry) }) else {
+    public static func resolve(_ key: CredentialKey, issues: [IssueFact], changes: [StatusFact]) -> CredentialResolution {
+        guard let issue = issues.filter({ $0.feed == key.feed }).min(by: { ($0.hlc, $0.entry) < ($1.hlc, $1.entry) }) else {
             return CredentialResolution(base: .unknown, issue: nil, decidedBy: nil)
         }
-        let authorized = changes.filter { $0.feed == issue.feed }
+        let authorized = changes.filter { $0.feed == key.feed }
         if let revoke = authorized.filter({ $0.kind == .revoke }).min(by: { ($0.hlc, $0.entry) < ($1.hlc, $1.entry) }) {
             return CredentialResolution(base: .revoked, issue: issue, decidedBy: revoke.entry)
         }
         let last = authorized.filter { $0.kind == .suspend || $0.kind == .reinstate }
-            .max(by: { ($0.hlc, $0.feed, $0.entry) < ($1.hlc, $1.feed, $1.entry) })
+            .max(by: { ($0.hlc, $0.entry) < ($1.hlc, $1.entry) })
         guard let last else { return CredentialResolution(base: .active, issue: issue, decidedBy: nil) }
         return CredentialResolution(base: last.kind == .suspend ? .suspended : .active, issue: issue, decidedBy: last.entry)
     }

@@ -125,9 +125,9 @@ public struct Entry: Sendable, Hashable {
     public var payload: [UInt8] { unsigned.payload }
 }
 
-/// An entry whose id, signature, payload and authorization have been checked. Only
-/// `EntryVerifier` and `FeedWriter` (which signs with the node's own key) can make one, and
-/// storage accepts nothing else.
+/// An entry whose contents have been checked: id, signature, payload, and that the feed may
+/// write it (its own issues and status lists). Only `EntryVerifier` can make one. Whether it
+/// continues its feed's chain on this replica is a separate check: see `LinkedEntry`.
 public struct VerifiedEntry: Sendable, Hashable {
     public let entry: Entry
     public let payload: EntryPayload
@@ -143,6 +143,33 @@ public struct VerifiedEntry: Sendable, Hashable {
     public var hlc: HLC { entry.hlc }
     public var kind: EntryKind { entry.kind }
     public var credentialID: String { payload.credentialID }
+
+    /// The credential an issue or status entry is about: the feed's own, always (a feed can
+    /// neither issue for another issuer nor change another issuer's credential). Nil for a
+    /// status list.
+    public var credentialKey: CredentialKey? {
+        if case .statusList = payload { return nil }
+        return CredentialKey(feed: feed, id: payload.credentialID)
+    }
+}
+
+/// A verified entry that continues its feed's chain on this replica: the next seq after the
+/// held head, linked by `prev`. Only `EntryVerifier.link` and `FeedWriter` (which chains and
+/// signs the node's own entries) can make one, and `LedgerStore.append` accepts nothing else.
+public struct LinkedEntry: Sendable, Hashable {
+    public let verified: VerifiedEntry
+
+    init(_ verified: VerifiedEntry) { self.verified = verified }
+
+    public var entry: Entry { verified.entry }
+    public var payload: EntryPayload { verified.payload }
+    public var id: EntryID { verified.id }
+    public var feed: FeedKey { verified.feed }
+    public var seq: UInt64 { verified.seq }
+    public var hlc: HLC { verified.hlc }
+    public var kind: EntryKind { verified.kind }
+    public var credentialID: String { verified.credentialID }
+    public var credentialKey: CredentialKey? { verified.credentialKey }
 }
 
 /// The newest entry of a feed that a replica holds.

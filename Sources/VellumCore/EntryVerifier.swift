@@ -1,10 +1,12 @@
 @preconcurrency import Crypto
 
-/// The only way into the ledger: checks an entry's id, signature, payload, authorization and
-/// its link to the feed's previous entry, and returns a `VerifiedEntry`.
+/// The only way into the ledger: checks an entry's contents (`VerifiedEntry`), then its link
+/// to the feed's previous entry on this replica (`LinkedEntry`, what storage accepts).
 public enum EntryVerifier {
     /// Checks everything that depends on the entry alone: id, signature, payload and that the
-    /// feed is allowed to write it (the issuer of an issue entry is the feed's own did:key).
+    /// feed is allowed to write it (the issuer of an issue entry, and of a status list, is the
+    /// feed's own did:key). A status entry always speaks of the feed's own credential
+    /// (`VerifiedEntry.credentialKey`), so it needs no check here.
     public static func verifyContents(_ entry: Entry) throws(VellumError) -> VerifiedEntry {
         let u = entry.unsigned
         guard u.seq >= 1 else { throw VellumError(.invalidEntry, "entry \(entry.id): seq must start at 1") }
@@ -25,18 +27,18 @@ public enum EntryVerifier {
         let feedDID = entry.feed.didKey.did
         switch payload {
         case .issue(let issue):
-            guard issue.issuer == feedDID else {
+            guard issue.issuer.utf8.elementsEqual(feedDID.utf8) else {
                 throw VellumError(.unauthorized, "entry \(entry.id): issuer \(issue.issuer) is not the feed's key \(feedDID)")
             }
         case .statusList(let list):
-            guard list.name.issuer.did == feedDID else {
+            guard list.name.issuer.publicKey == entry.feed.bytes else {
                 throw VellumError(.unauthorized, "entry \(entry.id): status list \(list.name) belongs to another issuer than the feed's key \(feedDID)")
             }
             let proof: DataIntegrity.VerifiedProof
             do { proof = try DataIntegrity.verify(list.credential) } catch {
                 throw VellumError(.invalidEntry, "entry \(entry.id): status list proof: \(error.message)")
             }
-            guard proof.signer.did == feedDID else {
+            guard proof.signer.publicKey == entry.feed.bytes else {
                 throw VellumError(.unauthorized, "entry \(entry.id): status list signed by \(proof.signer.did), not the feed's key")
             }
         case .status:
@@ -45,16 +47,12 @@ public enum EntryVerifier {
         return VerifiedEntry(entry: entry, payload: payload)
     }
 
-    /// Verifies a run of entries of any feeds against the heads a replica already holds.
-    /// Entries already held (same id at a held seq) are skipped; each feed's new entries must
-    /// continue its chain without gaps. Signatures are checked on every core in parallel.
-    /// A status entry about a credential whose issue is known (held, or in this run) must come
-    /// from the issuing feed. Throws on the first bad entry, so a caller stores all or nothing.
+    /// Verifies a run of entries of any feeds against the heads a replica already holds: the
+    /// contents of each, then the chain links (`link`).
     public static func verify(
-        _ entries: [Entry], heads: [FeedKey: FeedHead], knownID: (FeedKey, UInt64) -> EntryID?,
-        issuerFeed: (String) -> FeedKey? = { _ in nil }
-    ) throws(VellumError) -> [VerifiedEntry] {
-        try link(try verifyContents(entries), heads: heads, knownID: knownID, issuerFeed: issuerFeed)
+        _ entries: [Entry], heads: [FeedKey: FeedHead], knownID: (FeedKey, UInt64) -> EntryID?
+    ) throws(VellumError) -> [LinkedEntry] {
+        try link(try verifyContents(entries), heads: heads, knownID: knownID)
     }
 
     /// `verifyContents` for a batch, on every core; throws the first failure in batch order.
@@ -68,25 +66,18 @@ public enum EntryVerifier {
         return verified
     }
 
-    /// The checks that depend on what a replica already holds: authorization of status changes
-    /// and chain continuity against the feed heads. Returns the entries not yet held.
+    /// Chain continuity against the feed heads a replica holds: each feed's new entries must
+    /// follow its head without gaps. Returns the entries not yet held.
+    ///
+    /// Nothing here depends on other feeds: whether an entry is stored never depends on which
+    /// other feeds' entries a replica holds (or in which order they came). Who may change a
+    /// credential's status is decided by the merge (`CredentialMerge`), from the set of entries.
     public static func link(
-        _ verified: [VerifiedEntry], heads: [FeedKey: FeedHead], knownID: (FeedKey, UInt64) -> EntryID?,
-        issuerFeed: (String) -> FeedKey? = { _ in nil }
-    ) throws(VellumError) -> [VerifiedEntry] {
-        // Authorization of status changes.
-        var issuedHere: [String: FeedKey] = [:]
-        for v in verified where v.kind == .issue { issuedHere[v.credentialID] = v.feed }
-        for v in verified where v.kind.changesStatus {
-            if let issuer = issuedHere[v.credentialID] ?? issuerFeed(v.credentialID), issuer != v.feed {
-                throw VellumError(.unauthorized, "entry \(v.id): feed \(v.feed) may not \(v.kind) \(v.credentialID), issued by feed \(issuer)")
-            }
-        }
-
-        // Then chain links, per feed in seq order.
+        _ verified: [VerifiedEntry], heads: [FeedKey: FeedHead], knownID: (FeedKey, UInt64) -> EntryID?
+    ) throws(VellumError) -> [LinkedEntry] {
         var byFeed: [FeedKey: [VerifiedEntry]] = [:]
         for v in verified { byFeed[v.feed, default: []].append(v) }
-        var accepted: [VerifiedEntry] = []
+        var accepted: [LinkedEntry] = []
         for (feed, run) in byFeed.sorted(by: { $0.key < $1.key }) {
             var head = heads[feed]
             var seen: [UInt64: EntryID] = [:]
@@ -106,7 +97,7 @@ public enum EntryVerifier {
                 }
                 head = FeedHead(feed: feed, seq: v.seq, id: v.id)
                 seen[v.seq] = v.id
-                accepted.append(v)
+                accepted.append(LinkedEntry(v))
             }
         }
         return accepted

@@ -1,7 +1,7 @@
 @preconcurrency import Crypto
 
 /// Appends to a node's own feed: assigns seq, prev and HLC, computes ids in chain order and
-/// signs. Entries it makes are correct by construction, so it may mint `VerifiedEntry`s.
+/// signs. Entries it makes are correct by construction, so it may mint `LinkedEntry`s.
 public struct FeedWriter: Sendable {
     public let key: Curve25519.Signing.PrivateKey
     public let feed: FeedKey
@@ -16,7 +16,7 @@ public struct FeedWriter: Sendable {
     }
 
     /// Builds, chains and signs entries of the given kinds.
-    public mutating func append(_ items: [(EntryKind, EntryPayload)], now: Timestamp) -> [VerifiedEntry] {
+    public mutating func append(_ items: [(EntryKind, EntryPayload)], now: Timestamp) -> [LinkedEntry] {
         var unsigned: [(UnsignedEntry, EntryID)] = []
         for (kind, payload) in items {
             clock = clock.tick(now: now)
@@ -34,14 +34,14 @@ public struct FeedWriter: Sendable {
         return (u, id)
     }
 
-    private func sign(_ unsigned: [(UnsignedEntry, EntryID)], payloads: [EntryPayload]) -> [VerifiedEntry] {
+    private func sign(_ unsigned: [(UnsignedEntry, EntryID)], payloads: [EntryPayload]) -> [LinkedEntry] {
         let signatures = Parallel.map(unsigned) { item in
             Array(try! key.signature(for: item.1.bytes))
         }
         return unsigned.indices.map { i in
-            VerifiedEntry(
+            LinkedEntry(VerifiedEntry(
                 entry: Entry(unsigned: unsigned[i].0, id: unsigned[i].1, signature: signatures[i]),
-                payload: payloads[i])
+                payload: payloads[i]))
         }
     }
 }

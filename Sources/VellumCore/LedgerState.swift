@@ -3,13 +3,17 @@
 /// The replicated state as a pure function of a set of verified entries: a grow-only set whose
 /// merge is union. Applying entries in any order, any number of times, gives the same state.
 ///
+/// Credentials are keyed by (issuing feed, id) (`CredentialKey`): a stranger who writes an
+/// issue or status entry for another issuer's credential id makes a credential of its own, and
+/// changes nothing of the other's.
+///
 /// The store keeps the same state materialized in SQLite; `vellum audit` rebuilds it with this
 /// type and compares.
 public struct LedgerState: Sendable {
     public private(set) var entryIDs: Set<EntryID> = []
     public private(set) var heads: [FeedKey: FeedHead] = [:]
-    private var issues: [String: [IssueFact]] = [:]
-    private var changes: [String: [StatusFact]] = [:]
+    private var issues: [CredentialKey: [IssueFact]] = [:]
+    private var changes: [CredentialKey: [StatusFact]] = [:]
 
     public init() {}
 
@@ -23,42 +27,64 @@ public struct LedgerState: Sendable {
         if heads[entry.feed].map({ $0.seq < entry.seq }) ?? true {
             heads[entry.feed] = FeedHead(feed: entry.feed, seq: entry.seq, id: entry.id)
         }
+        guard let key = entry.credentialKey else { return }  // a status list: derived, not merged
         switch entry.payload {
-        case .issue: issues[entry.credentialID, default: []].append(IssueFact(entry))
-        case .status: changes[entry.credentialID, default: []].append(StatusFact(entry))
-        case .statusList: break  // derived from the statuses; not part of the merged state
+        case .issue: issues[key, default: []].append(IssueFact(entry))
+        case .status: changes[key, default: []].append(StatusFact(entry))
+        case .statusList: break
         }
     }
 
-    public func resolution(of credentialID: String) -> CredentialResolution {
-        CredentialMerge.resolve(issues: issues[credentialID] ?? [], changes: changes[credentialID] ?? [])
+    public func resolution(of key: CredentialKey) -> CredentialResolution {
+        CredentialMerge.resolve(key, issues: issues[key] ?? [], changes: changes[key] ?? [])
     }
 
     /// Every credential with a known issue, resolved.
-    public var credentials: [String: CredentialResolution] {
-        var out: [String: CredentialResolution] = [:]
-        for id in issues.keys { out[id] = resolution(of: id) }
+    public var credentials: [CredentialKey: CredentialResolution] {
+        var out: [CredentialKey: CredentialResolution] = [:]
+        for key in issues.keys { out[key] = resolution(of: key) }
         return out
+    }
+
+    /// What the merge ignores and an auditor should see: credential ids issued by more than
+    /// one feed (each is a separate credential; only its own feed speaks for it), and issue
+    /// entries beyond the first for one credential.
+    public var ignoredIssues: [String] {
+        var notes: [String] = []
+        var feedsByID: [String: [FeedKey]] = [:]
+        for (key, facts) in issues {
+            feedsByID[key.id, default: []].append(key.feed)
+            if facts.count > 1, let kept = resolution(of: key).issue?.entry {
+                for f in facts where f.entry != kept {
+                    notes.append("credential \(key.id): feed \(key.feed.hex.prefix(16))… issued it again in entry \(f.entry); the first issue, \(kept), stands")
+                }
+            }
+        }
+        for (id, feeds) in feedsByID where feeds.count > 1 {
+            notes.append("credential id \(id) is issued by \(feeds.count) feeds (\(feeds.sorted().map { String($0.hex.prefix(16)) + "…" }.joined(separator: ", "))): separate credentials, none can change another's status")
+        }
+        return notes.sorted()
     }
 
     public var stateRoot: EntryID {
         var hasher = StateRootHasher()
         for head in heads.values.sorted(by: { $0.feed < $1.feed }) { hasher.add(head) }
-        for (id, r) in credentials.sorted(by: { $0.key.utf8.lexicographicallyPrecedes($1.key.utf8) }) {
+        for (key, r) in credentials.sorted(by: { $0.key < $1.key }) {
             guard let issue = r.issue else { continue }
-            hasher.add(credentialID: id, status: r.base, issue: issue.entry, decidedBy: r.decidedBy)
+            hasher.add(key, status: r.base, issue: issue.entry, decidedBy: r.decidedBy)
         }
         return hasher.finalize()
     }
 }
 
 /// The state root: SHA-256 over the canonical materialized state, fed in a fixed order (feed
-/// heads by key bytes, then credentials by id bytes). See Docs/LEDGER.md for the exact lines.
+/// heads by key bytes, then credentials by id bytes and issuing feed). See Docs/LEDGER.md for
+/// the exact lines.
 public struct StateRootHasher {
     private var sha = SHA256()
     private var phase = 0
 
-    public init() { sha.update(data: Array("vellum-state-v1\n".utf8)) }
+    public init() { sha.update(data: Array("vellum-state-v2\n".utf8)) }
 
     /// Add feed heads first, in ascending key order.
     public mutating func add(_ head: FeedHead) {
@@ -66,10 +92,10 @@ public struct StateRootHasher {
         sha.update(data: Array("feed \(head.feed.hex) \(head.seq) \(head.id.hex)\n".utf8))
     }
 
-    /// Then credentials, in ascending UTF-8 order of their ids.
-    public mutating func add(credentialID: String, status: CredentialStatus, issue: EntryID, decidedBy: EntryID?) {
+    /// Then credentials, in ascending `CredentialKey` order.
+    public mutating func add(_ key: CredentialKey, status: CredentialStatus, issue: EntryID, decidedBy: EntryID?) {
         phase = 1
-        sha.update(data: Array("credential \(credentialID) \(status.rawValue) \(issue.hex) \(decidedBy?.hex ?? "-")\n".utf8))
+        sha.update(data: Array("credential \(key.id) \(key.feed.hex) \(status.rawValue) \(issue.hex) \(decidedBy?.hex ?? "-")\n".utf8))
     }
 
     public func finalize() -> EntryID { EntryID(Array(sha.finalize()))! }

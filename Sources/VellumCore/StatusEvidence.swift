@@ -12,7 +12,8 @@ public enum StatusEvidence {
         public let record: LedgerRecord?
     }
 
-    public static func check(_ answer: JSON, credentialID: String) throws(VellumError) -> Checked {
+    /// `issuer`: the did:key the question named, if any; the answer must be about its credential.
+    public static func check(_ answer: JSON, credentialID: String, issuer: String? = nil) throws(VellumError) -> Checked {
         func bad(_ problem: String) -> VellumError { VellumError(.invalidEntry, "the node's evidence does not hold: \(problem)") }
         guard let statusText = answer["status"]?.stringValue, let claimed = CredentialStatus(rawValue: statusText) else {
             throw bad("no status in the answer")
@@ -36,11 +37,13 @@ public enum StatusEvidence {
             guard e.feed == issue.feed else { throw bad("entry \(e.id) is not from the issuer's feed") }
         }
         let resolution = CredentialMerge.resolve(
+            CredentialKey(feed: issue.feed, id: credentialID),
             issues: entries.filter { $0.kind == .issue }.map(IssueFact.init),
             changes: entries.filter { $0.kind.changesStatus }.map(StatusFact.init))
         let recomputed = resolution.status(at: at)
         guard recomputed == claimed else { throw bad("the entries give \(recomputed.rawValue), the node says \(claimed.rawValue)") }
         guard answer["issuer"]?.stringValue == payload.issuer else { throw bad("the issuer differs from the issue entry's") }
+        if let issuer, issuer != payload.issuer { throw bad("the answer is about \(payload.issuer)'s credential, not \(issuer)'s") }
 
         if let asOf = answer["asOf"], asOf != .null {
             guard asOf["feed"]?.stringValue == issue.feed.hex else { throw bad("the reported head is not the issuer's feed") }

@@ -33,6 +33,8 @@ struct APIError: HTTPResponseError {
             self.init(status: .serviceUnavailable, code: "unavailable", message: e.message)
         case let e as VellumError where e.code == .notFound:
             self = .notFound(e.message)
+        case let e as VellumError where e.code == .conflict:
+            self.init(status: .conflict, code: "conflict", message: e.message)
         case let e as VellumError:
             self.init(status: .badRequest, code: e.code.rawValue, message: e.message)
         case let e as HTTPError:

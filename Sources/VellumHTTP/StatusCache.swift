@@ -22,15 +22,15 @@ final class StatusCache: @unchecked Sendable {  // `recent` and `older` are guar
     }
 
     private let lock = NSLock()
-    private var recent: [String: Item] = [:]
-    private var older: [String: Item] = [:]
+    private var recent: [CredentialKey: Item] = [:]
+    private var older: [CredentialKey: Item] = [:]
     /// Answers per generation: at most twice this many are held.
     let generation: Int
 
     init(generation: Int = 25_000) { self.generation = generation }
 
-    private func lookup(_ id: String) -> Item? {
-        let (item, dropped) = lock.withLock { () -> (Item?, [String: Item]) in
+    private func lookup(_ id: CredentialKey) -> Item? {
+        let (item, dropped) = lock.withLock { () -> (Item?, [CredentialKey: Item]) in
             if let item = recent[id] { return (item, [:]) }
             guard let item = older.removeValue(forKey: id) else { return (nil, [:]) }
             return (item, insert(id, item))
@@ -41,15 +41,15 @@ final class StatusCache: @unchecked Sendable {  // `recent` and `older` are guar
 
     /// Frees an aged-out generation off the request's thread: tens of thousands of answers take
     /// milliseconds to free, which would otherwise stall every request queued behind this one.
-    private func release(_ dropped: [String: Item]) {
+    private func release(_ dropped: [CredentialKey: Item]) {
         guard !dropped.isEmpty else { return }
         DispatchQueue.global(qos: .utility).async { withExtendedLifetime(dropped) {} }
     }
 
     /// Call with `lock` held. Returns the generation that aged out, for the caller to release
     /// after unlocking.
-    private func insert(_ id: String, _ item: Item) -> [String: Item] {
-        var dropped: [String: Item] = [:]
+    private func insert(_ id: CredentialKey, _ item: Item) -> [CredentialKey: Item] {
+        var dropped: [CredentialKey: Item] = [:]
         if recent.count >= generation {
             dropped = older
             older = recent
@@ -60,19 +60,21 @@ final class StatusCache: @unchecked Sendable {  // `recent` and `older` are guar
         return dropped
     }
 
-    /// The current status answer's bytes, or nil for an unknown credential.
-    func answer(_ id: String, node: Node) throws -> [UInt8]? {
-        if let item = lookup(id), let fresh = try node.freshness(of: item.head.feed), fresh.head == item.head {
+    /// The current status answer's bytes, or nil for an unknown credential. `issuer` as in
+    /// `Node.credentialKey`: a credential is its issuer and its id, and answers are kept by both.
+    func answer(_ id: String, issuer: String?, node: Node) throws -> [UInt8]? {
+        guard let key = try node.credentialKey(id, issuer: issuer) else { return nil }
+        if let item = lookup(key), let fresh = try node.freshness(of: item.head.feed), fresh.head == item.head {
             let now = node.now()
             return StatusReport.canonicalBytes(
                 asOf: fresh, at: now, evidenceJSON: item.evidenceJSON, id: id, issuer: item.issuer,
                 status: item.resolution.status(at: now), validUntil: item.validUntil)
         }
-        let report = try node.status(of: id)
+        let report = try node.status(of: key)
         guard let head = report.asOf?.head, let resolution = report.resolution else { return nil }  // unknown
         let evidenceJSON = report.evidenceJSON
         release(lock.withLock {
-            insert(id, Item(head: head, resolution: resolution, issuer: report.issuer, validUntil: report.validUntil, evidenceJSON: evidenceJSON))
+            insert(key, Item(head: head, resolution: resolution, issuer: report.issuer, validUntil: report.validUntil, evidenceJSON: evidenceJSON))
         })
         return StatusReport.canonicalBytes(
             asOf: report.asOf, at: report.at, evidenceJSON: evidenceJSON, id: id, issuer: report.issuer, status: report.status,

@@ -70,11 +70,14 @@ public struct VellumAPI: Sendable {
 
     func status(_ request: Request, _ context: BasicRequestContext) throws -> Response {
         let id = try parameter("id", context)
-        guard id.hasPrefix("urn:uuid:") else { throw APIError.badRequest("'\(id)' is not a credential id (urn:uuid:...)") }
+        guard CredentialID.isValid(id) else {
+            throw APIError.badRequest("'\(id.prefix(100))' is not a credential id (urn:uuid:..., printable ASCII, at most \(CredentialID.maximumLength) bytes)")
+        }
         let at = try request.uri.queryParameters["at"].map { text throws(VellumError) in try Timestamp(query: String(text), option: "at") }
+        let issuer = request.uri.queryParameters["issuer"].map(String.init)
         let answer: [UInt8]? = try nodes.with { node in
-            guard let at else { return try statusCache.answer(id, node: node) }
-            let report = try node.status(of: id, at: at)
+            guard let at else { return try statusCache.answer(id, issuer: issuer, node: node) }
+            let report = try node.status(of: id, issuer: issuer, at: at)
             return report.status == .unknown ? nil : report.canonicalBytes
         }
         guard let answer else { throw APIError.notFound("unknown credential \(id)" + (at.map { " as of \($0.rfc3339)" } ?? "")) }

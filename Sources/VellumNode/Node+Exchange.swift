@@ -71,10 +71,7 @@ extension Node {
     public func importVerified(_ contents: [VerifiedEntry]) throws -> ImportReport {
         try store.transaction {
             let heads = try store.heads()
-            let verified = try EntryVerifier.link(
-                contents, heads: heads,
-                knownID: { feed, seq in try? store.entryID(feed: feed, seq: seq) },
-                issuerFeed: { credential in (try? store.statusRecord(of: credential))??.issue.feed })
+            let verified = try EntryVerifier.link(contents, heads: heads, knownID: { feed, seq in try? store.entryID(feed: feed, seq: seq) })
             try store.append(verified)
             // Our clock moves past everything we have seen (HLC receive).
             if let newest = verified.map(\.hlc).max() {

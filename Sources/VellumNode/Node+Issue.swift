@@ -15,7 +15,7 @@ struct PreparedBatch: Sendable {
     let before: FeedState
     let after: FeedState
     let issued: [IssuedCredential]
-    let entries: [VerifiedEntry]
+    let entries: [LinkedEntry]
 }
 
 /// Who signs, and how credentials name their issuer and status lists.

@@ -35,7 +35,7 @@ extension Node {
         precondition(name.issuer == did, "a node signs only its own lists")
         let size = OpenBadges.statusListSize
         var list = BitstringStatusList(size: size)
-        for index in try store.statusListIndexes(issuer: did.did, status: name.status) where index / size == name.number {
+        for index in try store.statusListIndexes(feed: feed, status: name.status) where index / size == name.number {
             list.set(index % size)
         }
         let url = OpenBadges.statusListURL(base: baseURL, issuer: did, purpose: name.purpose, index: name.number * size)

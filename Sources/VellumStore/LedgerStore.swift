@@ -26,25 +26,34 @@ public final class LedgerStore {
     private lazy var insertEntry = try! db.prepare(
         "INSERT INTO entries (id, feed, seq, prev, hlc, kind, payload, signature, credential) VALUES (?,?,?,?,?,?,?,?,?)")
     private lazy var upsertFeed = try! db.prepare("INSERT OR REPLACE INTO feeds (feed, seq, head) VALUES (?,?,?)")
-    private lazy var selectFacts = try! db.prepare("SELECT id, feed, hlc, kind FROM entries WHERE credential = ?")
+    private lazy var selectFacts = try! db.prepare("SELECT id, hlc, kind FROM entries WHERE credential = ? AND feed = ? AND kind != 5")
     private lazy var selectPayload = try! db.prepare("SELECT payload FROM entries WHERE id = ?")
     private lazy var upsertCredential = try! db.prepare(
-        "INSERT OR REPLACE INTO credentials (credential, status, issue_entry, decided_by, issuer, valid_until) VALUES (?,?,?,?,?,?)")
+        "INSERT OR REPLACE INTO credentials (credential, feed, status, issue_entry, decided_by, valid_until) VALUES (?,?,?,?,?,?)")
     private lazy var insertLocal = try! db.prepare(
         "INSERT INTO local_credentials (entry, subject, salt, document) VALUES (?,?,?,?)")
 
     /// Opens (and migrates) the ledger at `path`. Unless `create`, the file must already be a
-    /// Vellum ledger: a foreign SQLite database is refused, not converted.
-    public init(path: String, create: Bool) throws(VellumError) {
+    /// Vellum ledger: a foreign SQLite database is refused, not converted. A `readOnly` store
+    /// (the HTTP service's readers) can never write and expects a migrated ledger.
+    public init(path: String, create: Bool, readOnly: Bool = false) throws(VellumError) {
         do {
-            db = try SQLiteConnection(path: path)
+            db = try SQLiteConnection(path: path, readOnly: readOnly)
             // Reads go through a memory map (up to 16 GiB): random status reads on a large ledger
             // run about 1.5x faster than through SQLite's page cache (Docs/PERFORMANCE.md).
-            try db.execute("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA cache_size = -65536; PRAGMA wal_autocheckpoint = 65536; PRAGMA mmap_size = 17179869184")
+            try db.execute("PRAGMA cache_size = -65536; PRAGMA mmap_size = 17179869184")
+            if readOnly {
+                guard try Schema.version(db) == Schema.migrations.count else {
+                    throw VellumError(.storage, "\(path) is not a Vellum ledger of this version")
+                }
+                return
+            }
+            try db.execute("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA wal_autocheckpoint = 65536")
             if !create, try Schema.version(db) == 0 {
                 throw VellumError(.storage, "\(path) is not a Vellum ledger")
             }
             try Schema.migrate(db)
+            if try meta("rematerialize") != nil { try rematerialize() }
         } catch let error as SQLiteError {
             throw VellumError(.storage, "\(path): \(error.message)")
         } catch let error as VellumError {
@@ -78,12 +87,12 @@ public final class LedgerStore {
 
     // MARK: append
 
-    /// Appends verified entries, local documents, feed heads and the materialized state.
+    /// Appends linked entries, local documents, feed heads and the materialized state.
     /// Call inside `transaction`.
-    public func append(_ entries: [VerifiedEntry], local: [LocalCredential] = []) throws(VellumError) {
+    public func append(_ entries: [LinkedEntry], local: [LocalCredential] = []) throws(VellumError) {
         do {
             var heads: [FeedKey: FeedHead] = [:]
-            var touched: Set<String> = []
+            var touched: Set<CredentialKey> = []
             var issuesHere: [EntryID: IssuePayload] = [:]
             let documents = Dictionary(local.map { ($0.credentialID, $0) }, uniquingKeysWith: { first, _ in first })
             for v in entries {
@@ -100,39 +109,51 @@ public final class LedgerStore {
                     }
                 }
                 if heads[v.feed].map({ $0.seq < v.seq }) ?? true { heads[v.feed] = FeedHead(feed: v.feed, seq: v.seq, id: v.id) }
-                if v.kind != .statusList { touched.insert(v.credentialID) }
+                if let key = v.credentialKey { touched.insert(key) }
             }
             for head in heads.values {
                 try upsertFeed.run([.blob(head.feed.bytes), .integer(Int64(head.seq)), .blob(head.id.bytes)])
             }
-            for credential in touched { try materialize(credential, issuesHere) }
+            for key in touched { try materialize(key, issuesHere) }
         } catch {
             throw VellumError(.storage, "append failed: \(error.message)")
         }
     }
 
+    /// Rebuilds the materialized state from the log (after the migration that keyed it by
+    /// issuing feed and id), in one transaction.
+    private func rematerialize() throws {
+        try transaction {
+            let keys = try query("SELECT DISTINCT credential, feed FROM entries WHERE kind != 5") {
+                CredentialKey(feed: FeedKey($0.blob(1))!, id: $0.text(0))
+            }
+            for key in keys { try materialize(key, [:]) }
+            try run("DELETE FROM meta WHERE key = 'rematerialize'", [])
+        }
+    }
+
     /// Recomputes one credential's merged state from its entries (the pure merge in Core).
     /// Issue payloads come from `known` (the entries being appended) or, failing that, the log.
-    private func materialize(_ credential: String, _ known: [EntryID: IssuePayload]) throws(SQLiteError) {
-        let (issues, changes) = try facts(of: credential, known: known)
-        let r = CredentialMerge.resolve(issues: issues, changes: changes)
+    private func materialize(_ key: CredentialKey, _ known: [EntryID: IssuePayload]) throws(SQLiteError) {
+        let (issues, changes) = try facts(of: key, known: known)
+        let r = CredentialMerge.resolve(key, issues: issues, changes: changes)
         guard let issue = r.issue else { return }
         try upsertCredential.run([
-            .text(credential), .text(r.base.rawValue), .blob(issue.entry.bytes), r.decidedBy.map { .blob($0.bytes) } ?? .null,
-            .text(issue.issuer), issue.validUntil.map { .integer($0.millisecondsSinceEpoch) } ?? .null,
+            .text(key.id), .blob(key.feed.bytes), .text(r.base.rawValue), .blob(issue.entry.bytes),
+            r.decidedBy.map { .blob($0.bytes) } ?? .null, issue.validUntil.map { .integer($0.millisecondsSinceEpoch) } ?? .null,
         ])
     }
 
-    /// Every entry about one credential, reduced to what the merge needs.
-    private func facts(of credential: String, known: [EntryID: IssuePayload] = [:]) throws(SQLiteError) -> ([IssueFact], [StatusFact]) {
+    /// Every entry of the issuing feed about one credential, reduced to what the merge needs.
+    private func facts(of key: CredentialKey, known: [EntryID: IssuePayload] = [:]) throws(SQLiteError) -> ([IssueFact], [StatusFact]) {
         var issues: [IssueFact] = []
         var changes: [StatusFact] = []
-        selectFacts.bind([.text(credential)])
+        let feed = key.feed
+        selectFacts.bind([.text(key.id), .blob(feed.bytes)])
         while try selectFacts.step() {
             let id = EntryID(selectFacts.blob(0))!
-            let feed = FeedKey(selectFacts.blob(1))!
-            let hlc = HLC(rawValue: UInt64(bitPattern: selectFacts.int(2)))
-            let kind = EntryKind(rawValue: UInt8(selectFacts.int(3)))!
+            let hlc = HLC(rawValue: UInt64(bitPattern: selectFacts.int(1)))
+            let kind = EntryKind(rawValue: UInt8(selectFacts.int(2)))!
             if kind == .issue {
                 issues.append(IssueFact(entry: id, feed: feed, hlc: hlc, issuer: "", validUntil: nil))
             } else {
@@ -155,11 +176,11 @@ public final class LedgerStore {
 
     /// A credential's merged state as of `time`, from the log's own (HLC) timestamps: only
     /// entries stamped at or before `time` count.
-    public func resolution(of credential: String, asOf time: Timestamp) throws(VellumError) -> CredentialResolution {
+    public func resolution(of key: CredentialKey, asOf time: Timestamp) throws(VellumError) -> CredentialResolution {
         do {
-            let (issues, changes) = try facts(of: credential)
+            let (issues, changes) = try facts(of: key)
             let cutoff = HLC(milliseconds: UInt64(max(0, time.millisecondsSinceEpoch)), counter: .max)
-            return CredentialMerge.resolve(issues: issues.filter { $0.hlc <= cutoff }, changes: changes.filter { $0.hlc <= cutoff })
+            return CredentialMerge.resolve(key, issues: issues.filter { $0.hlc <= cutoff }, changes: changes.filter { $0.hlc <= cutoff })
         } catch {
             throw VellumError(.storage, error.message)
         }
@@ -184,9 +205,15 @@ public final class LedgerStore {
         try query("SELECT \(Self.entryColumns) FROM entries WHERE id = ?", [.blob(id.bytes)], Self.readEntry).first
     }
 
+    /// The feeds that issued a credential id: one, unless another feed wrote the same id
+    /// (each is then a separate credential).
+    public func issuingFeeds(of credential: String) throws(VellumError) -> [FeedKey] {
+        try query("SELECT feed FROM credentials WHERE credential = ? ORDER BY feed", [.text(credential)]) { FeedKey($0.blob(0))! }
+    }
+
     /// The ledger's record of a credential: its issue payload and materialized resolution.
-    public func record(of credential: String) throws(VellumError) -> LedgerRecord? {
-        guard let (resolution, issue) = try statusRecord(of: credential),
+    public func record(of key: CredentialKey) throws(VellumError) -> LedgerRecord? {
+        guard let (resolution, issue) = try statusRecord(of: key),
             case .issue(let payload) = try? EntryPayload(stored: .issue, bytes: issue.payload)
         else { return nil }
         return LedgerRecord(payload: payload, resolution: resolution)
@@ -194,18 +221,18 @@ public final class LedgerStore {
 
     /// What a status answer needs, in one query: the credential's materialized resolution
     /// and its issue entry (the first piece of evidence).
-    public func statusRecord(of credential: String) throws(VellumError) -> (resolution: CredentialResolution, issue: Entry)? {
+    public func statusRecord(of key: CredentialKey) throws(VellumError) -> (resolution: CredentialResolution, issue: Entry)? {
         try query(
             """
-            SELECT c.status, c.decided_by, c.issuer, c.valid_until, \(Self.entryColumnsOfE)
-            FROM credentials c JOIN entries e ON e.id = c.issue_entry WHERE c.credential = ?
-            """, [.text(credential)]
+            SELECT c.status, c.decided_by, c.valid_until, \(Self.entryColumnsOfE)
+            FROM credentials c JOIN entries e ON e.id = c.issue_entry WHERE c.credential = ? AND c.feed = ?
+            """, [.text(key.id), .blob(key.feed.bytes)]
         ) { row -> (CredentialResolution, Entry)? in
             guard let status = CredentialStatus(rawValue: row.text(0)) else { return nil }
-            let entry = Self.readEntry(row, from: 4)
+            let entry = Self.readEntry(row, from: 3)
             let issue = IssueFact(
-                entry: entry.id, feed: entry.feed, hlc: entry.hlc, issuer: row.text(2),
-                validUntil: row.isNull(3) ? nil : Timestamp(millisecondsSinceEpoch: row.int(3)))
+                entry: entry.id, feed: entry.feed, hlc: entry.hlc, issuer: entry.feed.didKey.did,
+                validUntil: row.isNull(2) ? nil : Timestamp(millisecondsSinceEpoch: row.int(2)))
             return (CredentialResolution(base: status, issue: issue, decidedBy: row.isNull(1) ? nil : EntryID(row.blob(1))), entry)
         }.first ?? nil
     }
@@ -221,11 +248,11 @@ public final class LedgerStore {
         }.first
     }
 
-    /// The status-list indexes of an issuer's credentials whose merged status is `status`.
-    public func statusListIndexes(issuer: String, status: CredentialStatus) throws(VellumError) -> [Int] {
+    /// The status-list indexes of a feed's own credentials whose merged status is `status`.
+    public func statusListIndexes(feed: FeedKey, status: CredentialStatus) throws(VellumError) -> [Int] {
         try query(
-            "SELECT e.payload FROM credentials c JOIN entries e ON e.id = c.issue_entry WHERE c.issuer = ? AND c.status = ? AND c.status != 'active'",
-            [.text(issuer), .text(status.rawValue)]
+            "SELECT e.payload FROM credentials c JOIN entries e ON e.id = c.issue_entry WHERE c.feed = ? AND c.status = ? AND c.status != 'active'",
+            [.blob(feed.bytes), .text(status.rawValue)]
         ) { row -> Int? in
             guard case .issue(let p) = try? EntryPayload(stored: .issue, bytes: row.blob(0)) else { return nil }
             return p.statusListIndex
@@ -262,20 +289,23 @@ public final class LedgerStore {
         while try stmt.step() { try body(Self.readEntry(stmt)) }
     }
 
-    /// Visits the materialized state of every credential in ascending id order.
-    public func forEachCredential(_ body: (String, CredentialStatus, EntryID, EntryID?) throws -> Void) throws {
-        let stmt = try db.prepare("SELECT credential, status, issue_entry, decided_by FROM credentials ORDER BY credential")
+    /// Visits the materialized state of every credential in `CredentialKey` order (id bytes,
+    /// then feed bytes: SQLite compares TEXT and BLOB by bytes).
+    public func forEachCredential(_ body: (CredentialKey, CredentialStatus, EntryID, EntryID?) throws -> Void) throws {
+        let stmt = try db.prepare("SELECT credential, feed, status, issue_entry, decided_by FROM credentials ORDER BY credential, feed")
         while try stmt.step() {
-            try body(stmt.text(0), CredentialStatus(rawValue: stmt.text(1)) ?? .unknown, EntryID(stmt.blob(2))!, stmt.isNull(3) ? nil : EntryID(stmt.blob(3)))
+            try body(
+                CredentialKey(feed: FeedKey(stmt.blob(1))!, id: stmt.text(0)), CredentialStatus(rawValue: stmt.text(2)) ?? .unknown,
+                EntryID(stmt.blob(3))!, stmt.isNull(4) ? nil : EntryID(stmt.blob(4)))
         }
     }
 
-    public func localDocument(of credential: String) throws(VellumError) -> String? {
+    public func localDocument(of key: CredentialKey) throws(VellumError) -> String? {
         try query(
             """
             SELECT l.document FROM credentials c JOIN entries e ON e.id = c.issue_entry
-            JOIN local_credentials l ON l.entry = e.rowid WHERE c.credential = ?
-            """, [.text(credential)]
+            JOIN local_credentials l ON l.entry = e.rowid WHERE c.credential = ? AND c.feed = ?
+            """, [.text(key.id), .blob(key.feed.bytes)]
         ) { $0.text(0) }.first
     }
 
@@ -292,8 +322,8 @@ public final class LedgerStore {
     public func stateRoot() throws -> EntryID {
         var hasher = StateRootHasher()
         for head in try heads().values.sorted(by: { $0.feed < $1.feed }) { hasher.add(head) }
-        try forEachCredential { id, status, issue, decidedBy in
-            hasher.add(credentialID: id, status: status, issue: issue, decidedBy: decidedBy)
+        try forEachCredential { key, status, issue, decidedBy in
+            hasher.add(key, status: status, issue: issue, decidedBy: decidedBy)
         }
         return hasher.finalize()
     }

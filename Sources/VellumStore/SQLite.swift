@@ -20,9 +20,11 @@ public struct SQLiteError: Error, Sendable, Equatable, CustomStringConvertible {
 public final class SQLiteConnection {
     let handle: OpaquePointer
 
-    public init(path: String) throws(SQLiteError) {
+    /// Opens `path`; `readOnly` connections can never write, whatever SQL they are given.
+    public init(path: String, readOnly: Bool = false) throws(SQLiteError) {
         var db: OpaquePointer?
-        let rc = sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nil)
+        let mode = readOnly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE
+        let rc = sqlite3_open_v2(path, &db, mode | SQLITE_OPEN_NOMUTEX, nil)
         guard rc == SQLITE_OK, let db else {
             let message = db.map { String(cString: sqlite3_errmsg($0)) } ?? "out of memory"
             sqlite3_close_v2(db)

@@ -84,6 +84,23 @@ enum Schema {
             at INTEGER NOT NULL                 -- ms since the epoch
         ) WITHOUT ROWID;
         """,
+        // 4: a credential is its issuing feed and its id (Docs/LEDGER.md): the materialized state
+        // is keyed by both, so another feed's entry naming the same id cannot touch it. The
+        // state is derived, so the old table goes and `LedgerStore` rebuilds it from the log.
+        """
+        DROP TABLE credentials;
+        CREATE TABLE credentials (               -- materialized merge result, one row per issued credential
+            credential TEXT NOT NULL,
+            feed BLOB NOT NULL,                 -- the issuing feed (its did:key is the issuer)
+            status TEXT NOT NULL,               -- active | suspended | revoked
+            issue_entry BLOB NOT NULL,
+            decided_by BLOB,
+            valid_until INTEGER,                -- ms since the epoch
+            PRIMARY KEY (credential, feed)
+        ) WITHOUT ROWID;
+        CREATE INDEX credentials_not_active ON credentials (feed, status) WHERE status != 'active';
+        INSERT OR REPLACE INTO meta (key, value) VALUES ('rematerialize', '1');
+        """,
     ]
 
     static func version(_ db: SQLiteConnection) throws(SQLiteError) -> Int {

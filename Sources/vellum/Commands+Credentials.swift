@@ -146,16 +146,19 @@ struct Status: AsyncVellumCommand {
     @OptionGroup var remote: RemoteOptions
     @Argument(help: "The credential id (urn:uuid:...).") var id: String
     @Option(help: "Answer as of this past time (ISO 8601 date-time, or a date meaning its start in UTC).") var at: String?
+    @Option(help: "The issuer's did:key: a credential is its issuer and its id (needed only when several issuers wrote the id).")
+    var issuer: String?
 
     func execute() async throws {
-        guard id.hasPrefix("urn:uuid:") else { throw VellumError(.invalidInput, "'\(id)' is not a credential id (urn:uuid:...)") }
+        try CredentialID.validate(id)
+        if let issuer { _ = try DIDKey(parsing: issuer) }
         let time = try at.map { text throws(VellumError) in try Timestamp(query: text, option: "--at") }
         let answer: JSON
         if let node = try remote.node() {
-            answer = try await node.status(of: id, at: at)
-            _ = try StatusEvidence.check(answer, credentialID: id)
+            answer = try await node.status(of: id, issuer: issuer, at: at)
+            _ = try StatusEvidence.check(answer, credentialID: id, issuer: issuer)
         } else {
-            answer = try data.open().status(of: id, at: time).json
+            answer = try data.open().status(of: id, issuer: issuer, at: time).json
         }
         let status = answer["status"]?.stringValue ?? "unknown"
         if output.json {

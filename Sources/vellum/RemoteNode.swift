@@ -25,9 +25,12 @@ struct RemoteNode {
         base = text.hasSuffix("/") ? String(text.dropLast()) : text
     }
 
-    func status(of id: String, at: String?) async throws -> JSON {
+    func status(of id: String, issuer: String?, at: String?) async throws -> JSON {
         var path = "/v1/credentials/\(id.addingPercentEncoding(withAllowedCharacters: .urlPathAllowed) ?? id)/status"
-        if let at { path += "?at=" + (at.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? at) }
+        let query = [("issuer", issuer), ("at", at)].compactMap { name, value in
+            value.map { "\(name)=" + ($0.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? $0) }
+        }
+        if !query.isEmpty { path += "?" + query.joined(separator: "&") }
         return try await send("GET", path, body: nil)
     }
 

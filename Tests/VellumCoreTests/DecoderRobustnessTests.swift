@@ -20,7 +20,7 @@ struct DecoderRobustnessTests {
 
     @Test("sync messages: mutated frames decode or throw", arguments: propertySeeds)
     func syncMessages(seed: UInt64) throws {
-        let entries = randomHistory(seed: seed).map(\.entry)
+        let entries = randomHistory(seed: seed).entries.map(\.entry)
         let messages: [SyncMessage] = [
             .heads(entries.prefix(3).map { FeedHead(feed: $0.feed, seq: $0.seq, id: $0.id) }),
             .want([WantRange(feed: entries[0].feed, fromSeq: 1, limit: 10)]),
@@ -41,7 +41,7 @@ struct DecoderRobustnessTests {
 
     @Test("entries: mutated wire bytes never verify unless unchanged", arguments: propertySeeds)
     func entries(seed: UInt64) {
-        let entry = randomHistory(seed: seed)[0].entry
+        let entry = randomHistory(seed: seed).entries[0].entry
         let wire = entry.wireBytes
         #expect((try? Entry(wireBytes: wire)) == entry)
         for bytes in Self.mutations(of: wire, seed: seed, count: 300) where bytes != wire {

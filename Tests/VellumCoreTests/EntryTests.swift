@@ -4,7 +4,7 @@ import VellumCore
 
 @Suite("Entries: encoding, signing and verification")
 struct EntryTests {
-    static func history() -> (FeedWriter, [VerifiedEntry]) {
+    static func history() -> (FeedWriter, [LinkedEntry]) {
         var writer = FeedWriter(key: try! .init(rawRepresentation: [UInt8](repeating: 9, count: 32)), head: nil, clock: HLC(rawValue: 0))
         let payload = samplePayload("urn:uuid:00000000-0000-4000-8000-000000000001", issuer: writer.feed.didKey.did)
         let entries = writer.append(

@@ -115,10 +115,10 @@ struct OpenBadgesTests {
     func verifyAgainstRecord() throws {
         let issued = try Self.issue(.init(subject: "did:example:bob", achievementName: "Databases"))
         let fact = IssueFact(entry: .zero, feed: .zero, hlc: HLC(rawValue: 1), issuer: issued.payload.issuer, validUntil: nil)
-        let active = LedgerRecord(payload: issued.payload, resolution: CredentialMerge.resolve(issues: [fact], changes: []))
+        let active = LedgerRecord(payload: issued.payload, resolution: CredentialMerge.resolve(CredentialKey(feed: .zero, id: issued.id), issues: [fact], changes: []))
         #expect(CredentialVerifier.verify(issued.document, record: active, at: Self.now).verified)
         let revoked = LedgerRecord(payload: issued.payload, resolution: CredentialMerge.resolve(
-            issues: [fact], changes: [StatusFact(entry: .zero, feed: .zero, hlc: HLC(rawValue: 2), kind: .revoke)]))
+            CredentialKey(feed: .zero, id: issued.id), issues: [fact], changes: [StatusFact(entry: .zero, feed: .zero, hlc: HLC(rawValue: 2), kind: .revoke)]))
         let report = CredentialVerifier.verify(issued.document, record: revoked, at: Self.now)
         #expect(!report.verified && report.status == .revoked)
         let tampered = issued.document.setting("name", to: "Advanced Databases")

@@ -23,7 +23,35 @@ struct LedgerStoreTests {
         let reopened = try Node.open(at: dir, clock: { Self.fixedNow })
         #expect(try reopened.digest() == root)
         #expect(try reopened.status(of: issued.id).status == .active)
-        #expect(try reopened.store.localDocument(of: issued.id) == issued.document.canonicalString)
+        #expect(try reopened.store.localDocument(of: CredentialKey(feed: node.feed, id: issued.id)) == issued.document.canonicalString)
+    }
+
+    @Test("a ledger of schema 3 (credentials keyed by id alone) opens with its state rebuilt by issuer and id")
+    func migrationRebuildsState() throws {
+        let dir = Self.tempDir()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let node = try Node.create(at: dir, name: "U", baseURL: "https://u.example", clock: { Self.fixedNow })
+        let ids = try (0..<3).map { try node.issue(CredentialRequest(subject: "did:example:\($0)", achievementName: "A")).id }
+        try node.changeStatus(.revoke, of: ids[0], reason: nil)
+        try node.changeStatus(.suspend, of: ids[1], reason: nil)
+        let root = try node.digest()
+        // The table as schema 3 had it, holding nothing (as if it had been taken over).
+        var db: OpaquePointer?
+        sqlite3_open(node.directory.ledgerPath, &db)
+        let old = """
+            DROP TABLE credentials;
+            CREATE TABLE credentials (credential TEXT PRIMARY KEY, status TEXT NOT NULL, issue_entry BLOB NOT NULL,
+                decided_by BLOB, issuer TEXT NOT NULL, valid_until INTEGER) WITHOUT ROWID;
+            CREATE INDEX credentials_not_active ON credentials (issuer, status) WHERE status != 'active';
+            PRAGMA user_version = 3;
+            """
+        #expect(sqlite3_exec(db, old, nil, nil, nil) == SQLITE_OK)
+        sqlite3_close(db)
+        let reopened = try Node.open(at: dir, clock: { Self.fixedNow })
+        #expect(try reopened.digest() == root)
+        #expect(try ids.map { try reopened.status(of: $0).status } == [.revoked, .suspended, .active])
+        #expect(try reopened.audit().ok)
+        #expect(try reopened.store.meta("rematerialize") == nil)
     }
 
     @Test("a foreign SQLite database is refused, not converted")
@@ -68,7 +96,7 @@ struct LedgerStoreTests {
                 throw Abort()
             }
         }
-        #expect(try node.store.record(of: "urn:uuid:x") == nil)
+        #expect(try node.store.issuingFeeds(of: "urn:uuid:x").isEmpty)
         #expect(try node.store.count("entries") == before + 1)
         #expect(try node.digest() != root)  // the committed second issue is there
         #expect(try node.audit().ok)
@@ -96,7 +124,7 @@ struct LedgerStoreTests {
         var entries: [Entry] = []
         try node.store.forEachEntry { entries.append($0) }
         let verified = try EntryVerifier.verify(entries, heads: [:], knownID: { _, _ in nil })
-        let state = LedgerState(verified)
+        let state = LedgerState(verified.map(\.verified))
         #expect(try node.digest() == state.stateRoot)
         let expected: [CredentialStatus] = [.revoked, .suspended, .active, .active, .active]
         for (i, id) in ids.enumerated() { #expect(try node.status(of: id).status == expected[i % 5]) }

@@ -1,0 +1,52 @@
+/// A credential is identified by its issuer and its id. Credential ids are chosen by issuers,
+/// so anyone can write an entry naming any id: keying the state by the id alone would let a
+/// stranger's issue or status entry take over another issuer's credential. Keyed by
+/// (issuing feed, id), nothing one feed writes can touch another feed's credential.
+///
+/// Both parts compare as bytes: the feed key is 32 bytes, and credential ids are ASCII
+/// (`CredentialID`), so no two spellings of one id exist.
+public struct CredentialKey: Sendable, Hashable, Comparable, CustomStringConvertible {
+    /// The issuing feed: its did:key is the credential's `issuer`.
+    public let feed: FeedKey
+    /// `urn:uuid:...` (`CredentialID`).
+    public let id: String
+
+    public init(feed: FeedKey, id: String) {
+        self.feed = feed
+        self.id = id
+    }
+
+    public static func == (a: CredentialKey, b: CredentialKey) -> Bool { a.feed == b.feed && a.id.utf8.elementsEqual(b.id.utf8) }
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(feed)
+        for byte in id.utf8 { hasher.combine(byte) }
+    }
+
+    /// By id bytes, then feed bytes: the state root's order.
+    public static func < (a: CredentialKey, b: CredentialKey) -> Bool {
+        if !a.id.utf8.elementsEqual(b.id.utf8) { return a.id.utf8.lexicographicallyPrecedes(b.id.utf8) }
+        return a.feed < b.feed
+    }
+
+    public var description: String { "\(id) of \(feed.didKey.did)" }
+}
+
+/// Credential ids: `urn:uuid:` followed by printable ASCII, at most 100 bytes. ASCII has one
+/// spelling per string (no Unicode normalization applies), so ids compare as bytes, and a
+/// bound on length bounds the work any id causes.
+public enum CredentialID {
+    public static let maximumLength = 100
+
+    public static func isValid(_ text: some StringProtocol) -> Bool {
+        let bytes = text.utf8
+        guard bytes.count <= maximumLength, bytes.count > 9, bytes.starts(with: "urn:uuid:".utf8) else { return false }
+        return bytes.allSatisfy { $0 > 0x20 && $0 < 0x7F }
+    }
+
+    /// Throws a message naming the problem unless `text` is a valid credential id.
+    public static func validate(_ text: String) throws(VellumError) {
+        guard isValid(text) else {
+            throw VellumError(.invalidInput, "'\(text.prefix(100))' is not a credential id (urn:uuid:..., printable ASCII, at most \(maximumLength) bytes)")
+        }
+    }
+}
