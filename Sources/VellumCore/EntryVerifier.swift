@@ -51,13 +51,13 @@ public enum EntryVerifier {
     /// contents of each, then the chain links (`link`).
     public static func verify(
         _ entries: [Entry], heads: [FeedKey: FeedHead], knownID: (FeedKey, UInt64) -> EntryID?
-    ) throws(VellumError) -> [LinkedEntry] {
-        try link(try verifyContents(entries), heads: heads, knownID: knownID)
+    ) async throws(VellumError) -> [LinkedEntry] {
+        try link(try await verifyContents(entries), heads: heads, knownID: knownID)
     }
 
     /// `verifyContents` for a batch, on every core; throws the first failure in batch order.
-    public static func verifyContents(_ entries: [Entry]) throws(VellumError) -> [VerifiedEntry] {
-        let results = Parallel.map(entries) { entry -> Result<VerifiedEntry, VellumError> in
+    public static func verifyContents(_ entries: [Entry]) async throws(VellumError) -> [VerifiedEntry] {
+        let results = await Parallel.map(entries) { entry -> Result<VerifiedEntry, VellumError> in
             do throws(VellumError) { return .success(try verifyContents(entry)) } catch { return .failure(error) }
         }
         var verified: [VerifiedEntry] = []

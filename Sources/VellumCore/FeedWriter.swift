@@ -15,14 +15,27 @@ public struct FeedWriter: Sendable {
         self.clock = clock
     }
 
-    /// Builds, chains and signs entries of the given kinds.
+    /// Builds, chains and signs entries of the given kinds, one after another (a status change
+    /// and its lists: a few signatures).
     public mutating func append(_ items: [(EntryKind, EntryPayload)], now: Timestamp) -> [LinkedEntry] {
-        var unsigned: [(UnsignedEntry, EntryID)] = []
-        for (kind, payload) in items {
+        let unsigned = chain(items, now: now)
+        let key = self.key
+        return seal(unsigned, signatures: unsigned.map { Array(try! key.signature(for: $0.1.bytes)) }, payloads: items.map(\.1))
+    }
+
+    /// The same, signing on every core: for bulk issuance.
+    public mutating func appendSigningInParallel(_ items: [(EntryKind, EntryPayload)], now: Timestamp) async -> [LinkedEntry] {
+        let unsigned = chain(items, now: now)
+        let key = self.key
+        let signatures = await Parallel.map(unsigned.map(\.1)) { id in Array(try! key.signature(for: id.bytes)) }
+        return seal(unsigned, signatures: signatures, payloads: items.map(\.1))
+    }
+
+    private mutating func chain(_ items: [(EntryKind, EntryPayload)], now: Timestamp) -> [(UnsignedEntry, EntryID)] {
+        items.map { kind, payload in
             clock = clock.tick(now: now)
-            unsigned.append(chain(kind: kind, payload: payload))
+            return chain(kind: kind, payload: payload)
         }
-        return sign(unsigned, payloads: items.map(\.1))
     }
 
     private mutating func chain(kind: EntryKind, payload: EntryPayload) -> (UnsignedEntry, EntryID) {
@@ -34,11 +47,8 @@ public struct FeedWriter: Sendable {
         return (u, id)
     }
 
-    private func sign(_ unsigned: [(UnsignedEntry, EntryID)], payloads: [EntryPayload]) -> [LinkedEntry] {
-        let signatures = Parallel.map(unsigned) { item in
-            Array(try! key.signature(for: item.1.bytes))
-        }
-        return unsigned.indices.map { i in
+    private func seal(_ unsigned: [(UnsignedEntry, EntryID)], signatures: [[UInt8]], payloads: [EntryPayload]) -> [LinkedEntry] {
+        unsigned.indices.map { i in
             LinkedEntry(VerifiedEntry(
                 entry: Entry(unsigned: unsigned[i].0, id: unsigned[i].1, signature: signatures[i]),
                 payload: payloads[i]))

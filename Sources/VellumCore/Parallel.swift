@@ -1,17 +1,21 @@
-import Dispatch
-
-/// Data-parallel map over all cores, for CPU-bound work such as signing and verifying.
+/// Data-parallel map over all cores, for CPU-bound work such as signing and verifying: chunks
+/// run as child tasks of one task group (structured: the call returns when every chunk is
+/// done, and results come back in input order).
 public enum Parallel {
-    public static func map<T: Sendable, R: Sendable>(_ items: [T], chunk: Int = 128, _ transform: @Sendable (T) -> R) -> [R] {
+    public static func map<T: Sendable, R: Sendable>(_ items: [T], chunk: Int = 128, _ transform: @escaping @Sendable (T) -> R) async -> [R] {
         if items.count <= chunk { return items.map(transform) }
-        let results = UnsafeMutableBufferPointer<R?>.allocate(capacity: items.count)
-        results.initialize(repeating: nil)
-        defer { results.deallocate() }
-        nonisolated(unsafe) let out = results.baseAddress!
-        let chunks = (items.count + chunk - 1) / chunk
-        DispatchQueue.concurrentPerform(iterations: chunks) { c in
-            for i in (c * chunk)..<min(items.count, (c + 1) * chunk) { out[i] = transform(items[i]) }
+        let parts = await withTaskGroup(of: (Int, [R]).self, returning: [(Int, [R])].self) { group in
+            for start in stride(from: 0, to: items.count, by: chunk) {
+                let slice = items[start..<min(items.count, start + chunk)]
+                group.addTask { (start, slice.map(transform)) }
+            }
+            var parts: [(Int, [R])] = []
+            for await part in group { parts.append(part) }
+            return parts
         }
-        return results.map { $0! }
+        var results: [R] = []
+        results.reserveCapacity(items.count)
+        for part in parts.sorted(by: { $0.0 < $1.0 }) { results += part.1 }
+        return results
     }
 }

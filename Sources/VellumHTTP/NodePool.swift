@@ -1,22 +1,51 @@
 import Foundation
 import VellumNode
 
-/// Read-only handles on one node's data directory for concurrent requests: each request
-/// borrows a `Node` (its own SQLite connection; WAL lets readers run beside the writer) and
-/// returns it. A point query takes microseconds, so requests run it inline.
-final class NodePool: @unchecked Sendable {  // `idle` is guarded by `lock`
+/// Read-only views of one node's ledger for concurrent requests: each request borrows a
+/// `LedgerReader` (its own read-only SQLite connection; WAL lets readers run beside the
+/// writer; no key material is ever loaded) and returns it. At most `capacity` readers exist:
+/// a request that finds all of them busy waits for one, so a burst of requests cannot open
+/// an unbounded number of connections (and file descriptors).
+final class NodePool: @unchecked Sendable {  // `idle` and `opened` are guarded by `lock`
     let path: String
-    private let lock = NSLock()
-    private var idle: [Node] = []
+    let capacity: Int
+    private let lock = NSCondition()
+    private var idle: [LedgerReader] = []
+    private var opened = 0
 
-    init(path: String) throws {
+    init(path: String, capacity: Int = max(2, ProcessInfo.processInfo.activeProcessorCount * 2)) throws {
         self.path = path
-        idle = [try Node.open(at: path)]  // fail at start, not on the first request
+        self.capacity = capacity
+        idle = [try LedgerReader(path: path)]  // fail at start, not on the first request
+        opened = 1
     }
 
-    func with<T>(_ body: (Node) throws -> T) throws -> T {
-        let node = try lock.withLock { idle.popLast() } ?? Node.open(at: path)
-        defer { lock.withLock { idle.append(node) } }
-        return try body(node)
+    func with<T>(_ body: (LedgerReader) throws -> T) throws -> T {
+        let reader = try borrow()
+        defer {
+            lock.lock()
+            idle.append(reader)
+            lock.signal()
+            lock.unlock()
+        }
+        return try body(reader)
+    }
+
+    private func borrow() throws -> LedgerReader {
+        lock.lock()
+        while idle.isEmpty && opened >= capacity { lock.wait() }
+        if let reader = idle.popLast() {
+            lock.unlock()
+            return reader
+        }
+        opened += 1
+        lock.unlock()
+        do { return try LedgerReader(path: path) } catch {
+            lock.lock()
+            opened -= 1
+            lock.signal()
+            lock.unlock()
+            throw error
+        }
     }
 }

@@ -26,7 +26,7 @@ public struct AuditReport: Sendable {
 extension Node {
     /// Re-verifies every entry (id, signature, payload, authorization), every chain link, the
     /// feed heads, and the materialized state against a recomputation by the pure merge.
-    public func audit() throws -> AuditReport {
+    public func audit() async throws -> AuditReport {
         var all: [Entry] = []
         try store.forEachEntry(byFeed: true) { all.append($0) }
         var state = LedgerState()
@@ -37,7 +37,7 @@ extension Node {
         }
         func name(_ e: Entry) -> String { "entry \(e.id) (feed \(e.feed.hex.prefix(16))…, seq \(e.seq))" }
 
-        let checked = Parallel.map(all) { e -> Result<VerifiedEntry, VellumError> in
+        let checked = await Parallel.map(all) { e -> Result<VerifiedEntry, VellumError> in
             do throws(VellumError) { return .success(try EntryVerifier.verifyContents(e)) } catch { return .failure(error) }
         }
         var previous: Entry?

@@ -62,8 +62,8 @@ extension Node {
 
     /// Verifies every entry first, then merges them in one transaction: all or nothing.
     /// Importing the same entries again changes nothing.
-    public func importEntries(_ entries: [Entry]) throws -> ImportReport {
-        try importVerified(try EntryVerifier.verifyContents(entries))
+    public func importEntries(_ entries: [Entry]) async throws -> ImportReport {
+        try importVerified(try await EntryVerifier.verifyContents(entries))
     }
 
     /// The second half of an import, for entries whose contents are already verified (the

@@ -1,5 +1,4 @@
 @preconcurrency import Crypto
-import Dispatch
 import VellumCore
 import VellumStore
 
@@ -26,7 +25,7 @@ struct Issuer: @unchecked Sendable {  // Curve25519 keys are immutable values
     let baseURL: String
 
     /// Signs the credentials and their issue entries, on every core. Pure but for randomness.
-    func prepare(_ requests: [CredentialRequest], on state: FeedState, now: Timestamp) throws(VellumError) -> PreparedBatch {
+    func prepare(_ requests: [CredentialRequest], on state: FeedState, now: Timestamp) async throws(VellumError) -> PreparedBatch {
         let random = secureRandomBytes(32 * requests.count)
         let contexts = requests.indices.map { i in
             IssuanceContext(
@@ -34,7 +33,8 @@ struct Issuer: @unchecked Sendable {  // Curve25519 keys are immutable values
                 subjectSalt: Array(random[(32 * i + 16)..<(32 * i + 32)]), validFrom: now,
                 statusListIndex: state.nextStatusIndex + i, statusListBaseURL: baseURL)
         }
-        let results = Parallel.map(Array(zip(requests, contexts)), chunk: 64) { pair -> Result<IssuedCredential, VellumError> in
+        let key = self.key
+        let results = await Parallel.map(Array(zip(requests, contexts)), chunk: 64) { pair -> Result<IssuedCredential, VellumError> in
             do throws(VellumError) { return .success(try OpenBadges.issue(pair.0, context: pair.1, key: key)) } catch {
                 return .failure(error)
             }
@@ -43,7 +43,7 @@ struct Issuer: @unchecked Sendable {  // Curve25519 keys are immutable values
         issued.reserveCapacity(results.count)
         for result in results { issued.append(try result.get()) }
         var writer = FeedWriter(key: key, head: state.head, clock: state.clock)
-        let entries = writer.append(issued.map { (.issue, .issue($0.payload)) }, now: now)
+        let entries = await writer.appendSigningInParallel(issued.map { (.issue, .issue($0.payload)) }, now: now)
         let after = FeedState(head: writer.head, clock: writer.clock, nextStatusIndex: state.nextStatusIndex + requests.count)
         return PreparedBatch(before: state, after: after, issued: issued, entries: entries)
     }
@@ -64,85 +64,68 @@ extension Node {
     }
 
     /// Issues credentials: validates every request first (nothing is issued if one is bad),
-    /// then signs and appends them in batches, one transaction each. Signing the next batch
-    /// (on every core) overlaps storing the current one; if another process appended in
-    /// between, the prepared batch no longer fits the feed's head and is signed again.
+    /// then signs and appends them in batches, one transaction each. Signing happens outside
+    /// the write transaction, so other writers wait only for the appends; the next batch is
+    /// signed (on every core) while the current one is stored. If another process appended
+    /// in between, a prepared batch no longer fits the feed's head and is signed again.
     /// A batch that opens a new status list also publishes its first (all clear) signed lists.
     /// `onBatch` runs after each commit with the credentials it made durable.
     public func issue(
-        _ requests: [CredentialRequest], batchSize: Int = 4000, onBatch: ([IssuedCredential]) throws -> Void = { _ in }
-    ) throws {
+        _ requests: [CredentialRequest], batchSize: Int = 4000, onBatch: ([IssuedCredential]) async throws -> Void = { _ in }
+    ) async throws {
         let checkTime = clock()
         for request in requests { _ = try request.validated(validFrom: checkTime) }
         let batches = stride(from: 0, to: requests.count, by: batchSize).map {
             Array(requests[$0..<min(requests.count, $0 + batchSize)])
         }
+        guard let first = batches.first else { return }
         let issuer = self.issuer
-        var next: Background<Result<PreparedBatch, VellumError>>?
-        defer { _ = next?.wait() }
+        var prepared = try await issuer.prepare(first, on: try readFeedState(), now: clock())
         for (k, requests) in batches.enumerated() {
-            let issued = try store.transaction {
-                let state = try readFeedState()
-                var batch: PreparedBatch
-                if case .success(let prepared)? = next?.wait(), prepared.before == state {
-                    batch = prepared
-                } else {
-                    batch = try issuer.prepare(requests, on: state, now: clock())
+            let (now, assumed) = (clock(), prepared.after)
+            async let following = k + 1 < batches.count ? issuer.prepare(batches[k + 1], on: assumed, now: now) : nil
+            var attempts = 0
+            while true {
+                if let issued = try store(prepared) {
+                    try await onBatch(issued)
+                    break
                 }
-                next = nil
-                if k + 1 < batches.count {
-                    let (following, assumed, now) = (batches[k + 1], batch.after, clock())
-                    next = Background {
-                        do throws(VellumError) { return .success(try issuer.prepare(following, on: assumed, now: now)) } catch {
-                            return .failure(error)
-                        }
-                    }
+                attempts += 1
+                guard attempts < 5 else {
+                    throw VellumError(.conflict, "this node's feed keeps moving (another vellum process is writing to it); nothing more was issued, try again")
                 }
-                let local = batch.issued.map {
-                    LocalCredential(
-                        credentialID: $0.id, subject: $0.subject, salt: $0.subjectSalt,
-                        document: String(decoding: $0.canonicalDocument, as: UTF8.self))
-                }
-                try store.append(batch.entries, local: local)
-                var after = batch.after
-                let opened = newLists(from: batch.before.nextStatusIndex, to: after.nextStatusIndex)
-                if !opened.isEmpty {
-                    var writer = FeedWriter(key: key, head: after.head, clock: after.clock)
-                    try publish(opened, with: &writer, now: clock())
-                    after = FeedState(head: writer.head, clock: writer.clock, nextStatusIndex: after.nextStatusIndex)
-                }
-                try writeFeedState(after)
-                return batch.issued
+                prepared = try await issuer.prepare(requests, on: try readFeedState(), now: clock())
             }
-            try onBatch(issued)
+            if let next = try await following { prepared = next }
+        }
+    }
+
+    /// Appends a prepared batch in one write transaction, unless the feed moved since it was
+    /// signed (nil: sign it again).
+    private func store(_ batch: PreparedBatch) throws -> [IssuedCredential]? {
+        try store.transaction {
+            guard try readFeedState() == batch.before else { return nil }
+            let local = batch.issued.map {
+                LocalCredential(
+                    credentialID: $0.id, subject: $0.subject, salt: $0.subjectSalt, document: String(decoding: $0.canonicalDocument, as: UTF8.self))
+            }
+            try store.append(batch.entries, local: local)
+            var after = batch.after
+            let opened = newLists(from: batch.before.nextStatusIndex, to: after.nextStatusIndex)
+            if !opened.isEmpty {
+                var writer = FeedWriter(key: key, head: after.head, clock: after.clock)
+                try publish(opened, with: &writer, now: clock())
+                after = FeedState(head: writer.head, clock: writer.clock, nextStatusIndex: after.nextStatusIndex)
+            }
+            try writeFeedState(after)
+            return batch.issued
         }
     }
 
     /// Issues one credential.
-    public func issue(_ request: CredentialRequest) throws -> IssuedCredential {
+    public func issue(_ request: CredentialRequest) async throws -> IssuedCredential {
         var result: IssuedCredential?
-        try issue([request]) { result = $0.first }
-        return result!
-    }
-}
-
-/// Work running on another thread while this one continues; `wait` returns its result.
-final class Background<T: Sendable>: @unchecked Sendable {
-    private var result: T?
-    private let done = DispatchSemaphore(value: 0)
-
-    init(_ work: @escaping @Sendable () -> T) {
-        DispatchQueue.global().async {
-            self.result = work()
-            self.done.signal()
-        }
-    }
-
-    /// Blocks until the work is done; may be called more than once. The semaphore orders the
-    /// worker's write of `result` before every read.
-    func wait() -> T {
-        done.wait()
-        defer { done.signal() }
+        try await issue([request]) { result = $0.first }
         return result!
     }
 }

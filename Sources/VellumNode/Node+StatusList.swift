@@ -5,7 +5,7 @@ import VellumStore
 /// publishes a fresh signed list (a `status-list` entry) in the same transaction as every
 /// status change, and the first (all clear) list when issuance opens a new list. Replicas
 /// serve the newest list they hold, so a list URL resolves on any node of the federation.
-extension Node {
+extension LedgerQueries {
     /// The newest signed `BitstringStatusListCredential` this node holds for a list name, from
     /// whichever issuer published it: the issuer's own bytes (canonical JCS), as stored.
     public func publishedStatusList(named name: String) throws(VellumError) -> [UInt8]? {
@@ -20,7 +20,9 @@ extension Node {
         guard number >= 0 else { throw VellumError(.invalidInput, "list number \(number) is negative") }
         return try publishedStatusList(named: StatusListName(issuer: did, purpose: purpose, number: number).description)
     }
+}
 
+extension Node {
     /// Appends a freshly signed list for each name to this node's feed. Call inside the
     /// transaction that changed the statuses, so the lists reflect them.
     func publish(_ lists: [StatusListName], with writer: inout FeedWriter, now: Timestamp) throws {

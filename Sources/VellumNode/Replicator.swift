@@ -415,7 +415,7 @@ public actor Replicator {
         // Signatures are checked off this actor, so it keeps serving peers meanwhile.
         let batch = clean
         let contents = await Task.detached { () -> Result<[VerifiedEntry], VellumError> in
-            do throws(VellumError) { return .success(try EntryVerifier.verifyContents(batch)) } catch { return .failure(error) }
+            do throws(VellumError) { return .success(try await EntryVerifier.verifyContents(batch)) } catch { return .failure(error) }
         }.value
         return try node.importVerified(try contents.get()).added
     }

@@ -10,7 +10,7 @@ enum HTTPBench {
     /// `vellum-bench ledger DIR COUNT IDS`: a node with COUNT credentials (1% of a sample
     /// revoked), a random sample of 10,000 of their ids in the file IDS (a hot set, as a
     /// registrar's recent cohort) and every id in IDS.all, for wrk to query.
-    static func ledger(at path: String, count: Int, ids: String) throws {
+    static func ledger(at path: String, count: Int, ids: String) async throws {
         let node = try Node.create(at: path, name: "Bench University", baseURL: "https://bench.example.edu")
         let requests = (0..<count).map { i in
             CredentialRequest(subject: "student\(i)@example.edu", achievementName: "Course \(i % 40)", validUntil: Timestamp(parsing: "2031-01-01T00:00:00Z"))
@@ -19,7 +19,7 @@ enum HTTPBench {
         var all = ""
         var done = 0
         let start = Date()
-        try node.issue(requests) { batch in
+        try await node.issue(requests) { batch in
             done += batch.count
             for c in batch {
                 all += c.id + "\n"

@@ -13,13 +13,7 @@ func seconds(_ body: () async throws -> Void) async rethrows -> Double {
     return Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
 }
 
-func seconds(_ body: () throws -> Void) rethrows -> Double {
-    let start = DispatchTime.now().uptimeNanoseconds
-    try body()
-    return Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
-}
-
-func rate(_ count: Int, _ body: () throws -> Void) rethrows -> Double { Double(count) / (try seconds(body)) }
+func rate(_ count: Int, _ body: () async throws -> Void) async rethrows -> Double { Double(count) / (try await seconds(body)) }
 
 func scratchDirectory() -> String {
     let path = FileManager.default.temporaryDirectory.appendingPathComponent("vellum-bench-\(UUID().uuidString)").path
@@ -31,7 +25,7 @@ func scratchDirectory() -> String {
 switch CommandLine.arguments.dropFirst().first {
 case "ledger":
     let a = CommandLine.arguments
-    try HTTPBench.ledger(at: a[2], count: Int(a[3])!, ids: a[4])
+    try await HTTPBench.ledger(at: a[2], count: Int(a[3])!, ids: a[4])
     exit(0)
 case "bare-http":
     try await HTTPBench.bareServer(endpointFile: CommandLine.arguments[2])
@@ -47,7 +41,7 @@ print("vellum bench: \(count) credentials, \(cores) cores")
 // Limit 1: raw Ed25519 signatures per second on every core (64-byte messages).
 nonisolated(unsafe) let key = Curve25519.Signing.PrivateKey()
 let messages = (0..<count).map { i in Array(SHA512.hash(data: withUnsafeBytes(of: i) { Array($0) })) }
-let signRate = rate(count) { _ = Parallel.map(messages) { try! key.signature(for: $0) } }
+let signRate = await rate(count) { _ = await Parallel.map(messages) { try! key.signature(for: $0) } }
 print(String(format: "raw Ed25519 sign, all cores:      %10.0f /s", signRate))
 
 // Limit 2: raw SQLite inserts per second, rows shaped like an entry plus its state and document.
@@ -59,7 +53,7 @@ sqlite3_exec(db, "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; CREATE
 var stmt: OpaquePointer?
 sqlite3_prepare_v2(db, "INSERT INTO t VALUES (?,?,?,?,?,?)", -1, &stmt, nil)
 let payload = [UInt8](repeating: 0x61, count: 420), document = String(repeating: "d", count: 1900)
-let insertRate = rate(count) {
+let insertRate = await rate(count) {
     for batchStart in stride(from: 0, to: count, by: 1000) {
         sqlite3_exec(db, "BEGIN", nil, nil, nil)
         for i in batchStart..<min(count, batchStart + 1000) {
@@ -85,33 +79,33 @@ print(String(format: "limit: 2 signatures + 1 row:      %10.0f /s", limit))
 
 // Vellum: bulk issuance through the node (validation, JCS, proof, entry, materialized state).
 let nodeDir = scratchDirectory() + "/node"
-let node = try Node.create(at: nodeDir, name: "Bench University", baseURL: "https://bench.example.edu")
+nonisolated(unsafe) let node = try Node.create(at: nodeDir, name: "Bench University", baseURL: "https://bench.example.edu")
 let requests = (0..<count).map { i in
     CredentialRequest(subject: "student\(i)@example.edu", achievementName: "Lab Safety", validUntil: Timestamp(parsing: "2031-01-01T00:00:00Z"))
 }
-let issueRate = rate(count) { try! node.issue(requests) }
+let issueRate = await rate(count) { try! await node.issue(requests) }
 print(String(format: "vellum bulk issuance:             %10.0f /s  (%.2f of the limit)", issueRate, issueRate / limit))
 
 // Audit re-verifies every signature and chain link.
 var report: AuditReport?
-let auditRate = rate(count) { report = try! node.audit() }
+let auditRate = await rate(count) { report = try! await node.audit() }
 precondition(report!.ok)
-let signatures = Parallel.map(messages) { Array(try! key.signature(for: $0)) }
+let signatures = await Parallel.map(messages) { Array(try! key.signature(for: $0)) }
 let pairs = Array(zip(signatures, messages))
-let verifyRate = rate(count) { _ = Parallel.map(pairs) { key.publicKey.isValidSignature($0.0, for: $0.1) } }
+let verifyRate = await rate(count) { _ = await Parallel.map(pairs) { key.publicKey.isValidSignature($0.0, for: $0.1) } }
 print(String(format: "raw Ed25519 verify, all cores:    %10.0f /s", verifyRate))
 print(String(format: "vellum audit:                     %10.0f entries/s  (%.2f of raw verify)", auditRate, auditRate / verifyRate))
 
 // Replication. B holds the same entries as A (imported), then A issues 10 more: one
 // reconciliation over CURVE on 127.0.0.1, counted in round trips and bytes.
 let bDir = scratchDirectory() + "/b", cDir = scratchDirectory() + "/c"
-let b = try Node.create(at: bDir, name: "Replica B", baseURL: "https://b.example.edu")
+nonisolated(unsafe) let b = try Node.create(at: bDir, name: "Replica B", baseURL: "https://b.example.edu")
 let c = try Node.create(at: cDir, name: "Fresh C", baseURL: "https://c.example.edu")
 var all: [Entry] = []
 try node.store.forEachEntry { all.append($0) }
-_ = try b.importEntries(all)
+_ = try await b.importEntries(all)
 let sharedHead = try node.store.heads()[node.feed]!.seq
-try node.issue(Array(requests.prefix(10)))
+try await node.issue(Array(requests.prefix(10)))
 var tenBytes = 0
 try node.store.forEachEntry { if $0.seq > sharedHead { tenBytes += $0.wireBytes.count } }
 for other in [b, c] {

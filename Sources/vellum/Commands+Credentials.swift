@@ -3,7 +3,7 @@ import Foundation
 import VellumCore
 import VellumNode
 
-struct Issue: VellumCommand {
+struct Issue: AsyncVellumCommand {
     static let configuration = CommandConfiguration(
         abstract: "Issue a signed Open Badges 3.0 credential, or one per row of a CSV file.",
         discussion: """
@@ -39,8 +39,8 @@ struct Issue: VellumCommand {
         }
     }
 
-    func execute() throws {
-        if let csv, let outDir { return try bulk(csv: csv, outDir: outDir) }
+    func execute() async throws {
+        if let csv, let outDir { return try await bulk(csv: csv, outDir: outDir) }
         let request = CredentialRequest(
             subject: subject!, achievementName: achievement!, achievementType: achievementType, description: description,
             criteria: criteria, validUntil: try validUntil.map(BulkIssuance.parseValidUntil))
@@ -48,7 +48,7 @@ struct Issue: VellumCommand {
             throw VellumError(.conflict, "\(out) already exists; refusing to overwrite it")
         }
         let node = try data.open()
-        let issued = try node.issue(request)
+        let issued = try await node.issue(request)
         let document = issued.document.prettyString + "\n"
         if let out {
             try writeOutput(document, to: out)
@@ -59,7 +59,7 @@ struct Issue: VellumCommand {
         }
     }
 
-    func bulk(csv: String, outDir: String) throws {
+    func bulk(csv: String, outDir: String) async throws {
         let text = String(decoding: try readInput(csv), as: UTF8.self)
         let rows = try BulkIssuance.rows(csv: text, file: csv, now: Node.systemClock())
         let node = try data.open()
@@ -72,10 +72,10 @@ struct Issue: VellumCommand {
         let started = Date()
         var manifest = "line,credential,file\n"
         var done = 0
-        try node.issue(rows.map(\.request)) { batch in
+        try await node.issue(rows.map(\.request)) { batch in
             // File creation is slow on some filesystems: write a batch's files on every core.
             let names = batch.map { $0.id.replacingOccurrences(of: "urn:uuid:", with: "") + ".json" }
-            let failures = Parallel.map(Array(zip(batch, names)), chunk: 32) { credential, file -> String? in
+            let failures = await Parallel.map(Array(zip(batch, names)), chunk: 32) { credential, file -> String? in
                 do { try createFile(credential.document.prettyString + "\n", at: outDir + "/" + file) } catch {
                     return "\(error)"
                 }

@@ -55,18 +55,19 @@ struct Digest: VellumCommand {
     }
 }
 
-struct Audit: VellumCommand {
+struct Audit: AsyncVellumCommand {
     static let configuration = CommandConfiguration(
         abstract: "Re-verify every entry, chain link and signature, and the materialized state.")
     @OptionGroup var data: DataOptions
     @OptionGroup var output: OutputOptions
 
-    func execute() throws {
-        let report = try data.open().audit()
+    func execute() async throws {
+        let report = try await data.open().audit()
         if output.json {
             Terminal.print(report.json)
         } else if report.ok {
             print("audit ok: \(report.entries) entries in \(report.feeds) feeds, \(report.credentials) credentials, state root \(report.stateRoot!.hex)")
+            for note in report.notes { print("  note: \(note)") }
         }
         if let problem = report.problem { fail("audit failed: \(problem)") }
     }
@@ -114,18 +115,18 @@ struct Export: VellumCommand {
     }
 }
 
-struct Import: VellumCommand {
+struct Import: AsyncVellumCommand {
     static let configuration = CommandConfiguration(
         abstract: "Verify every entry of an export file, then merge them (all or nothing; idempotent).")
     @OptionGroup var data: DataOptions
     @OptionGroup var output: OutputOptions
     @Argument(help: "An export file ('-' for standard input).") var file: String
 
-    func execute() throws {
+    func execute() async throws {
         let node = try data.open()
         let entries = try Node.parseExport(String(decoding: try readInput(file), as: UTF8.self), file: file)
         let report: Node.ImportReport
-        do { report = try node.importEntries(entries) } catch let error as VellumError {
+        do { report = try await node.importEntries(entries) } catch let error as VellumError {
             throw VellumError(error.code, "\(file): \(error.message); nothing imported")
         }
         if output.json {

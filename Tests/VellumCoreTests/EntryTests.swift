@@ -28,10 +28,10 @@ struct EntryTests {
     }
 
     @Test("a chain verifies, and every kind of tampering is named")
-    func verification() throws {
+    func verification() async throws {
         let (_, entries) = Self.history()
         let raw = entries.map(\.entry)
-        let verified = try EntryVerifier.verify(raw, heads: [:], knownID: { _, _ in nil })
+        let verified = try await EntryVerifier.verify(raw, heads: [:], knownID: { _, _ in nil })
         #expect(verified.map(\.id) == entries.map(\.id))
 
         let e = raw[1]
@@ -46,10 +46,10 @@ struct EntryTests {
             #expect(throws: VellumError.self, "\(name)") { try EntryVerifier.verifyContents(f) }
         }
         // A broken prev link or a gap in seq is refused.
-        #expect(throws: VellumError.self) { try EntryVerifier.verify([raw[1]], heads: [:], knownID: { _, _ in nil }) }
+        await #expect(throws: VellumError.self) { try await EntryVerifier.verify([raw[1]], heads: [:], knownID: { _, _ in nil }) }
         // Replays of held entries are skipped, not stored twice.
         let head = FeedHead(feed: e.feed, seq: 2, id: e.id)
-        let replay = try EntryVerifier.verify(raw, heads: [e.feed: head], knownID: { _, seq in raw[Int(seq) - 1].id })
+        let replay = try await EntryVerifier.verify(raw, heads: [e.feed: head], knownID: { _, seq in raw[Int(seq) - 1].id })
         #expect(replay.isEmpty)
     }
 

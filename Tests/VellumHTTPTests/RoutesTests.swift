@@ -25,12 +25,12 @@ struct Campus: @unchecked Sendable {  // the node is used by one test at a time
     let suspended: IssuedCredential
     let api: VellumAPI
 
-    init() throws {
+    init() async throws {
         dir = FileManager.default.temporaryDirectory.appendingPathComponent("vellum-http-\(UUID().uuidString)").path
         node = try Node.create(at: dir, name: "Campus", baseURL: "https://campus.example.edu")
-        active = try node.issue(CredentialRequest(subject: "did:example:ada", achievementName: "Databases"))
-        revoked = try node.issue(CredentialRequest(subject: "did:example:bob", achievementName: "Networks"))
-        suspended = try node.issue(CredentialRequest(subject: "did:example:cy", achievementName: "Compilers"))
+        active = try await node.issue(CredentialRequest(subject: "did:example:ada", achievementName: "Databases"))
+        revoked = try await node.issue(CredentialRequest(subject: "did:example:bob", achievementName: "Networks"))
+        suspended = try await node.issue(CredentialRequest(subject: "did:example:cy", achievementName: "Compilers"))
         try node.changeStatus(.revoke, of: revoked.id, reason: "issued in error")
         try node.changeStatus(.suspend, of: suspended.id, reason: "under review")
         api = try VellumAPI(dataPath: dir, registry: testRegistry)
@@ -76,7 +76,7 @@ struct Client: Sendable {
 struct RoutesTests {
     @Test("status answers carry the issuer-signed evidence, which checks out independently")
     func status() async throws {
-        let campus = try Campus()
+        let campus = try await Campus()
         defer { campus.remove() }
         try await campus.withClient { client in
             for (credential, expected) in [(campus.active, "active"), (campus.revoked, "revoked"), (campus.suspended, "suspended")] {
@@ -101,10 +101,10 @@ struct RoutesTests {
     }
 
     @Test("the directly written status answer is byte for byte the canonical JSON of the report")
-    func directSerialization() throws {
-        let campus = try Campus()
+    func directSerialization() async throws {
+        let campus = try await Campus()
         defer { campus.remove() }
-        let odd = try campus.node.issue(CredentialRequest(subject: "did:example:ünïcode", achievementName: "Ωmega \"quoted\" \\ tab\t"))
+        let odd = try await campus.node.issue(CredentialRequest(subject: "did:example:ünïcode", achievementName: "Ωmega \"quoted\" \\ tab\t"))
         try campus.node.changeStatus(.suspend, of: odd.id, reason: "line\nbreak \u{1F393}")
         let ids = [campus.active.id, campus.revoked.id, campus.suspended.id, odd.id, "urn:uuid:00000000-0000-7000-8000-000000000000"]
         for id in ids {
@@ -117,7 +117,7 @@ struct RoutesTests {
 
     @Test("evidence that was tampered with, or that contradicts the answer, is refused by the checker")
     func tamperedEvidence() async throws {
-        let campus = try Campus()
+        let campus = try await Campus()
         defer { campus.remove() }
         try await campus.withClient { client in
             let answer = try await client.get("/v1/credentials/\(campus.revoked.id)/status").json
@@ -141,7 +141,7 @@ struct RoutesTests {
 
     @Test("?at= answers from the log's own timestamps")
     func historical() async throws {
-        let campus = try Campus()
+        let campus = try await Campus()
         defer { campus.remove() }
         try await campus.withClient { client in
             let issuedAt = Timestamp(parsing: campus.revoked.payload.validFrom)!
@@ -159,7 +159,7 @@ struct RoutesTests {
 
     @Test("POST /v1/verify gives the same report as the node, with evidence")
     func verify() async throws {
-        let campus = try Campus()
+        let campus = try await Campus()
         defer { campus.remove() }
         try await campus.withClient { client in
             let good = try await client.post("/v1/verify", campus.active.document.canonicalString)
@@ -186,7 +186,7 @@ struct RoutesTests {
         ("POST", "/presentations/verify", "{\"verifiablePresentation\":7}", "application/json", 400, "PARSING_ERROR"),
     ] as [(String, String, String, String?, Int, String)])
     func badInput(method: String, uri: String, body: String, type: String?, status: Int, code: String) async throws {
-        let campus = try Campus()
+        let campus = try await Campus()
         defer { campus.remove() }
         let root = try campus.node.digest()
         try await campus.withClient { client in
@@ -202,7 +202,7 @@ struct RoutesTests {
 
     @Test("mutated requests (truncated, corrupted, hostile paths) never get a 5xx, always a JSON body, and change nothing")
     func mutatedRequests() async throws {
-        let campus = try Campus()
+        let campus = try await Campus()
         defer { campus.remove() }
         let root = try campus.node.digest()
         let credential = Array(campus.active.document.canonicalString.utf8)
@@ -249,7 +249,7 @@ struct RoutesTests {
 
     @Test("status lists: the issuer's signed bytes, with exactly the revoked and suspended bits")
     func statusLists() async throws {
-        let campus = try Campus()
+        let campus = try await Campus()
         defer { campus.remove() }
         try await campus.withClient { client in
             for (purpose, credential) in [("revocation", campus.revoked), ("suspension", campus.suspended)] {
@@ -272,7 +272,7 @@ struct RoutesTests {
 
     @Test("VC-API: a VerificationResult with problemDetails of the standard error types")
     func vcAPICredentials() async throws {
-        let campus = try Campus()
+        let campus = try await Campus()
         defer { campus.remove() }
         try await campus.withClient { client in
             func verify(_ credential: JSON) async throws -> JSON {
@@ -301,7 +301,7 @@ struct RoutesTests {
 
     @Test("VC-API presentations: each stacked credential is reported, and the holder's proof with its challenge")
     func vcAPIPresentations() async throws {
-        let campus = try Campus()
+        let campus = try await Campus()
         defer { campus.remove() }
         let holderKey = Curve25519.Signing.PrivateKey()
         let holder = try DIDKey(publicKey: Array(holderKey.publicKey.rawRepresentation))
@@ -339,7 +339,7 @@ struct RoutesTests {
 
     @Test("health, metrics, the OpenAPI document and the verifier page")
     func operations() async throws {
-        let campus = try Campus()
+        let campus = try await Campus()
         defer { campus.remove() }
         try await campus.withClient { client in
             let health = try await client.get("/healthz")
@@ -363,7 +363,7 @@ struct RoutesTests {
 
     @Test("the OpenAPI document lists exactly the routes the router serves")
     func openAPIMatchesRoutes() async throws {
-        let campus = try Campus()
+        let campus = try await Campus()
         defer { campus.remove() }
         try await campus.withClient { client in
             let yaml = try await client.get("/openapi.yaml").text

@@ -14,11 +14,11 @@ struct LedgerStoreTests {
     static let fixedNow = Timestamp(parsing: "2026-11-27T12:00:00Z")!
 
     @Test("reopening runs no migration twice and keeps the data")
-    func reopen() throws {
+    func reopen() async throws {
         let dir = Self.tempDir()
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let node = try Node.create(at: dir, name: "U", baseURL: "https://u.example", clock: { Self.fixedNow })
-        let issued = try node.issue(CredentialRequest(subject: "did:example:a", achievementName: "A"))
+        let issued = try await node.issue(CredentialRequest(subject: "did:example:a", achievementName: "A"))
         let root = try node.digest()
         let reopened = try Node.open(at: dir, clock: { Self.fixedNow })
         #expect(try reopened.digest() == root)
@@ -27,11 +27,12 @@ struct LedgerStoreTests {
     }
 
     @Test("a ledger of schema 3 (credentials keyed by id alone) opens with its state rebuilt by issuer and id")
-    func migrationRebuildsState() throws {
+    func migrationRebuildsState() async throws {
         let dir = Self.tempDir()
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let node = try Node.create(at: dir, name: "U", baseURL: "https://u.example", clock: { Self.fixedNow })
-        let ids = try (0..<3).map { try node.issue(CredentialRequest(subject: "did:example:\($0)", achievementName: "A")).id }
+        var ids: [String] = []
+        for n in 0..<3 { ids.append(try await node.issue(CredentialRequest(subject: "did:example:\(n)", achievementName: "A")).id) }
         try node.changeStatus(.revoke, of: ids[0], reason: nil)
         try node.changeStatus(.suspend, of: ids[1], reason: nil)
         let root = try node.digest()
@@ -50,12 +51,12 @@ struct LedgerStoreTests {
         let reopened = try Node.open(at: dir, clock: { Self.fixedNow })
         #expect(try reopened.digest() == root)
         #expect(try ids.map { try reopened.status(of: $0).status } == [.revoked, .suspended, .active])
-        #expect(try reopened.audit().ok)
+        #expect(try await reopened.audit().ok)
         #expect(try reopened.store.meta("rematerialize") == nil)
     }
 
     @Test("a foreign SQLite database is refused, not converted")
-    func foreignDatabase() throws {
+    func foreignDatabase() async throws {
         let dir = Self.tempDir()
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: dir) }
@@ -75,17 +76,17 @@ struct LedgerStoreTests {
     }
 
     @Test("a failed transaction leaves neither entries nor materialized state behind")
-    func atomicAppend() throws {
+    func atomicAppend() async throws {
         let dir = Self.tempDir()
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let node = try Node.create(at: dir, name: "U", baseURL: "https://u.example", clock: { Self.fixedNow })
-        _ = try node.issue(CredentialRequest(subject: "did:example:a", achievementName: "A"))
+        _ = try await node.issue(CredentialRequest(subject: "did:example:a", achievementName: "A"))
         let root = try node.digest()
         let before = try node.store.count("entries")
         struct Abort: Error {}
         // A second append whose batch fails midway: nothing of it stays.
-        #expect(throws: Abort.self) {
-            try node.issue([CredentialRequest(subject: "did:example:b", achievementName: "B")]) { _ in }
+        await #expect(throws: Abort.self) {
+            try await node.issue([CredentialRequest(subject: "did:example:b", achievementName: "B")]) { _ in }
             try node.store.transaction {
                 var writer = FeedWriter(key: .init(), head: nil, clock: HLC(rawValue: 0))
                 let payload = IssuePayload(
@@ -99,16 +100,16 @@ struct LedgerStoreTests {
         #expect(try node.store.issuingFeeds(of: "urn:uuid:x").isEmpty)
         #expect(try node.store.count("entries") == before + 1)
         #expect(try node.digest() != root)  // the committed second issue is there
-        #expect(try node.audit().ok)
+        #expect(try await node.audit().ok)
     }
 
     @Test("the materialized state equals the pure merge over the stored entries")
-    func materializedMatchesMerge() throws {
+    func materializedMatchesMerge() async throws {
         let dir = Self.tempDir()
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let node = try Node.create(at: dir, name: "U", baseURL: "https://u.example", clock: { Self.fixedNow })
         var ids: [String] = []
-        try node.issue((0..<50).map { CredentialRequest(subject: "did:example:\($0)", achievementName: "A\($0 % 4)") }, batchSize: 7) { batch in
+        try await node.issue((0..<50).map { CredentialRequest(subject: "did:example:\($0)", achievementName: "A\($0 % 4)") }, batchSize: 7) { batch in
             ids += batch.map(\.id)
         }
         for (i, id) in ids.enumerated() {
@@ -123,46 +124,46 @@ struct LedgerStoreTests {
         }
         var entries: [Entry] = []
         try node.store.forEachEntry { entries.append($0) }
-        let verified = try EntryVerifier.verify(entries, heads: [:], knownID: { _, _ in nil })
+        let verified = try await EntryVerifier.verify(entries, heads: [:], knownID: { _, _ in nil })
         let state = LedgerState(verified.map(\.verified))
         #expect(try node.digest() == state.stateRoot)
         let expected: [CredentialStatus] = [.revoked, .suspended, .active, .active, .active]
         for (i, id) in ids.enumerated() { #expect(try node.status(of: id).status == expected[i % 5]) }
         // Expiry is a matter of the query time.
-        #expect(try node.audit().ok)
+        #expect(try await node.audit().ok)
     }
 }
 
 @Suite("Ledger store: concurrent connections")
 struct ConnectionTests {
     @Test("a connection that materialized from the log can still write after another connection commits")
-    func noStaleSnapshot() throws {
+    func noStaleSnapshot() async throws {
         let (dirA, dirB) = (LedgerStoreTests.tempDir(), LedgerStoreTests.tempDir())
         defer { for d in [dirA, dirB] { try? FileManager.default.removeItem(atPath: d) } }
         let a = try Node.create(at: dirA, name: "A", baseURL: "https://a.example")
-        let issued = try a.issue(CredentialRequest(subject: "did:example:a", achievementName: "A"))
+        let issued = try await a.issue(CredentialRequest(subject: "did:example:a", achievementName: "A"))
         try a.changeStatus(.revoke, of: issued.id, reason: nil)
         var entries: [Entry] = []
         try a.store.forEachEntry { entries.append($0) }
 
         let b = try Node.create(at: dirB, name: "B", baseURL: "https://b.example")
         let revoke = entries.firstIndex { $0.kind == .revoke }!
-        _ = try b.importEntries(Array(entries[..<revoke]))
+        _ = try await b.importEntries(Array(entries[..<revoke]))
         // The revoke's credential is issued in the log, not in the batch: materializing reads the log.
-        _ = try b.importEntries(Array(entries[revoke...]))
+        _ = try await b.importEntries(Array(entries[revoke...]))
         // Another connection (another process, in production) commits meanwhile...
-        _ = try Node.open(at: dirB).issue(CredentialRequest(subject: "did:example:b", achievementName: "B"))
+        _ = try await Node.open(at: dirB).issue(CredentialRequest(subject: "did:example:b", achievementName: "B"))
         // ...and the first connection can still start a write transaction.
-        _ = try b.issue(CredentialRequest(subject: "did:example:c", achievementName: "C"))
+        _ = try await b.issue(CredentialRequest(subject: "did:example:c", achievementName: "C"))
         #expect(try b.status(of: issued.id).status == .revoked)
-        #expect(try b.audit().ok)
+        #expect(try await b.audit().ok)
     }
 }
 
 @Suite("RFC 4180 CSV")
 struct CSVTests {
     @Test("quotes, doubled quotes, CRLF and newlines inside quotes")
-    func parse() throws {
+    func parse() async throws {
         let records = try CSV.parse("a,b\r\n\"x, y\",\"say \"\"hi\"\"\"\n\"multi\nline\",z\n\n")
         #expect(records.map(\.fields) == [["a", "b"], ["x, y", "say \"hi\""], ["multi\nline", "z"]])
         #expect(records.map(\.line) == [1, 2, 3])

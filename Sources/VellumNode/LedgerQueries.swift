@@ -1,0 +1,119 @@
+import VellumCore
+import VellumStore
+
+/// The queries a node answers (status with evidence, verification, freshness, status lists,
+/// the state root), over any view of its ledger: the `Node` itself (the CLI), or a
+/// `LedgerReader` (the HTTP service: a read-only connection with no key material).
+public protocol LedgerQueries {
+    var store: LedgerStore { get }
+    /// This node's own feed: its answers about its own credentials are current by definition.
+    var feed: FeedKey { get }
+    var did: DIDKey { get }
+    /// The clock answers are given at.
+    func now() -> Timestamp
+}
+
+extension LedgerQueries {
+
+    /// The credential a query names: a credential is its issuer and its id, so an `issuer`
+    /// (a did:key) picks one exactly. Without one, the id must name one credential in this
+    /// ledger, or one of this node's own; if other feeds wrote the same id, the query is
+    /// refused as ambiguous rather than answered for whichever came first. Nil: unknown id.
+    public func credentialKey(_ credentialID: String, issuer: String? = nil) throws(VellumError) -> CredentialKey? {
+        try CredentialID.validate(credentialID)
+        if let issuer { return CredentialKey(feed: FeedKey(try DIDKey(parsing: issuer).publicKey)!, id: credentialID) }
+        let feeds = try store.issuingFeeds(of: credentialID)
+        if feeds.count <= 1 { return feeds.first.map { CredentialKey(feed: $0, id: credentialID) } }
+        if feeds.contains(feed) { return CredentialKey(feed: feed, id: credentialID) }
+        throw VellumError(
+            .conflict,
+            "\(credentialID) is issued by \(feeds.count) issuers (\(feeds.map(\.didKey.did).joined(separator: ", "))): name the issuer (--issuer, or ?issuer=)")
+    }
+
+    /// A credential's status now, or as it was at a past `time` (judged by the log's own
+    /// timestamps), with the entries that decided it and how fresh this node's copy of the
+    /// issuer's feed is. `issuer` as in `credentialKey`.
+    public func status(of credentialID: String, issuer: String? = nil, at time: Timestamp? = nil) throws(VellumError) -> StatusReport {
+        guard let key = try credentialKey(credentialID, issuer: issuer) else {
+            return StatusReport(
+                credentialID: credentialID, status: .unknown, resolution: nil, issuer: issuer, validUntil: nil, evidence: [], asOf: nil,
+                at: time ?? now())
+        }
+        return try status(of: key, at: time)
+    }
+
+    /// The status of one credential (issuer and id), as `status(of:issuer:at:)`.
+    public func status(of key: CredentialKey, at time: Timestamp? = nil) throws(VellumError) -> StatusReport {
+        let now = now()
+        let unknown = StatusReport(
+            credentialID: key.id, status: .unknown, resolution: nil, issuer: key.feed.didKey.did, validUntil: nil, evidence: [], asOf: nil,
+            at: time ?? now)
+        guard let (current, issueEntry) = try store.statusRecord(of: key) else { return unknown }
+        var resolution = current
+        var evidence = [issueEntry]
+        if let time, time < now {
+            resolution = try store.resolution(of: key, asOf: time)
+            evidence = try entries(resolution.evidence)
+        } else if let decidedBy = resolution.decidedBy, let decider = try store.entry(id: decidedBy) {
+            evidence.append(decider)
+        }
+        guard let issue = resolution.issue else { return unknown }  // not yet issued at `time`
+        return StatusReport(
+            credentialID: key.id, status: resolution.status(at: time ?? now), resolution: resolution, issuer: issue.issuer,
+            validUntil: issue.validUntil?.rfc3339, evidence: evidence, asOf: try freshness(of: issue.feed), at: time ?? now)
+    }
+
+    /// Verifies a presented credential against this node's ledger: the record looked up is the
+    /// one of the issuer the document names, never another feed's credential with the same id.
+    public func verify(_ credential: JSON) throws(VellumError) -> NodeVerification {
+        var record: LedgerRecord?
+        let issuer = credential["issuer"]?.stringValue ?? credential["issuer"]?["id"]?.stringValue
+        if let id = credential["id"]?.stringValue, CredentialID.isValid(id), let issuer, let did = try? DIDKey(parsing: issuer) {
+            record = try store.record(of: CredentialKey(feed: FeedKey(did.publicKey)!, id: id))
+        }
+        let report = CredentialVerifier.verify(credential, record: record, at: now())
+        return NodeVerification(report: report, evidence: try entries(report.evidence), asOf: try freshness(of: record?.resolution.issue?.feed))
+    }
+
+    func entries(_ ids: [EntryID]) throws(VellumError) -> [Entry] {
+        var out: [Entry] = []
+        for id in ids { if let e = try store.entry(id: id) { out.append(e) } }
+        return out
+    }
+
+    /// The head this node holds of `feed` and when it last caught up with it (now, for its own).
+    public func freshness(of feed: FeedKey?) throws(VellumError) -> Freshness? {
+        guard let feed, let (head, hlc, heard) = try store.freshness(of: feed) else { return nil }
+        let own = feed == self.feed
+        return Freshness(
+            head: head, issuerTime: hlc.timestamp, issuersNode: own, heardAt: own ? now() : heard.map(Timestamp.init(millisecondsSinceEpoch:)))
+    }
+
+
+    /// The state root (hex): equal on replicas that hold the same entries.
+    public func digest() throws -> EntryID { try store.stateRoot() }
+}
+
+/// A read-only view of a node's ledger for answering queries: its own SQLite connection,
+/// opened read-only, and no key material (neither the feed key nor the transport key is read).
+public final class LedgerReader: LedgerQueries {
+    public let store: LedgerStore
+    public let feed: FeedKey
+    public let did: DIDKey
+    let clock: () -> Timestamp
+
+    public init(path: String, clock: @escaping () -> Timestamp = Node.systemClock) throws(VellumError) {
+        let directory = NodeDirectory(path: path)
+        do { store = try LedgerStore(path: directory.ledgerPath, create: false, readOnly: true) } catch {
+            throw VellumError(error.code, "\(path) is not a Vellum data directory: \(error.message)")
+        }
+        guard try store.meta("format") == Node.format, let hex = try store.meta("feed"), let feed = FeedKey(hex: hex) else {
+            throw VellumError(.storage, "\(directory.ledgerPath) is not a Vellum ledger")
+        }
+        self.feed = feed
+        did = feed.didKey
+        self.clock = clock
+    }
+
+    public func now() -> Timestamp { clock() }
+}
