@@ -14,7 +14,6 @@ public protocol LedgerQueries {
 }
 
 extension LedgerQueries {
-
     /// The credential a query names: a credential is its issuer and its id, so an `issuer`
     /// (a did:key) picks one exactly. Without one, the id must name one credential in this
     /// ledger, or one of this node's own; if other feeds wrote the same id, the query is
@@ -88,7 +87,6 @@ extension LedgerQueries {
         return Freshness(
             head: head, issuerTime: hlc.timestamp, issuersNode: own, heardAt: own ? now() : heard.map(Timestamp.init(millisecondsSinceEpoch:)))
     }
-
 
     /// The state root (hex): equal on replicas that hold the same entries.
     public func digest() throws -> EntryID { try store.stateRoot() }
