@@ -129,4 +129,12 @@ struct DecoderRobustnessTests {
         _ = try JSON(parsing: "0." + String(repeating: "7", count: 1 << 20))
         #expect(ContinuousClock.now - start < .seconds(2))
     }
+
+    @Test("the structural validator names at most 20 problems, however many items are malformed")
+    func validatorBound() {
+        let credential: JSON = ["credentialSubject": .array(Array(repeating: 7, count: 100_000)), "evidence": .array(Array(repeating: [:], count: 100_000))]
+        let problems = OpenBadgeValidator.problems(in: credential)
+        #expect(problems.count == 21)
+        #expect(problems.last == "(checking stopped after 20 problems)")
+    }
 }
