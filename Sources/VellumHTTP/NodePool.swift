@@ -3,7 +3,7 @@ import VellumNode
 
 /// Read-only handles on one node's data directory for concurrent requests: each request
 /// borrows a `Node` (its own SQLite connection; WAL lets readers run beside the writer) and
-/// returns it. A point query takes microseconds, so requests run it inline.
+/// returns it. Requests run on `HandlerThreads`, so at most that many handles are open.
 final class NodePool: @unchecked Sendable {  // `idle` is guarded by `lock`
     let path: String
     private let lock = NSLock()
