@@ -62,7 +62,7 @@ public struct VellumAPI: Sendable {
 
     public func router() -> Router<BasicRequestContext> {
         let router = Router()
-        router.add(middleware: APIMiddleware())
+        router.add(middleware: APIMiddleware(routes: routes))
         for endpoint in endpoints {
             router.on(RouterPath(endpoint.path), method: endpoint.method) { request, context in
                 try await endpoint.handle(request, context)
@@ -128,13 +128,20 @@ public struct VellumAPI: Sendable {
         })
     }
 
-    /// VC-API `POST /presentations/verify`: `{"verifiablePresentation": ..., "options": {"challenge", "domain"}}`.
+    /// VC-API `POST /presentations/verify`, in both request shapes the specification defines:
+    /// `{"verifiablePresentation": ..., "options": {"challenge", "domain"}}`, and its
+    /// `ProoflessVerifyPresentationRequest`, `{"presentation": ..., "options": ...}`. Both go
+    /// through the same checks: a proof, when there is one, is verified whatever the member's name.
     func verifyPresentation(_ request: Request) async throws -> Response {
         let bytes = try await body(request)
         return .json(try await threads.run { [nodes] in
             let body = try Self.parse(bytes, vcAPI: true)
-            guard let presentation = body["verifiablePresentation"], presentation.objectValue != nil else {
-                throw Self.parsingFailure("the body has no 'verifiablePresentation' object")
+            let presentation: JSON
+            switch (body["verifiablePresentation"], body["presentation"]) {
+            case (let vp?, nil) where vp.objectValue != nil: presentation = vp
+            case (nil, let p?) where p.objectValue != nil: presentation = p
+            case (_?, _?): throw Self.parsingFailure("the body has both 'verifiablePresentation' and 'presentation'; send one")
+            default: throw Self.parsingFailure("the body has no 'verifiablePresentation' (or proofless 'presentation') object")
             }
             if let count = presentation["verifiableCredential"]?.arrayValue?.count, count > Self.maxPresentationCredentials {
                 throw APIError(
