@@ -11,7 +11,8 @@ enum OpenAPIDocument {
             academic credentials in its replica of the ledger. Every node answers for every issuer;
             status answers carry the issuer-signed entries that decided them. Read-only: issuing
             and revoking happen on the issuer's node with the `vellum` CLI. A known path asked
-            with another method answers 405 with an `Allow` header (MethodNotAllowed).
+            with another method answers 405 with an `Allow` header (MethodNotAllowed); connections
+            that send no complete request within the idle timeout (20 s by default) are closed.
         paths:
           /:
             get:
