@@ -42,7 +42,7 @@ struct HostileBodyTests {
         ]
     }
 
-    /// Alone, on an idle machine, the ten take about 1 s in a debug build. The bounds leave room
+    /// Alone, the ten took 1.5 to 2.5 s in a debug build on a busy two-core machine. The bounds leave room
     /// for the other suites running in parallel on two cores, and still fail by orders of
     /// magnitude on the quadratic base58 decode, which took over a second at 60 KB and minutes
     /// at 1 MB.
