@@ -127,7 +127,8 @@ struct DecoderRobustnessTests {
         _ = try JSON(parsing: "\"" + String(repeating: "\\u00e9", count: 150_000) + "\"")
         #expect(throws: JSONError.self) { try JSON(parsing: "1" + String(repeating: "7", count: 1 << 20)) }
         _ = try JSON(parsing: "0." + String(repeating: "7", count: 1 << 20))
-        #expect(ContinuousClock.now - start < .seconds(2))
+        // About a second in a debug build beside the other suites; a quadratic step would take minutes.
+        #expect(ContinuousClock.now - start < .seconds(5))
     }
 
     @Test("the structural validator names at most 20 problems, however many items are malformed")
