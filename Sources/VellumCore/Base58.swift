@@ -43,8 +43,17 @@ public enum Base58 {
         return String(decoding: text, as: UTF8.self)
     }
 
-    /// Decodes base58btc; nil when a character is outside the alphabet.
-    public static func decode(_ text: some StringProtocol) -> [UInt8]? {
+    /// The most characters base58btc takes for `count` bytes: each byte adds at most
+    /// log(256)/log(58) ≈ 1.36566 digits (a leading zero byte adds one `1`). Rounded up, so
+    /// 64 bytes (an Ed25519 signature) take at most 88 and 34 (a multicodec key) at most 47.
+    public static func maximumLength(forBytes count: Int) -> Int { (count * 13_657 + 9_999) / 10_000 }
+
+    /// Decodes base58btc; nil when a character is outside the alphabet or the value has more
+    /// than `maxBytes` bytes. Decoding is quadratic in the length, so text longer than
+    /// `maximumLength(forBytes: maxBytes)` is refused before any arithmetic: an outsider's
+    /// megabyte of `z...` costs nothing.
+    public static func decode(_ text: some StringProtocol, maxBytes: Int) -> [UInt8]? {
+        guard text.utf8.count <= maximumLength(forBytes: maxBytes) else { return nil }
         let utf8 = Array(text.utf8)
         let zeros = utf8.prefix(while: { $0 == alphabet[0] }).count
         var bytes: [UInt8] = []  // least significant first
@@ -61,6 +70,7 @@ public enum Base58 {
                 carry >>= 8
             }
         }
+        guard zeros + bytes.count <= maxBytes else { return nil }
         return [UInt8](repeating: 0, count: zeros) + bytes.reversed()
     }
 }

@@ -62,9 +62,9 @@ public enum CredentialVerifier {
             check("proof", false, error.message)
         }
         if let signer {
-            check("issuer", signer.did == issuer, signer.did == issuer ? "signed by the issuer \(signer.did)" : "signed by \(signer.did), but the issuer is \(issuer ?? "missing")")
+            check("issuer", signer.did == issuer, signer.did == issuer ? "signed by the issuer \(signer.did)" : "signed by \(signer.did), but the issuer is \(issuer.map(VellumError.abbreviated) ?? "missing")")
         } else {
-            check("issuer", false, "no valid proof binds the issuer \(issuer ?? "(missing)")")
+            check("issuer", false, "no valid proof binds the issuer \(issuer.map(VellumError.abbreviated) ?? "(missing)")")
         }
 
         let from = (credential["validFrom"] ?? credential["issuanceDate"])?.stringValue.flatMap { Timestamp(parsing: $0) }
@@ -92,7 +92,7 @@ public enum CredentialVerifier {
             status = record.resolution.status(at: time)
             evidence = record.resolution.evidence
         } else {
-            check("ledger", false, "no issue entry for \(id ?? "this credential") in the ledger")
+            check("ledger", false, "no issue entry for \(id.map(VellumError.abbreviated) ?? "this credential") in the ledger")
         }
         check("status", status == .active, status == .active ? "active" : "status is \(status.rawValue)")
         return VerificationReport(credentialID: id, issuer: issuer, status: status, checks: checks, evidence: evidence, checkedAt: time)

@@ -12,6 +12,9 @@ public struct DIDKey: Sendable, Hashable, CustomStringConvertible {
     public let multibase: String
 
     static let ed25519Multicodec: [UInt8] = [0xED, 0x01]
+    /// The longest multibase an Ed25519 key can have: `z` and the base58btc of 34 bytes (in
+    /// practice always 48). Anything longer is refused before it is decoded.
+    public static let maximumMultibaseLength = 1 + Base58.maximumLength(forBytes: 34)
 
     public init(publicKey: [UInt8]) throws(VellumError) {
         guard publicKey.count == 32 else {
@@ -30,22 +33,27 @@ public struct DIDKey: Sendable, Hashable, CustomStringConvertible {
             fragment = text[text.index(after: hash)...]
         }
         guard did.hasPrefix("did:key:") else {
-            throw VellumError(.invalidKey, "'\(text)' is not a did:key identifier")
+            throw VellumError(.invalidKey, "\(VellumError.quoted(text)) is not a did:key identifier")
         }
         let multibase = did.dropFirst("did:key:".count)
         try self.init(multibase: multibase)
         if let fragment, fragment != multibase {
-            throw VellumError(.invalidKey, "the fragment of '\(text)' does not name its own key")
+            throw VellumError(.invalidKey, "the fragment of \(VellumError.quoted(text)) does not name its own key")
         }
     }
 
     /// Parses the multibase part (`z6Mk...`).
     public init(multibase: some StringProtocol) throws(VellumError) {
-        guard multibase.first == "z", let bytes = Base58.decode(multibase.dropFirst()) else {
-            throw VellumError(.invalidKey, "'\(multibase)' is not a base58btc multibase value")
+        let length = multibase.utf8.count
+        guard length <= DIDKey.maximumMultibaseLength else {
+            throw VellumError(
+                .invalidKey, "a did:key multibase of \(length) characters is not an Ed25519 key (at most \(DIDKey.maximumMultibaseLength))")
+        }
+        guard multibase.first == "z", let bytes = Base58.decode(multibase.dropFirst(), maxBytes: 34) else {
+            throw VellumError(.invalidKey, "\(VellumError.quoted(multibase)) is not a base58btc multibase value")
         }
         guard bytes.count == 34, bytes.starts(with: DIDKey.ed25519Multicodec) else {
-            throw VellumError(.invalidKey, "'\(multibase)' is not a multicodec Ed25519 public key")
+            throw VellumError(.invalidKey, "\(VellumError.quoted(multibase)) is not a multicodec Ed25519 public key")
         }
         try self.init(publicKey: Array(bytes.dropFirst(2)))
     }

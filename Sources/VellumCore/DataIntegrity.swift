@@ -111,15 +111,20 @@ public enum DataIntegrity {
         guard let value = proof["proofValue"]?.stringValue else {
             throw VellumError(.invalidProof, "proof has no proofValue")
         }
-        guard value.first == "z", let signature = Base58.decode(value.dropFirst()) else {
-            throw VellumError(.invalidProof, "proofValue is not a base58btc multibase string")
+        // Refused by length before decoding: base58 decoding is quadratic in the length.
+        let longest = 1 + Base58.maximumLength(forBytes: 64)
+        guard value.utf8.count <= longest else {
+            throw VellumError(.invalidProof, "proofValue has \(value.utf8.count) characters; an Ed25519 signature takes at most \(longest)")
+        }
+        guard value.first == "z", let signature = Base58.decode(value.dropFirst(), maxBytes: 64) else {
+            throw VellumError(.invalidProof, "proofValue is not a base58btc multibase string of at most 64 bytes")
         }
         guard signature.count == 64 else {
             throw VellumError(.invalidProof, "proofValue holds \(signature.count) bytes, an Ed25519 signature has 64")
         }
         let signer: DIDKey
         do { signer = try DIDKey(parsing: method) } catch {
-            throw VellumError(.invalidProof, "unsupported verificationMethod '\(method)': \(error.message)")
+            throw VellumError(.invalidProof, "unsupported verificationMethod \(VellumError.quoted(method)): \(error.message)")
         }
         var unsecured = secured.removing("proof")
         if let proofContext = proof["@context"] {

@@ -233,7 +233,7 @@ struct JSONParser {
         }
         let text = String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<index]), as: UTF8.self)
         guard let value = Double(text), value.isFinite else {
-            throw JSONError(message: "number \(text) is out of range", offset: start)
+            throw JSONError(message: "number \(VellumError.quoted(text)) is out of range", offset: start)
         }
         return value
     }

@@ -4,7 +4,7 @@
 public enum OpenBadgeValidator {
     /// Every structural problem found, empty when the credential is well-formed.
     public static func problems(in credential: JSON) -> [String] {
-        var p: [String] = []
+        var p = Problems()
         guard credential.objectValue != nil else { return ["the credential is not a JSON object"] }
 
         // VC 2.0 is what Vellum issues; Open Badges 3.0 credentials on the VC 1.1 model still verify.
@@ -54,17 +54,17 @@ public enum OpenBadgeValidator {
             p.append("credentialSubject is missing or not an object")
             subjects = []
         }
-        for (i, subject) in subjects.enumerated() {
+        for (i, subject) in subjects.enumerated() where !p.isFull {
             let at = subjects.count == 1 ? "credentialSubject" : "credentialSubject[\(i)]"
             checkSubject(subject, at: at, &p)
         }
 
-        for (i, evidence) in (credential["evidence"]?.arrayValue ?? []).enumerated() {
+        for (i, evidence) in (credential["evidence"]?.arrayValue ?? []).enumerated() where !p.isFull {
             checkType(evidence["type"], requires: ["Evidence"], at: "evidence[\(i)].type", &p)
         }
         if let status = credential["credentialStatus"] {
             let entries = status.arrayValue ?? [status]
-            for (i, entry) in entries.enumerated() {
+            for (i, entry) in entries.enumerated() where !p.isFull {
                 if entry["type"]?.stringValue == "BitstringStatusListEntry" {
                     if entry["statusPurpose"]?.stringValue == nil { p.append("credentialStatus[\(i)].statusPurpose is missing") }
                     if let index = entry["statusListIndex"]?.stringValue, let n = Int(index), n >= 0, String(n) == index {} else {
@@ -78,20 +78,20 @@ public enum OpenBadgeValidator {
                 }
             }
         }
-        return p
+        return p.list
     }
 
-    static func checkSubject(_ subject: JSON, at: String, _ p: inout [String]) {
+    static func checkSubject(_ subject: JSON, at: String, _ p: inout Problems) {
         guard subject.objectValue != nil else { p.append("\(at) is not an object"); return }
         checkType(subject["type"], requires: ["AchievementSubject"], at: "\(at).type", &p)
         if let id = subject["id"], !isURI(id.stringValue) { p.append("\(at).id is not a URI") }
-        for (i, identifier) in (subject["identifier"]?.arrayValue ?? []).enumerated() {
+        for (i, identifier) in (subject["identifier"]?.arrayValue ?? []).enumerated() where !p.isFull {
             checkType(identifier["type"], requires: ["IdentityObject"], at: "\(at).identifier[\(i)].type", &p)
         }
         if subject["id"] == nil && subject["identifier"] == nil {
             p.append("\(at) has neither id nor identifier")
         }
-        for (i, result) in (subject["result"]?.arrayValue ?? []).enumerated() {
+        for (i, result) in (subject["result"]?.arrayValue ?? []).enumerated() where !p.isFull {
             checkType(result["type"], requires: ["Result"], at: "\(at).result[\(i)].type", &p)
         }
         if let source = subject["source"] { checkProfile(source, at: "\(at).source", &p) }
@@ -106,20 +106,20 @@ public enum OpenBadgeValidator {
             p.append("\(a).\(field) is missing")
         }
         if achievement["criteria"]?.objectValue == nil { p.append("\(a).criteria is missing or not an object") }
-        for (i, rd) in (achievement["resultDescription"]?.arrayValue ?? []).enumerated() {
+        for (i, rd) in (achievement["resultDescription"]?.arrayValue ?? []).enumerated() where !p.isFull {
             checkType(rd["type"], requires: ["ResultDescription"], at: "\(a).resultDescription[\(i)].type", &p)
         }
     }
 
-    static func checkProfile(_ profile: JSON, at: String, _ p: inout [String]) {
+    static func checkProfile(_ profile: JSON, at: String, _ p: inout Problems) {
         checkType(profile["type"], requires: ["Profile"], at: "\(at).type", &p)
-        for (i, other) in (profile["otherIdentifier"]?.arrayValue ?? []).enumerated() {
+        for (i, other) in (profile["otherIdentifier"]?.arrayValue ?? []).enumerated() where !p.isFull {
             checkType(other["type"], requires: ["IdentifierEntry"], at: "\(at).otherIdentifier[\(i)].type", &p)
         }
         if let parent = profile["parentOrg"] { checkProfile(parent, at: "\(at).parentOrg", &p) }
     }
 
-    static func checkType(_ type: JSON?, requires: [String], anyOf: [String] = [], at: String, _ p: inout [String]) {
+    static func checkType(_ type: JSON?, requires: [String], anyOf: [String] = [], at: String, _ p: inout Problems) {
         guard let names = type?.typeNames else { p.append("\(at) is missing or not a string or array of strings"); return }
         for required in requires where !names.contains(required) {
             p.append("\(at) lacks '\(required)' (found \(names.joined(separator: ", ")))")
@@ -134,4 +134,19 @@ public enum OpenBadgeValidator {
         return s[..<colon].allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || "+-.".contains($0)) }
             && !s.contains(where: { $0.isWhitespace })
     }
+}
+
+/// The structural problems found so far. Checking stops at `limit`: a credential with 200,000
+/// malformed evidence items gets a short report, not 200,000 messages built and sent back.
+struct Problems {
+    static let limit = 20
+    private(set) var named: [String] = []
+
+    var isFull: Bool { named.count >= Self.limit }
+
+    mutating func append(_ problem: String) {
+        if !isFull { named.append(problem) }
+    }
+
+    var list: [String] { isFull ? named + ["(checking stopped after \(Self.limit) problems)"] : named }
 }

@@ -29,5 +29,18 @@ public struct VellumError: Error, Sendable, Equatable, CustomStringConvertible {
 
     public var description: String { message }
 
+    /// `text` in quotes for a message, cut to its first 100 characters: an error about an
+    /// outsider's megabyte names it without echoing it back.
+    static func quoted(_ text: some StringProtocol) -> String {
+        text.utf8.count > abbreviation ? "'\(text.prefix(abbreviation))…' (\(text.utf8.count) bytes)" : "'\(text)'"
+    }
+
+    /// `text` unquoted, cut the same way: for messages that name ordinary values bare.
+    static func abbreviated(_ text: some StringProtocol) -> String {
+        text.utf8.count > abbreviation ? "\(text.prefix(abbreviation))… (\(text.utf8.count) bytes)" : String(text)
+    }
+
+    static let abbreviation = 100
+
     public static func == (lhs: VellumError, rhs: VellumError) -> Bool { lhs.code == rhs.code }
 }

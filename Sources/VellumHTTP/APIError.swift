@@ -9,9 +9,18 @@ struct APIError: HTTPResponseError {
     let message: String
     /// Extra fields (a VC-API request that could not be parsed also gets `problemDetails`).
     var extra: [String: JSON] = [:]
+    /// For a 405: the methods the path does answer, sent in the `Allow` header.
+    var allow: [HTTPRequest.Method] = []
 
     static func badRequest(_ message: String, code: String = "bad_request") -> APIError { APIError(status: .badRequest, code: code, message: message) }
     static func notFound(_ message: String) -> APIError { APIError(status: .notFound, code: "not_found", message: message) }
+    static func methodNotAllowed(_ method: HTTPRequest.Method, path: String, allow: [HTTPRequest.Method]) -> APIError {
+        var error = APIError(
+            status: .methodNotAllowed, code: "method_not_allowed",
+            message: "\(path) answers \(allow.map(\.rawValue).joined(separator: ", ")), not \(method.rawValue)")
+        error.allow = allow
+        return error
+    }
 
     var json: JSON {
         var o = extra
@@ -20,8 +29,12 @@ struct APIError: HTTPResponseError {
         return .object(o)
     }
 
-    func response(from request: Request, context: some RequestContext) throws -> Response {
-        Response.json(json, status: status)
+    func response(from request: Request, context: some RequestContext) throws -> Response { response }
+
+    var response: Response {
+        var response = Response.json(json, status: status)
+        if !allow.isEmpty { response.headers[.allow] = allow.map(\.rawValue).joined(separator: ", ") }
+        return response
     }
 
     /// The API error for anything a handler or the framework threw.

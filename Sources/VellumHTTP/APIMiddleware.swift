@@ -2,18 +2,29 @@ import Hummingbird
 import Metrics
 
 /// Wraps every route: turns any thrown error into the JSON error body (so a framework 404 or
-/// 413 looks like ours, and nothing escapes as a bare 500), and records each request's latency
-/// by route, method and status in `vellum_http_request_duration_seconds`.
+/// 413 looks like ours, and nothing escapes as a bare 500), answers a known path asked with
+/// another method 405 with an `Allow` header (the router alone says 404, as if the path did not
+/// exist), and records each request's latency by route, method and status in
+/// `vellum_http_request_duration_seconds`.
 struct APIMiddleware<Context: RequestContext>: RouterMiddleware {
+    /// Every route's method and path template (`{name}` matches one segment).
+    let routes: [(method: String, path: String)]
+
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         let start = ContinuousClock.now
         let response: Response
         do {
             response = try await next(request, context)
         } catch {
-            let apiError = APIError(error)
+            var apiError = APIError(error)
+            if let routerError = error as? HTTPError, routerError.status == .notFound {
+                let allow = allowedMethods(request.uri.path)
+                if !allow.isEmpty, !allow.contains(request.method) {
+                    apiError = .methodNotAllowed(request.method, path: request.uri.path, allow: allow)
+                }
+            }
             if apiError.status == .internalServerError { context.logger.error("\(request.method) \(request.uri.path): \(error)") }
-            response = Response.json(apiError.json, status: apiError.status)
+            response = apiError.response
         }
         let elapsed = ContinuousClock.now - start
         let route = context.endpointPath ?? "unmatched"
@@ -22,5 +33,22 @@ struct APIMiddleware<Context: RequestContext>: RouterMiddleware {
             dimensions: [("route", route), ("method", request.method.rawValue), ("status", String(response.status.code))]
         ).recordNanoseconds(elapsed.components.seconds * 1_000_000_000 + elapsed.components.attoseconds / 1_000_000_000)
         return response
+    }
+}
+
+extension APIMiddleware {
+    /// The methods the routes answer at `path`, in the order they are declared.
+    func allowedMethods(_ path: String) -> [HTTPRequest.Method] {
+        let segments = path.split(separator: "/", omittingEmptySubsequences: false)
+        var methods: [HTTPRequest.Method] = []
+        for route in routes {
+            let template = route.path.split(separator: "/", omittingEmptySubsequences: false)
+            guard template.count == segments.count,
+                zip(template, segments).allSatisfy({ $0.hasPrefix("{") || $0 == $1 }),
+                let method = HTTPRequest.Method(route.method), !methods.contains(method)
+            else { continue }
+            methods.append(method)
+        }
+        return methods
     }
 }

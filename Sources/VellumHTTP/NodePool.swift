@@ -5,7 +5,8 @@ import VellumNode
 /// `LedgerReader` (its own read-only SQLite connection; WAL lets readers run beside the
 /// writer; no key material is ever loaded) and returns it. At most `capacity` readers exist:
 /// a request that finds all of them busy waits for one, so a burst of requests cannot open
-/// an unbounded number of connections (and file descriptors).
+/// an unbounded number of connections (and file descriptors). Requests run on
+/// `HandlerThreads`, fewer than `capacity`, so in practice none waits.
 final class NodePool: @unchecked Sendable {  // `idle` and `opened` are guarded by `lock`
     let path: String
     let capacity: Int

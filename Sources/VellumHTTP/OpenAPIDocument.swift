@@ -10,7 +10,9 @@ enum OpenAPIDocument {
             A node of a Vellum federation: status, verification and Bitstring Status Lists for the
             academic credentials in its replica of the ledger. Every node answers for every issuer;
             status answers carry the issuer-signed entries that decided them. Read-only: issuing
-            and revoking happen on the issuer's node with the `vellum` CLI.
+            and revoking happen on the issuer's node with the `vellum` CLI. A known path asked
+            with another method answers 405 with an `Allow` header (MethodNotAllowed); connections
+            that send no complete request within the idle timeout (20 s by default) are closed.
         paths:
           /:
             get:
@@ -62,6 +64,13 @@ enum OpenAPIDocument {
                   required: true
                   description: The credential id, urn:uuid:... (percent-encoding accepted).
                   schema: {type: string, pattern: "^urn(:|%3A)uuid(:|%3A)"}
+                - name: issuer
+                  in: query
+                  required: false
+                  description: >-
+                    The issuer's did:key. A credential is its issuer and its id: needed only when
+                    several feeds wrote the id (without it, such an id is refused with 409).
+                  schema: {type: string}
                 - name: at
                   in: query
                   required: false
@@ -77,6 +86,7 @@ enum OpenAPIDocument {
                       schema: {$ref: "#/components/schemas/StatusAnswer"}
                 "400": {$ref: "#/components/responses/BadRequest"}
                 "404": {$ref: "#/components/responses/NotFound"}
+                "409": {$ref: "#/components/responses/Ambiguous"}
                 "503": {$ref: "#/components/responses/Unavailable"}
           /v1/verify:
             post:
@@ -143,20 +153,26 @@ enum OpenAPIDocument {
           /presentations/verify:
             post:
               summary: W3C CCG VC-API presentation verification; each credential in it is verified and reported.
+              description: |
+                Both request shapes of the VC-API: VerifyPresentationRequest (`verifiablePresentation`)
+                and ProoflessVerifyPresentationRequest (`presentation`). At most 100 credentials per
+                presentation (413 beyond).
               requestBody:
                 required: true
                 content:
                   application/json:
                     schema:
-                      type: object
-                      required: [verifiablePresentation]
-                      properties:
-                        verifiablePresentation: {type: object}
-                        options:
-                          type: object
+                      oneOf:
+                        - type: object
+                          required: [verifiablePresentation]
                           properties:
-                            challenge: {type: string}
-                            domain: {type: string}
+                            verifiablePresentation: {type: object}
+                            options: {$ref: "#/components/schemas/PresentationOptions"}
+                        - type: object
+                          required: [presentation]
+                          properties:
+                            presentation: {type: object}
+                            options: {$ref: "#/components/schemas/PresentationOptions"}
               responses:
                 "200":
                   description: The presentation's result and one VerificationResult per credential.
@@ -268,6 +284,11 @@ enum OpenAPIDocument {
                 problemDetails: {type: array, items: {$ref: "#/components/schemas/ProblemDetails"}}
                 warnings: {type: array}
                 errors: {type: array, items: {$ref: "#/components/schemas/ProblemDetails"}}
+            PresentationOptions:
+              type: object
+              properties:
+                challenge: {type: string}
+                domain: {type: string}
             Error:
               type: object
               required: [code, message]
@@ -290,8 +311,22 @@ enum OpenAPIDocument {
               content:
                 application/json:
                   schema: {$ref: "#/components/schemas/Error"}
+            Ambiguous:
+              description: Several feeds wrote this credential id (code conflict); name the issuer with ?issuer=.
+              content:
+                application/json:
+                  schema: {$ref: "#/components/schemas/Error"}
+            MethodNotAllowed:
+              description: The path exists, but not for this method (code method_not_allowed).
+              headers:
+                Allow:
+                  description: The methods the path answers.
+                  schema: {type: string}
+              content:
+                application/json:
+                  schema: {$ref: "#/components/schemas/Error"}
             TooLarge:
-              description: The body exceeds 1 MiB.
+              description: The body exceeds 1 MiB, or a presentation carries more than 100 credentials.
               content:
                 application/json:
                   schema: {$ref: "#/components/schemas/Error"}

@@ -61,7 +61,7 @@ final class StatusCache: @unchecked Sendable {  // `recent` and `older` are guar
     }
 
     /// The current status answer's bytes, or nil for an unknown credential. `issuer` as in
-    /// `Node.credentialKey`: a credential is its issuer and its id, and answers are kept by both.
+    /// `LedgerQueries.credentialKey`: a credential is its issuer and its id, and answers are kept by both.
     func answer(_ id: String, issuer: String?, node: some LedgerQueries) throws -> [UInt8]? {
         guard let key = try node.credentialKey(id, issuer: issuer) else { return nil }
         if let item = lookup(key), let fresh = try node.freshness(of: item.head.feed), fresh.head == item.head {

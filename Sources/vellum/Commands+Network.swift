@@ -113,10 +113,24 @@ struct NodeDaemon: AsyncVellumCommand {
     @Option(help: "Where to accept peers (tcp://127.0.0.1:0 picks a free port).") var listen = "tcp://127.0.0.1:7700"
     @Option(help: "Also serve HTTP (status, verify, status lists, metrics, verifier page) at HOST:PORT; port 0 picks one.")
     var http: String?
+    @Option(
+        name: .customLong("http-idle-timeout"),
+        help: "Close an HTTP connection that sends no complete request for this many seconds (default 20).")
+    var httpIdleTimeout: Double = 20
+    @Option(
+        name: .customLong("http-max-connections"),
+        help: "Serve at most this many HTTP connections at once (default: half the open-file limit, at most 4096).")
+    var httpMaxConnections: Int?
 
     func execute() async throws {
         try Node.validatePeerAddress(listen, listening: true)
         let httpAddress = try http.map(Self.hostAndPort)
+        guard httpIdleTimeout > 0, httpIdleTimeout <= 3_600 else {
+            throw VellumError(.invalidInput, "--http-idle-timeout \(httpIdleTimeout) is not between 0 and 3600 seconds")
+        }
+        if let httpMaxConnections, httpMaxConnections < 1 {
+            throw VellumError(.invalidInput, "--http-max-connections \(httpMaxConnections) is not a positive number")
+        }
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)
             handler.logLevel = .warning
@@ -133,9 +147,11 @@ struct NodeDaemon: AsyncVellumCommand {
         var services: [any Service] = [ReplicatorService(replicator)]
         if let (host, port) = httpAddress {
             let api = try VellumAPI(dataPath: data.path, registry: registry)
+            var limits = HTTPServerLimits.forThisProcess(idleTimeout: .milliseconds(Int64(httpIdleTimeout * 1_000)))
+            if let httpMaxConnections { limits.maxConnections = min(limits.maxConnections, httpMaxConnections) }
             let path = data.path
             services.append(Application(
-                router: api.router(), configuration: .init(address: .hostname(host, port: port), serverName: "vellum"),
+                router: api.router(), server: limits.server, configuration: limits.configuration(host: host, port: port, logger: logger),
                 onServerRunning: { channel in
                     let url = "http://\(host):\(channel.localAddress?.port ?? port)"
                     try? writeOutput(url + "\n", to: path + "/http.endpoint", replace: true)

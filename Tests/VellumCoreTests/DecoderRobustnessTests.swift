@@ -1,3 +1,4 @@
+@preconcurrency import Crypto
 import Testing
 import VellumCore
 
@@ -57,5 +58,84 @@ struct DecoderRobustnessTests {
         for bytes in Self.mutations(of: document, seed: seed, count: 500) { _ = try? JSON(parsing: bytes) }
         // Deep nesting is refused, not recursed into without end.
         #expect(throws: JSONError.self) { try JSON(parsing: String(repeating: "[", count: 100_000)) }
+    }
+
+    @Test("base58 refuses text longer than its byte limit allows, before decoding it")
+    func base58Bounds() {
+        // The longest values that fit still decode: 64 bytes of 0xFF take 88 characters, 64 zero bytes 64.
+        for bytes in [[UInt8](repeating: 0xFF, count: 64), [UInt8](repeating: 0, count: 64), [UInt8](repeating: 0xFF, count: 34)] {
+            let text = Base58.encode(bytes)
+            #expect(text.count <= Base58.maximumLength(forBytes: bytes.count))
+            #expect(Base58.decode(text, maxBytes: bytes.count) == bytes)
+            #expect(Base58.decode(text, maxBytes: bytes.count - 1) == nil)
+        }
+        #expect(Base58.maximumLength(forBytes: 64) == 88)
+        // 88 digits can still hold more than 64 bytes: refused after decoding.
+        #expect(Base58.decode(String(repeating: "z", count: 88), maxBytes: 64) == nil)
+        // A megabyte is refused without the quadratic decode (which would take minutes).
+        let start = ContinuousClock.now
+        #expect(Base58.decode(String(repeating: "z", count: 1 << 20), maxBytes: 64) == nil)
+        #expect(Base58.decode(String(repeating: "1", count: 89), maxBytes: 64) == nil)
+        #expect(ContinuousClock.now - start < .milliseconds(500))
+    }
+
+    @Test("did:key and proofValue refuse over-long text quickly, with a short message that names the problem")
+    func overlongKeysAndProofs() throws {
+        let megabyte = String(repeating: "z", count: 1 << 20)
+        let start = ContinuousClock.now
+        for text in ["did:key:z6Mk" + megabyte, "did:key:" + megabyte, "did:key:z6MkiTBz1ymuepAQ4HEHYSF1H8quG5GLVVQR3djdX3mDooWp#" + megabyte,
+                     "did:web:" + megabyte] {
+            do {
+                _ = try DIDKey(parsing: text)
+                Issue.record("accepted a \(text.utf8.count)-byte did:key")
+            } catch {
+                #expect(error.code == .invalidKey)
+                #expect(error.message.utf8.count < 400, "\(error.message.prefix(200))")
+            }
+        }
+        #expect(throws: VellumError.self) { try DIDKey(multibase: "z" + megabyte) }
+        #expect(DIDKey.maximumMultibaseLength == 48)
+
+        let key = Curve25519.Signing.PrivateKey()
+        let did = try DIDKey(publicKey: Array(key.publicKey.rawRepresentation))
+        let signed = try DataIntegrity.sign(
+            ["id": "urn:uuid:1"], options: .init(verificationMethod: did.verificationMethod, created: "2026-01-01T00:00:00Z"), with: key)
+        #expect(try DataIntegrity.verify(signed).signer == did)
+        for (member, value) in [("proofValue", "z" + megabyte), ("verificationMethod", "did:key:z6Mk" + megabyte)] {
+            let hostile = signed.setting("proof", to: signed["proof"]!.setting(member, to: .string(value)))
+            do {
+                _ = try DataIntegrity.verify(hostile)
+                Issue.record("a proof with a 1 MiB \(member) verified")
+            } catch {
+                #expect(error.code == .invalidProof)
+                #expect(error.message.utf8.count < 400, "\(error.message.prefix(200))")
+            }
+        }
+        #expect(ContinuousClock.now - start < .seconds(1))
+    }
+
+    @Test("JSON: deep nesting of any kind is a clean error; long numbers, strings and arrays parse in linear time")
+    func jsonBounds() throws {
+        let start = ContinuousClock.now
+        for text in [String(repeating: "[", count: 1 << 20), String(repeating: "{\"a\":", count: 200_000), String(repeating: "[{\"a\":", count: 100_000)] {
+            #expect(throws: JSONError.self) { try JSON(parsing: text) }
+        }
+        let deepest = String(repeating: "[", count: JSON.maximumDepth) + String(repeating: "]", count: JSON.maximumDepth)
+        _ = try JSON(parsing: deepest)
+        #expect(throws: JSONError.self) { try JSON(parsing: "[" + deepest + "]") }
+        _ = try JSON(parsing: "[" + String(repeating: "0,", count: 500_000) + "0]")
+        _ = try JSON(parsing: "\"" + String(repeating: "\\u00e9", count: 150_000) + "\"")
+        #expect(throws: JSONError.self) { try JSON(parsing: "1" + String(repeating: "7", count: 1 << 20)) }
+        _ = try JSON(parsing: "0." + String(repeating: "7", count: 1 << 20))
+        // About a second in a debug build beside the other suites; a quadratic step would take minutes.
+        #expect(ContinuousClock.now - start < .seconds(5))
+    }
+
+    @Test("the structural validator names at most 20 problems, however many items are malformed")
+    func validatorBound() {
+        let credential: JSON = ["credentialSubject": .array(Array(repeating: 7, count: 100_000)), "evidence": .array(Array(repeating: [:], count: 100_000))]
+        let problems = OpenBadgeValidator.problems(in: credential)
+        #expect(problems.count == 21)
+        #expect(problems.last == "(checking stopped after 20 problems)")
     }
 }

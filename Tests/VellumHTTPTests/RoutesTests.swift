@@ -49,6 +49,7 @@ struct Reply: Sendable {
     let status: HTTPResponse.Status
     let text: String
     let contentType: String?
+    var allow: String? = nil
     var json: JSON { (try? JSON(parsing: Array(text.utf8))) ?? .null }
 }
 
@@ -334,6 +335,58 @@ struct RoutesTests {
             let unsigned = try presentation([campus.active], challenge: nil).removing("proof")
             #expect(try await verify(unsigned, challenge: nil)["verified"] == true)
             #expect(try await verify(unsigned, challenge: "n-0S6")["verified"] == false)
+        }
+    }
+
+    @Test("VC-API presentations: both request shapes of the specification, the proofless one included")
+    func vcAPIPresentationShapes() async throws {
+        let campus = try await Campus()
+        defer { campus.remove() }
+        let unsigned: JSON = [
+            "@context": [.string(OpenBadges.vcContext)], "type": ["VerifiablePresentation"],
+            "verifiableCredential": [campus.active.document, campus.revoked.document],
+        ]
+        try await campus.withClient { client in
+            // ProoflessVerifyPresentationRequest: {"presentation": ..., "options": ...}, options optional.
+            for body: JSON in [["presentation": unsigned, "options": [:]], ["presentation": unsigned], ["verifiablePresentation": unsigned]] {
+                let reply = try await client.post("/presentations/verify", body.canonicalString)
+                #expect(reply.status == .ok, "\(reply.text.prefix(300))")
+                #expect(reply.json["presentationResult"]?["verified"] == true)
+                #expect(reply.json["credentialResults"]?.arrayValue?.map { $0["verified"]! } == [true, false])
+                #expect(reply.json["verified"] == false)
+            }
+            // A proofless presentation cannot answer a challenge.
+            let challenged = try await client.post("/presentations/verify", JSON.object(["presentation": unsigned, "options": ["challenge": "n-0S6"]]).canonicalString)
+            #expect(challenged.json["presentationResult"]?["verified"] == false)
+            // Both members at once, or neither, is a parsing error that names the problem.
+            for body: JSON in [["presentation": unsigned, "verifiablePresentation": unsigned], ["presentation": "text"], ["options": [:]]] {
+                let reply = try await client.post("/presentations/verify", body.canonicalString)
+                #expect(reply.status == .badRequest)
+                #expect(reply.json["code"] == "PARSING_ERROR")
+                #expect(reply.json["message"]?.stringValue?.contains("presentation") == true)
+            }
+        }
+    }
+
+    @Test("a known path asked with another method is a 405 naming the allowed methods, in the JSON error form", arguments: [
+        ("GET", "/v1/verify", "POST"), ("DELETE", "/healthz", "GET"), ("PUT", "/v1/credentials/urn:uuid:0/status", "GET"),
+        ("GET", "/presentations/verify", "POST"), ("POST", "/", "GET"), ("PATCH", "/v1/status-lists/x-revocation-0", "GET"),
+    ])
+    func methodNotAllowed(method: String, uri: String, allowed: String) async throws {
+        let campus = try await Campus()
+        defer { campus.remove() }
+        try await campus.withClient { client in
+            let reply = try await client.client.execute(uri: uri, method: HTTPRequest.Method(method)!) {
+                Reply(status: $0.status, text: String(buffer: $0.body), contentType: $0.headers[.contentType], allow: $0.headers[.allow])
+            }
+            #expect(reply.status == .methodNotAllowed)
+            #expect(reply.allow == allowed)
+            #expect(reply.json["code"] == "method_not_allowed")
+            #expect(reply.json["message"]?.stringValue?.contains(allowed) == true)
+            #expect(reply.contentType?.hasPrefix("application/json") == true)
+            // An unknown path stays a 404 whatever the method.
+            let unknown = try await client.client.execute(uri: "/v1/nowhere", method: HTTPRequest.Method(method)!) { $0.status }
+            #expect(unknown == .notFound)
         }
     }
 

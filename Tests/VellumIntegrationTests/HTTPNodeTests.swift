@@ -94,7 +94,8 @@ struct HTTPNodeTests {
             ("GET", "/v1/credentials/\(id)/status?at=yesterday", nil, "", 400),
             ("GET", "/v1/status-lists/z6Mk-nope-1", nil, "", 400),
             ("POST", "/credentials/verify", "null", "application/json", 400),
-            ("DELETE", "/v1/verify", nil, "", 404),
+            ("DELETE", "/v1/verify", nil, "", 405),
+            ("DELETE", "/v1/nowhere", nil, "", 404),
         ]
         for (method, path, body, type, expected) in cases {
             let (code, text) = try http(method, base + path, body: body, type: type)

@@ -12,11 +12,11 @@ final class NodeProcess: @unchecked Sendable {
     let logPath: String
 
     /// Starts the daemon and waits (bounded) until it reports its endpoint(s).
-    init(_ cli: VellumProcess, http: Bool = false) throws {
+    init(_ cli: VellumProcess, http: Bool = false, arguments: [String] = []) throws {
         self.cli = cli
         logPath = cli.data + ".log"
         process.executableURL = URL(fileURLWithPath: VellumProcess.binary)
-        process.arguments = ["node", "--data", cli.data, "--listen", "tcp://127.0.0.1:0"] + (http ? ["--http", "127.0.0.1:0"] : [])
+        process.arguments = ["node", "--data", cli.data, "--listen", "tcp://127.0.0.1:0"] + (http ? ["--http", "127.0.0.1:0"] : []) + arguments
         _ = FileManager.default.createFile(atPath: logPath, contents: nil)
         let log = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
         log.seekToEndOfFile()

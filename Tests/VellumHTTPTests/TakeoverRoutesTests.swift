@@ -1,0 +1,68 @@
+import Foundation
+import Hummingbird
+import HummingbirdTesting
+import Testing
+import VellumCore
+import VellumHTTP
+import VellumNode
+
+/// Issue 8 over HTTP: a stranger's entries about the campus's credential ids, as an outsider
+/// writes them from the public docs, change no answer about the campus's credentials.
+@Suite("HTTP: answers about a credential belong to its issuer")
+struct TakeoverRoutesTests {
+    /// A fresh key's issue of `id` (stamped at 1 ms, so it sorts first) and a reinstate of it.
+    static func strangerEntries(about id: String) -> (did: String, entries: [Entry]) {
+        var writer = FeedWriter(key: .init(), head: nil, clock: HLC(rawValue: 0))
+        let did = writer.feed.didKey.did
+        let payload = IssuePayload(
+            credentialID: id, digest: String(repeating: "a", count: 64), issuer: did, achievementID: "urn:uuid:x",
+            achievementName: "Forged", achievementType: "Badge", validFrom: "2026-01-01T00:00:00Z", validUntil: nil,
+            statusListIndex: 0, subjectCommitment: String(repeating: "b", count: 64))
+        let entries = writer.append(
+            [(.issue, .issue(payload)), (.reinstate, .status(StatusPayload(credentialID: id)))], now: Timestamp(millisecondsSinceEpoch: 1))
+        return (did, entries.map(\.entry))
+    }
+
+    @Test("on the issuer's node and on a replica: the revoked credential stays revoked; a bare id several feeds wrote is a 409")
+    func takeoverOverHTTP() async throws {
+        let campus = try await Campus()
+        defer { campus.remove() }
+        let (strangerDID, forged) = Self.strangerEntries(about: campus.revoked.id)
+        _ = try await campus.node.importEntries(forged)
+        let campusDID = campus.node.did.did
+
+        // A replica holding both feeds.
+        let replicaDir = campus.dir + "-replica"
+        defer { try? FileManager.default.removeItem(atPath: replicaDir) }
+        let replica = try Node.create(at: replicaDir, name: "Replica", baseURL: "https://replica.example.edu")
+        var all: [Entry] = []
+        try campus.node.store.forEachEntry { all.append($0) }
+        _ = try await replica.importEntries(all)
+        let replicaAPI = try VellumAPI(dataPath: replicaDir, registry: testRegistry)
+        let document = campus.revoked.document.canonicalString
+
+        let path = "/v1/credentials/\(campus.revoked.id)/status"
+        try await campus.withClient { client in
+            // The issuer's own node answers for its own credential.
+            let own = try await client.get(path)
+            #expect(own.status == .ok && own.json["status"] == "revoked" && own.json["issuer"]?.stringValue == campusDID)
+            let verify = try await client.post("/v1/verify", document)
+            #expect(verify.json["verified"] == false && verify.json["status"] == "revoked")
+        }
+        let app = Application(router: replicaAPI.router())
+        try await app.test(.router) { raw in
+            let client = Client(client: raw)
+            let ambiguous = try await client.get(path)
+            #expect(ambiguous.status == .conflict && ambiguous.json["code"] == "conflict")
+            #expect(ambiguous.json["message"]?.stringValue?.contains(strangerDID) == true)
+            let named = try await client.get(path + "?issuer=" + campusDID)
+            #expect(named.status == .ok && named.json["status"] == "revoked")
+            let theirs = try await client.get(path + "?issuer=" + strangerDID)
+            #expect(theirs.status == .ok && theirs.json["status"] == "active" && theirs.json["issuer"]?.stringValue == strangerDID)
+            let verify = try await client.post("/v1/verify", document)
+            #expect(verify.json["verified"] == false && verify.json["status"] == "revoked")
+            let badIssuer = try await client.get(path + "?issuer=did:key:nonsense")
+            #expect(badIssuer.status == .badRequest)
+        }
+    }
+}
