@@ -11,6 +11,9 @@ struct APIError: HTTPResponseError {
     var extra: [String: JSON] = [:]
     /// For a 405: the methods the path does answer, sent in the `Allow` header.
     var allow: [HTTPRequest.Method] = []
+    /// Ask the server to close the connection after the answer (a request whose body never
+    /// arrived whole: the connection is in an unknown state).
+    var close = false
 
     static func badRequest(_ message: String, code: String = "bad_request") -> APIError { APIError(status: .badRequest, code: code, message: message) }
     static func notFound(_ message: String) -> APIError { APIError(status: .notFound, code: "not_found", message: message) }
@@ -34,6 +37,7 @@ struct APIError: HTTPResponseError {
     var response: Response {
         var response = Response.json(json, status: status)
         if !allow.isEmpty { response.headers[.allow] = allow.map(\.rawValue).joined(separator: ", ") }
+        if close { response.headers[.connection] = "close" }
         return response
     }
 
@@ -66,15 +70,17 @@ struct APIError: HTTPResponseError {
         case .notFound: "not_found"
         case .contentTooLarge: "too_large"
         case .methodNotAllowed: "method_not_allowed"
+        case .requestTimeout: "timeout"
         default: "http_\(status.code)"
         }
     }
 
-    init(status: HTTPResponse.Status, code: String, message: String, extra: [String: JSON] = [:]) {
+    init(status: HTTPResponse.Status, code: String, message: String, extra: [String: JSON] = [:], close: Bool = false) {
         self.status = status
         self.code = code
         self.message = message
         self.extra = extra
+        self.close = close
     }
 }
 

@@ -29,6 +29,10 @@ public struct VellumAPI: Sendable {
     let statusCache = StatusCache()
     let registry: PrometheusCollectorRegistry
     let threads: HandlerThreads
+    /// A request body must arrive whole within this time. The server's idle timer restarts with
+    /// every chunk, so without a deadline a client trickling a body byte by byte would hold its
+    /// connection for as long as it liked; past it, the answer is a 408 and the connection closes.
+    let bodyDeadline: Duration
 
     /// - Parameters:
     ///   - dataPath: the node's data directory.
@@ -36,7 +40,11 @@ public struct VellumAPI: Sendable {
     ///     `MetricsSystem` with a `PrometheusMetricsFactory` on the same registry.
     ///   - handlerThreads: how many requests verify or read the store at once (default: the
     ///     cores, at least 2 and at most 4); more wait their turn.
-    public init(dataPath: String, registry: PrometheusCollectorRegistry, handlerThreads: Int = min(4, max(2, System.coreCount))) throws {
+    public init(
+        dataPath: String, registry: PrometheusCollectorRegistry, handlerThreads: Int = min(4, max(2, System.coreCount)),
+        bodyDeadline: Duration = HTTPServerLimits.defaultIdleTimeout
+    ) throws {
+        self.bodyDeadline = bodyDeadline
         nodes = try NodePool(path: dataPath)
         self.registry = registry
         threads = HandlerThreads(count: handlerThreads)
@@ -185,7 +193,20 @@ public struct VellumAPI: Sendable {
                 status: .unsupportedMediaType, code: "unsupported_media_type",
                 message: "send the body as Content-Type: application/json (got '\(type.isEmpty ? "none" : type)')")
         }
-        return Array(try await request.body.collect(upTo: Self.maxBody).readableBytesView)
+        let deadline = bodyDeadline
+        let buffer = try await withThrowingTaskGroup(of: ByteBuffer?.self) { group in
+            group.addTask { try await request.body.collect(upTo: Self.maxBody) }
+            group.addTask {
+                try await Task.sleep(for: deadline)
+                return nil
+            }
+            defer { group.cancelAll() }
+            guard let first = try await group.next(), let buffer = first else {
+                throw APIError(status: .requestTimeout, code: "timeout", message: "the body did not arrive within \(deadline)", close: true)
+            }
+            return buffer
+        }
+        return Array(buffer.readableBytesView)
     }
 
     /// A body as JSON: 400 (with a PARSING_ERROR problem for the VC-API routes) when it does

@@ -115,7 +115,7 @@ struct NodeDaemon: AsyncVellumCommand {
     var http: String?
     @Option(
         name: .customLong("http-idle-timeout"),
-        help: "Close an HTTP connection that sends no complete request for this many seconds (default 20).")
+        help: "Close an HTTP connection that sends no complete request, or no whole body, within this many seconds (default 20).")
     var httpIdleTimeout: Double = 20
     @Option(
         name: .customLong("http-max-connections"),
@@ -146,8 +146,9 @@ struct NodeDaemon: AsyncVellumCommand {
         FileHandle.standardOutput.write(Data("listening on \(endpoint)\n".utf8))  // unbuffered: scripts wait for it
         var services: [any Service] = [ReplicatorService(replicator)]
         if let (host, port) = httpAddress {
-            let api = try VellumAPI(dataPath: data.path, registry: registry)
-            var limits = HTTPServerLimits.forThisProcess(idleTimeout: .milliseconds(Int64(httpIdleTimeout * 1_000)))
+            let idleTimeout = Duration.milliseconds(Int64(httpIdleTimeout * 1_000))
+            let api = try VellumAPI(dataPath: data.path, registry: registry, bodyDeadline: idleTimeout)
+            var limits = HTTPServerLimits.forThisProcess(idleTimeout: idleTimeout)
             if let httpMaxConnections { limits.maxConnections = min(limits.maxConnections, httpMaxConnections) }
             let path = data.path
             services.append(Application(

@@ -81,6 +81,34 @@ struct SlowClientTests {
         #expect(daemon.stop() == 0)
     }
 
+    @Test("a body trickled a byte at a time, each within the idle timeout, is cut off at the deadline with a 408")
+    func trickledBodyIsCutOff() throws {
+        let scratch = try Scratch()
+        let node = try scratch.initializedNode("node", institution: "North Campus")
+        let daemon = try NodeProcess(node, http: true, arguments: ["--http-idle-timeout", "2"])
+        let port = try #require(URL(string: daemon.httpURL)?.port)
+        let slow = try StalledConnection(port: port, sending: "POST /v1/verify HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{")
+        // One byte every 0.5 s: the idle timer alone would never fire.
+        let opened = Date()
+        var answer = [UInt8]()
+        var closed = false
+        while Date().timeIntervalSince(opened) < 8, !closed {
+            _ = write(slow.fd, " ", 1)
+            var poller = pollfd(fd: slow.fd, events: Int16(POLLIN), revents: 0)
+            if poll(&poller, 1, 500) > 0 {
+                var buffer = [UInt8](repeating: 0, count: 4096)
+                let n = read(slow.fd, &buffer, buffer.count)
+                if n <= 0 { closed = true } else { answer += buffer[..<n] }
+            }
+        }
+        let took = Date().timeIntervalSince(opened)
+        #expect(closed, "still open after \(took) s")
+        #expect(took < 6, "cut off after \(took) s")
+        #expect(String(decoding: answer, as: UTF8.self).hasPrefix("HTTP/1.1 408"), "\(String(decoding: answer, as: UTF8.self))")
+        #expect(try http("GET", daemon.httpURL + "/healthz").0 == 200)
+        #expect(daemon.stop() == 0)
+    }
+
     @Test("beyond the connection cap, clients wait instead of taking descriptors, and are served once stalled ones time out")
     func connectionCap() throws {
         let scratch = try Scratch()
