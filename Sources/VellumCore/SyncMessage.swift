@@ -13,7 +13,8 @@ public enum SyncMessage: Sendable, Equatable {
     case error(code: UInt16, message: String)
 
     public static let version: UInt8 = 1
-    /// Limits a peer must respect: larger messages are refused.
+    /// Limits a peer must respect: larger messages are refused before anything in them is
+    /// decoded, which bounds the work one message can cost (verification is linear in bytes).
     public static let maxEntriesPerMessage = 2000
     public static let maxBytesPerMessage = 4 << 20
     public static let maxFeedsPerMessage = 65536
@@ -82,6 +83,9 @@ public enum SyncMessage: Sendable, Equatable {
     /// Decodes a message; anything malformed throws a reason (the caller logs and counts it).
     public static func decode(_ frames: [[UInt8]]) throws(VellumError) -> (requestID: UInt32, message: SyncMessage) {
         guard frames.count == 2 else { throw VellumError(.invalidInput, "expected 2 frames, got \(frames.count)") }
+        guard frames[1].count <= maxBytesPerMessage else {
+            throw VellumError(.invalidInput, "the body is \(frames[1].count) bytes, over the limit of \(maxBytesPerMessage)")
+        }
         var header = ByteReader(frames[0])
         guard frames[0].count == 6 else { throw VellumError(.invalidInput, "header is \(frames[0].count) bytes, not 6") }
         let version = try header.uint8()

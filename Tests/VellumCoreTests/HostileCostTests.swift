@@ -1,0 +1,48 @@
+import Foundation
+import Testing
+import VellumCore
+
+/// The cost of the most expensive message a hostile but allowed peer can send: an ENTRIES
+/// message filled to the byte limit with validly signed status-list entries of the largest
+/// payload (64 KiB), each a list credential whose proof must be checked. Verification is
+/// linear in the bytes, and the message is capped at `SyncMessage.maxBytesPerMessage`, so the
+/// work per message is bounded whatever the entries hold.
+@Suite("Hostile cost: the largest message verifies in bounded time")
+struct HostileCostTests {
+    @Test("a 4 MiB ENTRIES message of maximal signed status lists decodes and verifies in well under a second of work per MiB")
+    func maximalStatusLists() async throws {
+        var writer = FeedWriter(key: .init(), head: nil, clock: HLC(rawValue: 0))
+        let did = writer.feed.didKey
+        let now = Timestamp(millisecondsSinceEpoch: 1_800_000_000_000)
+        // An encodedList as long as the payload limit allows.
+        let encoded = "u" + String(repeating: "A", count: UnsignedEntry.maximumPayloadSize - 1_200)
+        var entries: [Entry] = []
+        var bytes = 0
+        while true {
+            let url = OpenBadges.statusListURL(base: "https://x.example", issuer: did, purpose: "revocation", index: entries.count * OpenBadges.statusListSize)
+            let unsigned = BitstringStatusList.credential(url: url, purpose: "revocation", encodedList: encoded, issuer: did, validFrom: now)
+            let signed = try DataIntegrity.sign(unsigned, options: .init(verificationMethod: did.verificationMethod, created: now.rfc3339), with: writer.key)
+            let entry = writer.append([(.statusList, .statusList(try StatusListPayload(json: signed)))], now: now)[0].entry
+            guard entry.payload.count <= UnsignedEntry.maximumPayloadSize else { Issue.record("payload \(entry.payload.count) too large"); return }
+            guard bytes + entry.wireBytes.count + 4 <= SyncMessage.maxBytesPerMessage - 64 else { break }
+            bytes += entry.wireBytes.count + 4
+            entries.append(entry)
+        }
+        let frames = SyncMessage.entries(entries).frames(requestID: 1)
+        #expect(frames[1].count > 3 << 20 && frames[1].count <= SyncMessage.maxBytesPerMessage)
+
+        let started = ContinuousClock.now
+        guard case .entries(let decoded) = try SyncMessage.decode(frames).message else { Issue.record("not ENTRIES"); return }
+        let verified = try await EntryVerifier.verifyContents(decoded)
+        let elapsed = ContinuousClock.now - started
+        #expect(verified.count == entries.count)
+        // Linear work: a debug build on a busy two-core machine does this in about a second;
+        // the bound is loose so only a super-linear regression fails it.
+        #expect(elapsed < .seconds(8), "\(entries.count) status lists (\(frames[1].count) bytes) took \(elapsed)")
+
+        // One byte beyond the limit, and the message is refused before any entry is looked at.
+        var oversized = frames
+        oversized[1] += [UInt8](repeating: 0, count: SyncMessage.maxBytesPerMessage - frames[1].count + 1)
+        #expect(throws: VellumError.self) { try SyncMessage.decode(oversized) }
+    }
+}
