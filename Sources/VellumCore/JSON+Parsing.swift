@@ -8,15 +8,18 @@ extension JSON {
         try self.init(parsing: Array(text.utf8))
     }
 
-    public init(parsing bytes: [UInt8]) throws(JSONError) {
+    /// - Parameter maximumValues: refuse a text with more values (objects, arrays, strings,
+    ///   numbers, literals) than this. Building each value costs memory and time, so input from
+    ///   strangers (an HTTP body) gets a budget that bounds the work before any is wasted.
+    public init(parsing bytes: [UInt8], maximumValues: Int = .max) throws(JSONError) {
         let result: Result<JSON, JSONError> = bytes.withUnsafeBufferPointer { buffer in
-            do throws(JSONError) { return .success(try JSON.parse(buffer)) } catch { return .failure(error) }
+            do throws(JSONError) { return .success(try JSON.parse(buffer, maximumValues: maximumValues)) } catch { return .failure(error) }
         }
         self = try result.get()
     }
 
-    static func parse(_ buffer: UnsafeBufferPointer<UInt8>) throws(JSONError) -> JSON {
-        var parser = JSONParser(bytes: buffer)
+    static func parse(_ buffer: UnsafeBufferPointer<UInt8>, maximumValues: Int = .max) throws(JSONError) -> JSON {
+        var parser = JSONParser(bytes: buffer, valueBudget: maximumValues)
         parser.skipWhitespace()
         let value = try parser.parseValue(depth: 0)
         parser.skipWhitespace()
@@ -35,8 +38,14 @@ public struct JSONError: Error, Sendable, Equatable, CustomStringConvertible {
 struct JSONParser {
     let bytes: UnsafeBufferPointer<UInt8>
     var index = 0
+    let maximumValues: Int
+    var valueBudget: Int
 
-    init(bytes: UnsafeBufferPointer<UInt8>) { self.bytes = bytes }
+    init(bytes: UnsafeBufferPointer<UInt8>, valueBudget: Int = .max) {
+        self.bytes = bytes
+        self.maximumValues = valueBudget
+        self.valueBudget = valueBudget
+    }
 
     func error(_ message: String) -> JSONError { JSONError(message: message, offset: index) }
 
@@ -52,6 +61,8 @@ struct JSONParser {
     mutating func parseValue(depth: Int) throws(JSONError) -> JSON {
         guard depth < JSON.maximumDepth else { throw error("nesting deeper than \(JSON.maximumDepth)") }
         guard index < bytes.count else { throw error("unexpected end of input") }
+        valueBudget -= 1
+        guard valueBudget >= 0 else { throw error("more than \(maximumValues) values") }
         switch bytes[index] {
         case UInt8(ascii: "{"): return try parseObject(depth: depth)
         case UInt8(ascii: "["): return try parseArray(depth: depth)

@@ -17,6 +17,9 @@ public struct VellumAPI: Sendable {
     /// check and a ledger read, so a megabyte of small credentials would hold a handler thread
     /// for seconds; a stack of microcredentials is far smaller.
     public static let maxPresentationCredentials = 100
+    /// Most JSON values a body may hold: a presentation of 100 credentials has under 10,000;
+    /// a megabyte of `[1,1,1,...]` would have 500,000, each costing time and memory to build.
+    public static let maxBodyValues = 25_000
 
     struct Endpoint: Sendable {
         let method: HTTPRequest.Method
@@ -210,9 +213,10 @@ public struct VellumAPI: Sendable {
     }
 
     /// A body as JSON: 400 (with a PARSING_ERROR problem for the VC-API routes) when it does
-    /// not parse. Parsing is linear and nests at most `JSON.maximumDepth` deep.
+    /// not parse. Parsing is linear, nests at most `JSON.maximumDepth` deep and builds at most
+    /// `maxBodyValues` values.
     static func parse(_ bytes: [UInt8], vcAPI: Bool = false) throws -> JSON {
-        do { return try JSON(parsing: bytes) } catch {
+        do { return try JSON(parsing: bytes, maximumValues: maxBodyValues) } catch {
             throw vcAPI ? Self.parsingFailure("the body is not JSON: \(error)") : APIError.badRequest("the body is not JSON: \(error)", code: "invalid_json")
         }
     }

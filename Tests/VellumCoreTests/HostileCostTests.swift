@@ -45,4 +45,13 @@ struct HostileCostTests {
         oversized[1] += [UInt8](repeating: 0, count: SyncMessage.maxBytesPerMessage - frames[1].count + 1)
         #expect(throws: VellumError.self) { try SyncMessage.decode(oversized) }
     }
+
+    @Test("a JSON value budget refuses a text with more values, before building them")
+    func valueBudget() throws {
+        #expect(try JSON(parsing: Array("[1,[2],{\"a\":true}]".utf8), maximumValues: 6) == [1, [2], ["a": true]])
+        #expect(throws: JSONError.self) { try JSON(parsing: Array("[1,[2],{\"a\":true}]".utf8), maximumValues: 5) }
+        let huge = Array(("[" + String(repeating: "0,", count: 500_000) + "0]").utf8)
+        let error = #expect(throws: JSONError.self) { try JSON(parsing: huge, maximumValues: 25_000) }
+        #expect(error?.message.contains("more than 25000 values") == true && error!.offset < 60_000)
+    }
 }
