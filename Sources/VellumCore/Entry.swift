@@ -156,20 +156,14 @@ public struct VerifiedEntry: Sendable, Hashable {
 /// A verified entry that continues its feed's chain on this replica: the next seq after the
 /// held head, linked by `prev`. Only `EntryVerifier.link` and `FeedWriter` (which chains and
 /// signs the node's own entries) can make one, and `LedgerStore.append` accepts nothing else.
+/// It reads like the `VerifiedEntry` it wraps (`linked.id`, `linked.payload`, ...).
+@dynamicMemberLookup
 public struct LinkedEntry: Sendable, Hashable {
     public let verified: VerifiedEntry
 
     init(_ verified: VerifiedEntry) { self.verified = verified }
 
-    public var entry: Entry { verified.entry }
-    public var payload: EntryPayload { verified.payload }
-    public var id: EntryID { verified.id }
-    public var feed: FeedKey { verified.feed }
-    public var seq: UInt64 { verified.seq }
-    public var hlc: HLC { verified.hlc }
-    public var kind: EntryKind { verified.kind }
-    public var credentialID: String { verified.credentialID }
-    public var credentialKey: CredentialKey? { verified.credentialKey }
+    public subscript<T>(dynamicMember field: KeyPath<VerifiedEntry, T>) -> T { verified[keyPath: field] }
 }
 
 /// The newest entry of a feed that a replica holds.
