@@ -39,10 +39,13 @@ public final class LedgerStore {
     public init(path: String, create: Bool, readOnly: Bool = false) throws(VellumError) {
         do {
             db = try SQLiteConnection(path: path, readOnly: readOnly)
-            // Reads go through a memory map (up to 16 GiB): random status reads on a large ledger
-            // run about 1.5x faster than through SQLite's page cache (Docs/PERFORMANCE.md).
-            try db.execute("PRAGMA cache_size = -65536; PRAGMA mmap_size = 17179869184")
+            try db.execute("PRAGMA cache_size = -65536")
             if readOnly {
+                // Readers answer random status queries through a memory map (up to 16 GiB): about
+                // 1.5x faster than through SQLite's page cache on a large ledger. Writers do not
+                // map: a catch-up touches the whole file, and every mapped page it touched would
+                // count in its resident memory (Docs/PERFORMANCE.md).
+                try db.execute("PRAGMA mmap_size = 17179869184")
                 guard try Schema.version(db) == Schema.migrations.count else {
                     throw VellumError(.storage, "\(path) is not a Vellum ledger of this version")
                 }
