@@ -55,6 +55,21 @@ struct LedgerStoreTests {
         #expect(try reopened.store.meta("rematerialize") == nil)
     }
 
+    @Test("a LedgerReader answers without key material and cannot write")
+    func readerHasNoKeysAndCannotWrite() async throws {
+        let dir = Self.tempDir()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let node = try Node.create(at: dir, name: "U", baseURL: "https://u.example", clock: { Self.fixedNow })
+        let issued = try await node.issue(CredentialRequest(subject: "did:example:a", achievementName: "A"))
+        // With both key files unreadable, a Node cannot open, a reader can.
+        for key in ["feed.key", "transport.key"] { try FileManager.default.moveItem(atPath: dir + "/" + key, toPath: dir + "/" + key + ".away") }
+        #expect(throws: VellumError.self) { try Node.open(at: dir) }
+        let reader = try LedgerReader(path: dir, clock: { Self.fixedNow })
+        #expect(try reader.status(of: issued.id).status == .active)
+        #expect(try reader.digest() == node.digest())
+        #expect(throws: VellumError.self) { try reader.store.setMeta("name", "Mallory") }
+    }
+
     @Test("a foreign SQLite database is refused, not converted")
     func foreignDatabase() async throws {
         let dir = Self.tempDir()
