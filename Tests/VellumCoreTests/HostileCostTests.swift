@@ -6,10 +6,11 @@ import VellumCore
 /// message filled to the byte limit with validly signed status-list entries of the largest
 /// payload (64 KiB), each a list credential whose proof must be checked. Verification is
 /// linear in the bytes, and the message is capped at `SyncMessage.maxBytesPerMessage`, so the
-/// work per message is bounded whatever the entries hold.
+/// work per message is bounded whatever the entries hold. (Its cost in time is a figure for
+/// Scripts/bench, not a test bound.)
 @Suite("Hostile cost: the largest message verifies in bounded time")
 struct HostileCostTests {
-    @Test("a 4 MiB ENTRIES message of maximal signed status lists decodes and verifies in well under a second of work per MiB")
+    @Test("the costliest ENTRIES message, 4 MiB of maximal signed status lists, verifies; one byte more is refused unread")
     func maximalStatusLists() async throws {
         var writer = FeedWriter(key: .init(), head: nil, clock: HLC(rawValue: 0))
         let did = writer.feed.didKey
@@ -31,14 +32,9 @@ struct HostileCostTests {
         let frames = SyncMessage.entries(entries).frames(requestID: 1)
         #expect(frames[1].count > 3 << 20 && frames[1].count <= SyncMessage.maxBytesPerMessage)
 
-        let started = ContinuousClock.now
         guard case .entries(let decoded) = try SyncMessage.decode(frames).message else { Issue.record("not ENTRIES"); return }
         let verified = try await EntryVerifier.verifyContents(decoded)
-        let elapsed = ContinuousClock.now - started
         #expect(verified.count == entries.count)
-        // Linear work: a debug build on a busy two-core machine does this in about a second;
-        // the bound is loose so only a super-linear regression fails it.
-        #expect(elapsed < .seconds(8), "\(entries.count) status lists (\(frames[1].count) bytes) took \(elapsed)")
 
         // One byte beyond the limit, and the message is refused before any entry is looked at.
         var oversized = frames

@@ -42,11 +42,23 @@ struct HostileBodyTests {
         ]
     }
 
-    /// Alone, the ten took 1.5 to 2.5 s in a debug build on a busy two-core machine. The bounds leave room
-    /// for the other suites running in parallel on two cores, and still fail by orders of
-    /// magnitude on the quadratic base58 decode, which took over a second at 60 KB and minutes
-    /// at 1 MB.
-    @Test("each hostile body gets a small 4xx or not-verified answer, and all ten together take under 5 s")
+    /// What each body's answer must name: the limit that refused it before any decoding work.
+    /// (How long each takes is measured by Scripts/bench, not here: a time bound fails on a busy
+    /// machine and says nothing about why.)
+    static let refusals: [String: String] = [
+        "a 1 MB proofValue": "proofValue has 1000001 characters",
+        "a 1 MB did:key verificationMethod": "characters is not an Ed25519 key",
+        "a 1 MB did:key issuer": "no valid proof binds the issuer",  // compared, never decoded
+        "a 1 MB proofValue in a presentation's proof": "proofValue has 1000001 characters",
+        "200,000 evidence items": "more than 25000 values",
+        "400 credentials in one presentation": "a node verifies at most 100",
+        "arrays nested 500,000 deep": "nesting deeper than 128",
+        "objects nested 100,000 deep": "nesting deeper than 128",
+        "a number of 1,000,000 digits": "is out of range",
+        "500,000 zeros in an array": "more than 25000 values",
+    ]
+
+    @Test("each hostile body gets a small 4xx or not-verified answer naming the limit that refused it before decoding")
     func hostileBodies() async throws {
         let campus = try await Campus()
         defer { campus.remove() }
@@ -55,21 +67,17 @@ struct HostileBodyTests {
         #expect(bodies.count == 10)
         for (what, _, body) in bodies { #expect(body.count <= VellumAPI.maxBody, "\(what) is over the body limit") }
         try await campus.withClient { client in
-            let start = ContinuousClock.now
             for (what, uri, body) in bodies {
-                let before = ContinuousClock.now
                 let reply = try await client.post(uri, bytes: body)
-                let took = ContinuousClock.now - before
                 let refused = (400..<500).contains(reply.status.code)
                 #expect(refused || reply.json["verified"] == false, "\(what): \(reply.status.code) \(reply.text.prefix(300))")
                 #expect(reply.status.code < 500, "\(what): \(reply.text.prefix(300))")
                 // The answer names the problem without multiplying the megabyte: it repeats at
                 // most the credential's own id or issuer once, as every report does.
                 #expect(reply.text.utf8.count < body.count + 64 << 10, "\(what): a \(reply.text.utf8.count)-byte answer")
-                #expect(took < .seconds(2), "\(what) took \(took)")
+                let reason = Self.refusals[what]!
+                #expect(reply.text.contains(reason), "\(what): no '\(reason)' in \(reply.text.prefix(300))")
             }
-            let total = ContinuousClock.now - start
-            #expect(total < .seconds(5), "\(bodies.count) hostile bodies took \(total)")
         }
         #expect(try campus.node.digest() == root)
     }
