@@ -5,26 +5,6 @@ import VellumCore
 import VellumStore
 import VellumWire
 
-/// What a sync with one peer moved.
-public struct SyncReport: Sendable {
-    public var pulled = 0
-    public var pushed = 0
-    public var roundTrips = 0
-    public var bytesSent = 0
-    public var bytesReceived = 0
-    public var forks = 0
-
-    public init() {}
-
-    public var json: JSON {
-        [
-            "pulled": .number(Double(pulled)), "pushed": .number(Double(pushed)), "roundTrips": .number(Double(roundTrips)),
-            "bytesSent": .number(Double(bytesSent)), "bytesReceived": .number(Double(bytesReceived)),
-            "forks": .number(Double(forks)),
-        ]
-    }
-}
-
 /// The replication shell around a node: serves peers' requests on a CURVE ROUTER socket,
 /// reconciles with every peer on the allow-list over DEALER sockets, pushes new entries
 /// promptly and runs anti-entropy. The protocol's decisions come from `Reconciliation` and
