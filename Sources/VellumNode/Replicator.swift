@@ -8,8 +8,12 @@ import VellumWire
 /// The replication shell around a node: serves peers' requests on a CURVE ROUTER socket,
 /// reconciles with every peer on the allow-list over DEALER sockets, pushes new entries
 /// promptly and runs anti-entropy. The protocol's decisions come from `Reconciliation` and
-/// `EntryVerifier` in Core; this actor only moves bytes and schedules.
+/// `EntryVerifier` in Core; this actor only moves bytes and schedules. It runs on a thread of
+/// its own (`ThreadExecutor`), so its SQLite work never blocks Swift's shared cooperative pool.
 public actor Replicator {
+    private nonisolated let executor = ThreadExecutor(name: "vellum-replicator")
+    public nonisolated var unownedExecutor: UnownedSerialExecutor { executor.asUnownedSerialExecutor() }
+
     let node: Node
     let reactor: WireReactor
     let log: @Sendable (String) -> Void
