@@ -129,11 +129,7 @@ public struct SyncSession: Sendable {
         switch (expected, message) {
         case (.heads, .heads(let heads)):
             theirs = heads
-            var found: [FeedHead] = []
-            for head in heads {
-                if let mine = try replica.entry(feed: head.feed, seq: head.seq), mine.id != head.id { found.append(head) }
-            }
-            suspects = found
+            suspects = Reconciliation.divergent(remote: heads, localID: { try? replica.entry(feed: $0, seq: $1)?.id })
             phase = .suspects
             return try nextSuspect(replica)
         case (.suspect(let head), .entries(let got)):

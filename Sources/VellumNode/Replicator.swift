@@ -22,7 +22,7 @@ public actor Replicator {
     private var links: [String: Link] = [:]  // by peer key
     /// The round under way on each link's socket. A reply is delivered only to the round of
     /// the socket it came in on, and only if that round's session issued its id.
-    private var rounds: [SocketID: Round] = [:]
+    private var rounds: [SocketID: AsyncStream<RoundEvent>.Continuation] = [:]
     private var strikes: [String: Strikes] = [:]
     private var allowed: Set<String> = []
     /// When a message from each shut-out key was last written to the rejections table.
@@ -38,11 +38,6 @@ public actor Replicator {
     enum RoundEvent: Sendable {
         case reply(UInt32, SyncMessage)
         case timeout(UInt32)
-    }
-
-    struct Round {
-        let peer: String
-        let events: AsyncStream<RoundEvent>.Continuation
     }
 
     /// Bad messages from one peer within the current minute, and any ban in force.
@@ -81,7 +76,7 @@ public actor Replicator {
     /// Fails every request in flight, then closes the sockets. Prompt: nothing waits for a peer.
     public func shutdown() async {
         stopping = true
-        for r in rounds.values { r.events.finish() }
+        for events in rounds.values { events.finish() }
         await round?.value  // ends promptly: its requests just failed, and new ones fail at once
         reactor.shutdown()
         await dispatcher?.value
@@ -183,7 +178,7 @@ public actor Replicator {
         let socket = link.socket
         let (sentBefore, receivedBefore) = (bytesSent, bytesReceived)
         let (stream, events) = AsyncStream.makeStream(of: RoundEvent.self)
-        rounds[socket] = Round(peer: key, events: events)
+        rounds[socket] = events
         defer {
             rounds[socket] = nil
             events.finish()
@@ -274,10 +269,10 @@ public actor Replicator {
         do { decoded = try SyncMessage.decode(message.frames) } catch {
             return reject(link.key, "malformed reply: \(error.message)", kind: "malformed")
         }
-        guard let round = rounds[message.socket] else {
+        guard let events = rounds[message.socket] else {
             return reject(link.key, "\(decoded.message.name) reply to request \(decoded.requestID) with no request in flight on its connection", kind: "unsolicited-reply")
         }
-        round.events.yield(.reply(decoded.requestID, decoded.message))
+        events.yield(.reply(decoded.requestID, decoded.message))
     }
 
     // MARK: server side

@@ -63,7 +63,7 @@ func heads(of entries: [Entry]) -> [FeedHead] {
     MemoryReplica(entries).heads().values.sorted { $0.feed < $1.feed }
 }
 
-/// The request id of the first `.send` among directives (and its message).
+/// The requests among directives: (request id, message).
 func sent(_ directives: [SyncSession.Directive]) -> [(UInt32, SyncMessage)] {
     directives.compactMap { if case .send(let m, let id) = $0 { (id, m) } else { nil } }
 }
@@ -201,7 +201,7 @@ struct SyncSessionTests {
     @Test("a batch that adds nothing stops the pull; the WANT in flight is awaited and its entries ignored")
     func stalledPull() throws {
         let theirs = try feed(Int(SyncSession.batchLimit) + 3)
-        var local = MemoryReplica()
+        let local = MemoryReplica()
         var session = SyncSession(firstRequestID: 1)
         _ = try session.start(local)
         let want = try session.onReply(requestID: 1, message: .heads(heads(of: theirs)), replica: local)
@@ -213,7 +213,6 @@ struct SyncSessionTests {
         guard case .finished? = end.last else { Issue.record("\(end)"); return }
         // The peer's heads are ahead of ours: nothing is marked heard.
         #expect(!end.contains { if case .markHeard = $0 { true } else { false } })
-        _ = local
     }
 
     @Test("push what the peer lacks; feeds are caught up from the peer's own HEADS")
