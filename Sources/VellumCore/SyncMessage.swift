@@ -80,6 +80,13 @@ public enum SyncMessage: Sendable, Equatable {
         return [header.bytes, body.bytes]
     }
 
+    /// The request id of a message whose header frame has the 6-byte layout every version
+    /// keeps, even if the rest does not parse: a refusal then names the request it refuses.
+    public static func requestID(in frames: [[UInt8]]) -> UInt32? {
+        guard let header = frames.first, header.count == 6 else { return nil }
+        return header[2...5].reduce(0) { $0 << 8 | UInt32($1) }
+    }
+
     /// Decodes a message; anything malformed throws a reason (the caller logs and counts it).
     public static func decode(_ frames: [[UInt8]]) throws(VellumError) -> (requestID: UInt32, message: SyncMessage) {
         guard frames.count == 2 else { throw VellumError(.invalidInput, "expected 2 frames, got \(frames.count)") }

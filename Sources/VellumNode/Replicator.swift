@@ -5,46 +5,40 @@ import VellumCore
 import VellumStore
 import VellumWire
 
-/// What a sync with one peer moved.
-public struct SyncReport: Sendable {
-    public var pulled = 0
-    public var pushed = 0
-    public var roundTrips = 0
-    public var bytesSent = 0
-    public var bytesReceived = 0
-    public var forks = 0
-
-    public init() {}
-
-    public var json: JSON {
-        [
-            "pulled": .number(Double(pulled)), "pushed": .number(Double(pushed)), "roundTrips": .number(Double(roundTrips)),
-            "bytesSent": .number(Double(bytesSent)), "bytesReceived": .number(Double(bytesReceived)),
-            "forks": .number(Double(forks)),
-        ]
-    }
-}
-
 /// The replication shell around a node: serves peers' requests on a CURVE ROUTER socket,
-/// reconciles with every peer on the allow-list over DEALER sockets, pushes new entries
-/// promptly and runs anti-entropy. The protocol's decisions come from `Reconciliation` and
-/// `EntryVerifier` in Core; this actor only moves bytes and schedules.
+/// drives a `SyncSession` (Core) with every peer on the allow-list over DEALER sockets, pushes
+/// new entries promptly, runs anti-entropy and shuts out peers that keep misbehaving. The
+/// protocol's decisions come from `SyncSession`, `Reconciliation` and `EntryVerifier`; this
+/// actor carries bytes, stores, schedules and bans. It runs on a thread of its own
+/// (`ThreadExecutor`), so its SQLite work never blocks Swift's shared cooperative pool.
 public actor Replicator {
+    private nonisolated let executor = ThreadExecutor(name: "vellum-replicator")
+    public nonisolated var unownedExecutor: UnownedSerialExecutor { executor.asUnownedSerialExecutor() }
+
     let node: Node
     let reactor: WireReactor
     let log: @Sendable (String) -> Void
     private var router: SocketID?
     private var links: [String: Link] = [:]  // by peer key
-    private var pending: [UInt32: CheckedContinuation<SyncMessage?, Never>] = [:]
-    private var nextRequestID: UInt32 = 0
+    /// The round under way on each link's socket. A reply is delivered only to the round of
+    /// the socket it came in on, and only if that round's session issued its id.
+    private var rounds: [SocketID: AsyncStream<RoundEvent>.Continuation] = [:]
     private var strikes: [String: Strikes] = [:]
     private var allowed: Set<String> = []
+    /// When a message from each shut-out key was last written to the rejections table.
+    private var shutOutRecorded: [String: Date] = [:]
     private var dispatcher: Task<Void, Never>?
     /// The reconciliation round with every peer under way, if any (see `run`).
     private var round: Task<Void, Never>?
     private var stopping = false
     public private(set) var bytesSent = 0
     public private(set) var bytesReceived = 0
+
+    /// A round's inbound events, in arrival order.
+    enum RoundEvent: Sendable {
+        case reply(UInt32, SyncMessage)
+        case timeout(UInt32)
+    }
 
     /// Bad messages from one peer within the current minute, and any ban in force.
     struct Strikes {
@@ -64,7 +58,6 @@ public actor Replicator {
     public static let requestTimeout: Duration = .seconds(5)
     /// Bad messages within a minute after which a peer is shut out for 30 s.
     public static let strikesBeforeBan = 8
-    static let batchLimit: UInt32 = UInt32(SyncMessage.maxEntriesPerMessage)
 
     public init(dataPath: String, log: @escaping @Sendable (String) -> Void = { _ in }) throws {
         node = try Node.open(at: dataPath)
@@ -83,8 +76,7 @@ public actor Replicator {
     /// Fails every request in flight, then closes the sockets. Prompt: nothing waits for a peer.
     public func shutdown() async {
         stopping = true
-        for (_, c) in pending { c.resume(returning: nil) }
-        pending.removeAll()
+        for events in rounds.values { events.finish() }
         await round?.value  // ends promptly: its requests just failed, and new ones fail at once
         reactor.shutdown()
         await dispatcher?.value
@@ -175,154 +167,135 @@ public actor Replicator {
 
     // MARK: client side
 
-    func request(_ message: SyncMessage, on socket: SocketID) async throws -> SyncMessage {
-        guard !stopping else { throw VellumError(.io, "shutting down") }
-        nextRequestID &+= 1
-        let id = nextRequestID
-        let frames = message.frames(requestID: id)
-        let reply: SyncMessage? = await withCheckedContinuation { (continuation: CheckedContinuation<SyncMessage?, Never>) in
-            guard !stopping else { return continuation.resume(returning: nil) }
-            pending[id] = continuation
-            Task {
-                // The connection may still be handshaking: retry for a second, then give up
-                // (the link is then rebuilt); a sent request waits for its answer until the deadline.
-                let connectDeadline = ContinuousClock.now + .seconds(1)
-                let deadline = ContinuousClock.now + Replicator.requestTimeout
-                while true {
-                    do throws(ZMQError) {
-                        try await reactor.send(frames, on: socket)
-                        self.sent(frames)
-                        break
-                    } catch {
-                        guard error.code == .again, ContinuousClock.now < connectDeadline else {
-                            self.expire(id)
-                            return
-                        }
-                        try? await Task.sleep(for: .milliseconds(50))
-                    }
-                }
-                try? await Task.sleep(until: deadline)
-                self.expire(id)
-            }
-        }
-        guard let reply else {
-            throw VellumError(.io, "no answer (is the peer up, and is this node's transport key \(node.transport.publicKey) on its allow-list?)")
-        }
-        if case .error(let code, let text) = reply { throw VellumError(.invalidInput, "peer refused \(message.name) (\(code)): \(text)") }
-        return reply
-    }
-
-    private func sent(_ frames: [[UInt8]]) { bytesSent += frames.reduce(0) { $0 + $1.count } }
-
-    private func expire(_ id: UInt32) {
-        pending.removeValue(forKey: id)?.resume(returning: nil)
-    }
-
-    /// One reconciliation with a peer: exchange heads, prove forks, pull what we lack, push
-    /// what it lacks, in bounded batches with at most two requests in flight.
-    /// `progress` hears (entries moved, entries to move) after every batch.
+    /// One reconciliation with a peer: a `SyncSession` decides, this carries its directives
+    /// out (see `SyncSession`). `progress` hears (entries moved, entries to move) after every batch.
     public func syncRound(with key: String, progress: (@Sendable (Int, Int) -> Void)? = nil) async throws -> SyncReport {
+        guard !stopping else { throw VellumError(.io, "shutting down") }
         guard var link = links[key], !link.busy else { return SyncReport() }
         link.busy = true
         links[key] = link
         defer { links[key]?.busy = false }
-        let (sentBefore, receivedBefore) = (bytesSent, bytesReceived)
-        var report = SyncReport()
-        let store = node.store
-
-        report.roundTrips += 1
-        guard case .heads(var theirs) = try await request(.heads(try ourHeads()), on: link.socket) else {
-            throw VellumError(.invalidInput, "peer answered HEADS with something else")
-        }
-        // Forks: a head of theirs that differs from what we hold at that seq.
-        for suspect in Reconciliation.divergent(remote: theirs, localID: { try? store.entryID(feed: $0, seq: $1) }) {
-            report.roundTrips += 1
-            guard case .entries(let got) = try await request(.want([WantRange(feed: suspect.feed, fromSeq: suspect.seq, limit: 1)]), on: link.socket),
-                let theirEntry = got.first, let mine = try store.entryID(feed: suspect.feed, seq: suspect.seq).flatMap({ try store.entry(id: $0) })
-            else { continue }
-            if (try? Reconciliation.verifyFork(mine, theirEntry)) != nil {
-                try recordFork(mine, theirEntry, from: key)
-                report.forks += 1
-                report.roundTrips += 1
-                _ = try? await request(.fork(mine, theirEntry), on: link.socket)
-            }
-        }
-        let localHeads = try store.heads()
-        let remoteSeqs = Dictionary(theirs.map { ($0.feed, $0.seq) }, uniquingKeysWith: max)
-        let toPull = theirs.reduce(0) { sum, h in sum + Int(h.seq - min(h.seq, localHeads[h.feed]?.seq ?? 0)) }
-        let toPush = localHeads.values.reduce(0) { sum, h in sum + Int(h.seq - min(h.seq, remoteSeqs[h.feed] ?? 0)) }
-        Gauge(label: "vellum_sync_lag_entries", dimensions: [("peer", String(key.prefix(8)))]).record(toPull)
-        // Fork evidence travels with every round (forks are rare; receivers keep one copy).
-        for (a, b, _) in try store.forks() {
-            report.roundTrips += 1
-            _ = try? await request(.fork(a, b), on: link.socket)
-        }
-        // Pull, with the next request in flight while the current batch is verified (on
-        // every core, off this actor) and stored: at most two requests per peer at a time.
-        var projected = try store.heads()
-        let quarantinedAtStart = try store.quarantinedFeeds()
-        func nextWants() -> [WantRange] {
-            Reconciliation.wants(local: projected, remote: theirs, limit: Replicator.batchLimit, quarantined: quarantinedAtStart)
-        }
         let socket = link.socket
-        var inFlight: Task<SyncMessage, Error>? = nextWants().isEmpty ? nil : Task { try await self.request(.want(nextWants()), on: socket) }
-        defer { inFlight?.cancel() }
-        while let current = inFlight {
-            report.roundTrips += 1
-            guard case .entries(let entries) = try await current.value, !entries.isEmpty else { break }
-            for e in entries where e.seq > (projected[e.feed]?.seq ?? 0) {
-                projected[e.feed] = FeedHead(feed: e.feed, seq: e.seq, id: e.id)
-            }
-            let wants = nextWants()
-            inFlight = wants.isEmpty ? nil : Task { try await self.request(.want(wants), on: socket) }
-            let result = try await ingest(entries, from: key)
-            report.pulled += result
-            progress?(report.pulled + report.pushed, toPull + toPush)
-            if result == 0 { break }
+        let (sentBefore, receivedBefore) = (bytesSent, bytesReceived)
+        let (stream, events) = AsyncStream.makeStream(of: RoundEvent.self)
+        rounds[socket] = events
+        defer {
+            rounds[socket] = nil
+            events.finish()
         }
-        // Push.
+        let replica = StoreReplica(store: node.store)
+        var session = SyncSession(firstRequestID: UInt32.random(in: 1...UInt32.max))
+        var directives = try session.start(replica)
+        var inbound = stream.makeAsyncIterator()
         while true {
-            let quarantined = try store.quarantinedFeeds()
-            let gives = Reconciliation.gives(local: try store.heads(), remote: theirs, limit: Replicator.batchLimit, quarantined: quarantined)
-            guard !gives.isEmpty else { break }
-            let batch = try entries(for: gives)
-            guard !batch.isEmpty else { break }
-            report.roundTrips += 1
-            guard case .heads(let updated) = try await request(.entries(batch), on: link.socket) else { break }
-            let progressed = updated.reduce(0) { $0 + Int($1.seq) } > theirs.reduce(0) { $0 + Int($1.seq) }
-            theirs = updated
-            report.pushed += batch.count
-            progress?(report.pulled + report.pushed, toPull + toPush)
-            if !progressed { break }
+            while !directives.isEmpty {
+                switch directives.removeFirst() {
+                case .send(let message, let id):
+                    transmit(message, requestID: id, on: socket, events: events)
+                case .store(let entries):
+                    let added: Int
+                    do { added = try await store(entries) } catch let error as VellumError where error.code != .storage && error.code != .io {
+                        // Entries we asked for that do not verify: counted against the peer.
+                        reject(key, error.message, kind: error.code.rawValue)
+                        throw error
+                    }
+                    directives += try session.onStored(added: added, replica: replica)
+                case .recordFork(let mine, let theirs):
+                    try recordFork(mine, theirs, from: key)
+                case .markHeard(let feeds):
+                    try node.store.markHeard(feeds, at: Node.systemClock().millisecondsSinceEpoch)
+                case .progress(let moved, let total):
+                    progress?(moved, total)
+                case .drop(let reason, let message):
+                    reject(key, message, kind: reason)
+                case .fail(let error) where error.code == .io:
+                    throw VellumError(.io, "\(error.message) (is the peer up, and is this node's transport key \(node.transport.publicKey) on its allow-list?)")
+                case .fail(let error):
+                    throw error
+                case .finished(var report):
+                    Gauge(label: "vellum_sync_lag_entries", dimensions: [("peer", String(key.prefix(8)))]).record(session.toPull)
+                    Counter(label: "vellum_sync_rounds_total").increment()
+                    report.bytesSent = bytesSent - sentBefore
+                    report.bytesReceived = bytesReceived - receivedBefore
+                    return report
+                }
+            }
+            guard let event = await inbound.next(isolation: self) else { throw VellumError(.io, "shutting down") }
+            switch event {
+            case .reply(let id, let message): directives = try session.onReply(requestID: id, message: message, replica: replica)
+            case .timeout(let id): directives = session.onTimeout(requestID: id)
+            }
         }
-        try markCaughtUp(with: theirs)
-        Counter(label: "vellum_sync_rounds_total").increment()
-        report.bytesSent = bytesSent - sentBefore
-        report.bytesReceived = bytesReceived - receivedBefore
-        return report
+    }
+
+    /// Sends a request of a round. The connection may still be handshaking: retry for a
+    /// second, then give up (the link is then rebuilt); a sent request waits for its answer
+    /// until the deadline, when the round hears of a timeout (ignored if answered by then).
+    private func transmit(_ message: SyncMessage, requestID id: UInt32, on socket: SocketID, events: AsyncStream<RoundEvent>.Continuation) {
+        let frames = message.frames(requestID: id)
+        let reactor = reactor
+        Task {
+            let connectDeadline = ContinuousClock.now + .seconds(1)
+            let deadline = ContinuousClock.now + Replicator.requestTimeout
+            while true {
+                do throws(ZMQError) {
+                    try await reactor.send(frames, on: socket)
+                    self.sent(frames)
+                    break
+                } catch {
+                    guard error.code == .again, ContinuousClock.now < connectDeadline else {
+                        events.yield(.timeout(id))
+                        return
+                    }
+                    try? await Task.sleep(for: .milliseconds(50))
+                }
+            }
+            try? await Task.sleep(until: deadline)
+            events.yield(.timeout(id))
+        }
+    }
+
+    private func sent(_ frames: [[UInt8]]) { bytesSent += frames.reduce(0) { $0 + $1.count } }
+
+    /// A message on one of our DEALER sockets: a reply, delivered to the round of that
+    /// connection only. Anything else is dropped and counted.
+    private func receiveReply(_ message: WireMessage) {
+        guard let link = links.values.first(where: { $0.socket == message.socket }) else {
+            // The link was closed (and maybe replaced) while this was on its way.
+            Counter(label: "vellum_rejected_total", dimensions: [("reason", "closed-link")]).increment()
+            return
+        }
+        let decoded: (requestID: UInt32, message: SyncMessage)
+        do { decoded = try SyncMessage.decode(message.frames) } catch {
+            return reject(link.key, "malformed reply: \(error.message)", kind: "malformed")
+        }
+        guard let events = rounds[message.socket] else {
+            return reject(link.key, "\(decoded.message.name) reply to request \(decoded.requestID) with no request in flight on its connection", kind: "unsolicited-reply")
+        }
+        events.yield(.reply(decoded.requestID, decoded.message))
     }
 
     // MARK: server side
 
     private func handle(_ message: WireMessage) async {
         bytesReceived += message.frames.reduce(0) { $0 + $1.count }
+        guard let router, message.socket == router else { return receiveReply(message) }
+        let peer = message.peerKey ?? "?"
         // A peer removed from the allow-list (or shut out) gets nothing, even on a connection
         // it authenticated before.
-        if message.socket == router, !allowed.contains(message.peerKey ?? "") { return }
+        guard allowed.contains(peer) else { return shutOut(peer) }
         let decoded: (requestID: UInt32, message: SyncMessage)
         do { decoded = try SyncMessage.decode(message.frames) } catch {
-            reject(message.peerKey ?? "?", "malformed message: \(error.message)", kind: "malformed")
-            if let router, message.socket == router {
-                try? await reactor.send(SyncMessage.error(code: 400, message: error.message).frames(requestID: 0), on: router, to: message.routingID)
-            }
+            reject(peer, "malformed message: \(error.message)", kind: "malformed")
+            // Whenever the header parsed, the refusal carries the request's id.
+            let id = SyncMessage.requestID(in: message.frames) ?? 0
+            try? await reactor.send(SyncMessage.error(code: 400, message: error.message).frames(requestID: id), on: router, to: message.routingID)
             return
         }
-        guard let router, message.socket == router else {
-            // A reply to one of our requests.
-            pending.removeValue(forKey: decoded.requestID)?.resume(returning: decoded.message)
-            return
+        if case .error(let code, let text) = decoded.message {
+            // An ERROR answers a request; as a request it asks nothing, and gets no answer.
+            return reject(peer, "ERROR \(code) sent as a request: \(text.prefix(200))", kind: "error-as-request")
         }
-        let peer = message.peerKey ?? "?"
         let reply: SyncMessage
         do {
             reply = try await answer(decoded.message, from: peer)
@@ -346,29 +319,31 @@ public actor Replicator {
     }
 
     private func answer(_ message: SyncMessage, from peer: String) async throws -> SyncMessage {
+        let replica = StoreReplica(store: node.store)
         switch message {
         case .heads(let theirs):
             try markCaughtUp(with: theirs)
             return .heads(try ourHeads())
         case .want(let ranges):
-            return .entries(try entries(for: ranges))
+            return .entries(try replica.entries(for: ranges))
         case .entries(let entries):
-            _ = try await ingest(entries, from: peer)
+            let (clean, forks) = try Reconciliation.screen(entries, against: replica)
+            for (mine, theirs) in forks { try recordFork(mine, theirs, from: peer) }
+            if !clean.isEmpty { _ = try await store(clean) }
             return .heads(try ourHeads())
         case .fork(let a, let b):
             try Reconciliation.verifyFork(a, b)
             try recordFork(a, b, from: peer)
             return .heads(try ourHeads())
-        case .error(let code, let text):
-            log("peer \(peer.prefix(8)) sent error \(code): \(text)")
-            return .heads(try ourHeads())
+        case .error:
+            throw VellumError(.invalidInput, "ERROR is not a request")
         }
     }
 
     // MARK: shared
 
     /// Records that this node holds everything a peer knew of its feeds (each of `theirs` not
-    /// ahead of ours): the `heardAt` of status answers.
+    /// ahead of ours): the `heardAt` of status answers. Only ever from that peer's own HEADS.
     private func markCaughtUp(with theirs: [FeedHead]) throws {
         let held = try node.store.heads()
         try node.store.markHeard(theirs.filter { $0.seq <= held[$0.feed]?.seq ?? 0 }.map(\.feed), at: Node.systemClock().millisecondsSinceEpoch)
@@ -378,44 +353,11 @@ public actor Replicator {
         try node.store.heads().values.sorted { $0.feed < $1.feed }
     }
 
-    /// Entries for the ranges, at most one message's worth.
-    private func entries(for ranges: [WantRange]) throws -> [Entry] {
-        var out: [Entry] = []
-        var bytes = 0
-        for r in ranges {
-            let room = SyncMessage.maxEntriesPerMessage - out.count
-            guard room > 0 else { break }
-            for e in try node.store.entries(feed: r.feed, fromSeq: r.fromSeq, limit: min(Int(r.limit), room)) {
-                bytes += e.payload.count + 200
-                if bytes > SyncMessage.maxBytesPerMessage / 2 { return out }
-                out.append(e)
-            }
-        }
-        return out
-    }
-
-    /// Verifies and stores received entries. A different entry at a held (feed, seq) is kept
-    /// as fork evidence and quarantines the feed; entries of quarantined feeds are ignored.
-    private func ingest(_ entries: [Entry], from peer: String) async throws -> Int {
-        let store = node.store
-        var quarantined = try store.quarantinedFeeds()
-        var clean: [Entry] = []
-        for e in entries where !quarantined.contains(e.feed) {
-            if let held = try store.entryID(feed: e.feed, seq: e.seq), held != e.id,
-                let mine = try store.entry(id: held), (try? Reconciliation.verifyFork(mine, e)) != nil
-            {
-                try recordFork(mine, e, from: peer)
-                quarantined.insert(e.feed)
-                continue
-            }
-            clean.append(e)
-        }
-        clean.removeAll { quarantined.contains($0.feed) }
-        guard !clean.isEmpty else { return 0 }
-        // Signatures are checked off this actor, so it keeps serving peers meanwhile.
-        let batch = clean
+    /// Verifies entries (signatures on every core, off this actor, so it keeps serving peers
+    /// meanwhile), then links and stores them; returns how many were new.
+    private func store(_ entries: [Entry]) async throws -> Int {
         let contents = await Task.detached { () -> Result<[VerifiedEntry], VellumError> in
-            do throws(VellumError) { return .success(try await EntryVerifier.verifyContents(batch)) } catch { return .failure(error) }
+            do throws(VellumError) { return .success(try await EntryVerifier.verifyContents(entries)) } catch { return .failure(error) }
         }.value
         return try node.importVerified(try contents.get()).added
     }
@@ -423,6 +365,17 @@ public actor Replicator {
     private func recordFork(_ a: Entry, _ b: Entry, from peer: String) throws {
         try node.store.addFork(a, b, at: Node.systemClock().millisecondsSinceEpoch)
         log("FORK: feed \(a.feed.hex.prefix(16)) seq \(a.seq) has entries \(a.id.hex.prefix(16)) and \(b.id.hex.prefix(16)) (from \(peer.prefix(8))); feed quarantined")
+    }
+
+    /// A message from a key that is shut out (banned, or removed from the allow-list): dropped
+    /// unanswered and counted; written to the rejections table at most once a minute per key,
+    /// so a flood costs no writes.
+    private func shutOut(_ peer: String) {
+        Counter(label: "vellum_rejected_total", dimensions: [("reason", "shut-out")]).increment()
+        let now = Date()
+        guard shutOutRecorded[peer].map({ now.timeIntervalSince($0) > 60 }) ?? true else { return }
+        shutOutRecorded[peer] = now
+        try? node.store.addRejection(peer: peer, reason: "shut-out: message from a banned or removed key dropped", at: Node.systemClock().millisecondsSinceEpoch)
     }
 
     /// Logs and counts a refused message; a peer that keeps sending garbage is shut out for a while.

@@ -18,13 +18,18 @@ struct RawPeer {
 
     /// Sends frames and waits (bounded) for one reply; nil if none comes.
     func ask(_ frames: [[UInt8]], within seconds: Double = 3) async -> SyncMessage? {
+        await exchange(frames, within: seconds)?.message
+    }
+
+    /// Sends frames and waits (bounded) for one reply, with the request id it carries.
+    func exchange(_ frames: [[UInt8]], within seconds: Double = 3) async -> (requestID: UInt32, message: SyncMessage)? {
         let deadline = Date().addingTimeInterval(seconds)
         while (try? await reactor.send(frames, on: socket)) == nil {
             guard Date() < deadline else { return nil }
             try? await Task.sleep(for: .milliseconds(50))
         }
         let reply = await reactor.receive(within: max(0.1, deadline.timeIntervalSinceNow))
-        return reply.flatMap { try? SyncMessage.decode($0.frames).message }
+        return reply.flatMap { try? SyncMessage.decode($0.frames) }
     }
 
     func ask(_ message: SyncMessage, within seconds: Double = 3) async -> SyncMessage? { await ask(message.frames(requestID: 7), within: seconds) }

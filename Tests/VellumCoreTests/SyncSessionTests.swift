@@ -1,0 +1,269 @@
+@preconcurrency import Crypto
+import Testing
+import VellumCore
+
+/// A replica in memory: what the shell would read from SQLite, and where it would store.
+struct MemoryReplica: SyncReplica {
+    var feeds: [FeedKey: [Entry]] = [:]  // seq order, from seq 1
+    var held: [(Entry, Entry)] = []
+    var quarantined: Set<FeedKey> = []
+
+    init(_ entries: [Entry] = []) { add(entries) }
+
+    mutating func add(_ entries: [Entry]) {
+        for e in entries where !quarantined.contains(e.feed) && (feeds[e.feed]?.count ?? 0) == Int(e.seq) - 1 {
+            feeds[e.feed, default: []].append(e)
+        }
+    }
+
+    func heads() -> [FeedKey: FeedHead] {
+        feeds.compactMapValues { $0.last.map { FeedHead(feed: $0.feed, seq: $0.seq, id: $0.id) } }
+    }
+
+    func entry(feed: FeedKey, seq: UInt64) -> Entry? {
+        guard let chain = feeds[feed], seq >= 1, seq <= UInt64(chain.count) else { return nil }
+        return chain[Int(seq) - 1]
+    }
+
+    func quarantinedFeeds() -> Set<FeedKey> { quarantined }
+    func forks() -> [(Entry, Entry)] { held }
+
+    func entries(for ranges: [WantRange]) -> [Entry] {
+        ranges.flatMap { r in (feeds[r.feed] ?? []).filter { $0.seq >= r.fromSeq && $0.seq - r.fromSeq < UInt64(r.limit) } }
+    }
+
+    /// Carries out what the shell would: stores, records forks.
+    mutating func apply(_ directives: [SyncSession.Directive]) -> Int? {
+        var added: Int?
+        for d in directives {
+            switch d {
+            case .store(let entries):
+                let before = feeds.values.reduce(0) { $0 + $1.count }
+                add(entries)
+                added = feeds.values.reduce(0) { $0 + $1.count } - before
+            case .recordFork(let a, let b):
+                held.append((a, b))
+                quarantined.insert(a.feed)
+            default: break
+            }
+        }
+        return added
+    }
+}
+
+/// A feed of `count` entries, signed by a fresh key (or `key`).
+func feed(_ count: Int, key: Curve25519.Signing.PrivateKey = .init(), tag: String = "a") throws -> [Entry] {
+    let did = try DIDKey(publicKey: Array(key.publicKey.rawRepresentation))
+    var writer = FeedWriter(key: key, head: nil, clock: HLC(rawValue: 0))
+    let items: [(EntryKind, EntryPayload)] = (0..<count).map { (.issue, .issue(samplePayload("urn:uuid:\(tag)-\($0)", issuer: did.did))) }
+    return writer.append(items, now: Timestamp(millisecondsSinceEpoch: 1_800_000_000_000)).map(\.entry)
+}
+
+func heads(of entries: [Entry]) -> [FeedHead] {
+    MemoryReplica(entries).heads().values.sorted { $0.feed < $1.feed }
+}
+
+/// The requests among directives: (request id, message).
+func sent(_ directives: [SyncSession.Directive]) -> [(UInt32, SyncMessage)] {
+    directives.compactMap { if case .send(let m, let id) = $0 { (id, m) } else { nil } }
+}
+
+@Suite("SyncSession: one reconciliation round as a pure state machine")
+struct SyncSessionTests {
+    @Test("a round that pulls: heads, one WANT, store, caught up")
+    func pull() throws {
+        let theirs = try feed(3)
+        var local = MemoryReplica()
+        var session = SyncSession(firstRequestID: 41)
+        let opening = try session.start(local)
+        #expect(opening == [.send(.heads([]), requestID: 41)])
+        let want = try session.onReply(requestID: 41, message: .heads(heads(of: theirs)), replica: local)
+        #expect(want == [.send(.want([WantRange(feed: theirs[0].feed, fromSeq: 1, limit: 3)]), requestID: 42)])
+        let store = try session.onReply(requestID: 42, message: .entries(theirs), replica: local)
+        #expect(store == [.store(theirs)])
+        let added = local.apply(store)
+        let end = try session.onStored(added: added ?? 0, replica: local)
+        var report = SyncReport()
+        report.pulled = 3
+        report.roundTrips = 2
+        #expect(end == [.progress(moved: 3, of: 3), .markHeard([theirs[0].feed]), .finished(report)])
+        #expect(session.isFinished)
+    }
+
+    @Test("a reply with a request id the session did not issue (another link's, or one already answered) is refused")
+    func foreignRequestID() throws {
+        let theirs = try feed(2)
+        let local = MemoryReplica()
+        var mine = SyncSession(firstRequestID: 1000)
+        var other = SyncSession(firstRequestID: 5000)
+        let myID = sent(try mine.start(local))[0].0
+        let otherID = sent(try other.start(local))[0].0
+        // A forged HEADS, answering the other session's request: refused, nothing marked heard.
+        let forged = try mine.onReply(requestID: otherID, message: .heads(heads(of: theirs)), replica: local)
+        #expect(forged.count == 1)
+        guard case .drop(let reason, _) = forged[0] else { Issue.record("not refused: \(forged)"); return }
+        #expect(reason == "unsolicited-reply")
+        // A forged ERROR does not tear the round down either.
+        let error = try mine.onReply(requestID: myID &+ 7, message: .error(code: 500, message: "go away"), replica: local)
+        guard case .drop? = error.first, error.count == 1 else { Issue.record("a forged ERROR was taken: \(error)"); return }
+        #expect(!mine.isFinished)
+        // The real reply still works; the same id again is refused.
+        let want = try mine.onReply(requestID: myID, message: .heads(heads(of: theirs)), replica: local)
+        #expect(sent(want).count == 1)
+        let again = try mine.onReply(requestID: myID, message: .heads(heads(of: theirs)), replica: local)
+        guard case .drop? = again.first else { Issue.record("a second answer to one request was taken"); return }
+    }
+
+    @Test("request ids skip 0, which a confused peer answers with")
+    func idsSkipZero() throws {
+        var session = SyncSession(firstRequestID: 0)
+        #expect(sent(try session.start(MemoryReplica()))[0].0 == 1)
+    }
+
+    @Test("a HEADS reply to a WANT is a protocol error: counted and the round fails")
+    func headsForWant() throws {
+        let theirs = try feed(2)
+        let local = MemoryReplica()
+        var session = SyncSession(firstRequestID: 7)
+        _ = try session.start(local)
+        let want = try session.onReply(requestID: 7, message: .heads(heads(of: theirs)), replica: local)
+        let id = sent(want)[0].0
+        let out = try session.onReply(requestID: id, message: .heads(heads(of: theirs)), replica: local)
+        guard case .drop(let reason, _)? = out.first, case .fail(let error)? = out.last else { Issue.record("\(out)"); return }
+        #expect(reason == "wrong-reply" && error.code == .invalidInput)
+        #expect(session.isFinished)
+        // Entries not asked for are a protocol error too.
+        var second = SyncSession(firstRequestID: 70)
+        _ = try second.start(local)
+        let wantAgain = try second.onReply(requestID: 70, message: .heads(heads(of: theirs)), replica: local)
+        let stranger = try feed(1, tag: "x")
+        let wrong = try second.onReply(requestID: sent(wantAgain)[0].0, message: .entries(stranger), replica: local)
+        guard case .fail? = wrong.last else { Issue.record("entries of another feed were taken: \(wrong)"); return }
+    }
+
+    @Test("an ERROR reply or a timeout fails the round; a timeout of an answered request is ignored")
+    func errorsAndTimeouts() throws {
+        let local = MemoryReplica()
+        var refused = SyncSession(firstRequestID: 1)
+        _ = try refused.start(local)
+        guard case .fail(let e)? = try refused.onReply(requestID: 1, message: .error(code: 503, message: "busy"), replica: local).last else {
+            Issue.record("an ERROR did not fail the round"); return
+        }
+        #expect(e.message.contains("503"))
+        var silent = SyncSession(firstRequestID: 1)
+        _ = try silent.start(local)
+        guard case .fail(let t)? = silent.onTimeout(requestID: 1).first else { Issue.record("a timeout did not fail the round"); return }
+        #expect(t.code == .io)
+        var answered = SyncSession(firstRequestID: 1)
+        _ = try answered.start(local)
+        _ = try answered.onReply(requestID: 1, message: .heads([]), replica: local)
+        #expect(answered.onTimeout(requestID: 1).isEmpty)
+    }
+
+    @Test("pull in batches: the next WANT goes out before the store, and never more than one WANT while a batch is stored")
+    func batching() throws {
+        let total = Int(SyncSession.batchLimit) * 2 + 5
+        let theirs = try feed(total)
+        let f = theirs[0].feed
+        var local = MemoryReplica()
+        var session = SyncSession(firstRequestID: UInt32.max - 1)
+        _ = try session.start(local)
+        let first = try session.onReply(requestID: UInt32.max - 1, message: .heads(heads(of: theirs)), replica: local)
+        let limit = SyncSession.batchLimit
+        #expect(sent(first).map(\.1) == [.want([WantRange(feed: f, fromSeq: 1, limit: limit)])])
+        let batch1 = Array(theirs[0..<Int(limit)])
+        let afterFirst = try session.onReply(requestID: sent(first)[0].0, message: .entries(batch1), replica: local)
+        // Ask for the next batch, then store this one.
+        #expect(afterFirst.count == 2)
+        guard case .send(.want(let w2), let id2) = afterFirst[0], case .store(let s1) = afterFirst[1] else { Issue.record("\(afterFirst.count)"); return }
+        #expect(w2 == [WantRange(feed: f, fromSeq: UInt64(limit) + 1, limit: limit)] && s1 == batch1)
+        #expect(id2 == 1)  // wrapped past UInt32.max, skipping 0
+        // The second batch lands while the first is still being stored: no third request yet.
+        let batch2 = Array(theirs[Int(limit)..<Int(2 * limit)])
+        #expect(try session.onReply(requestID: id2, message: .entries(batch2), replica: local).isEmpty)
+        let added1 = local.apply(afterFirst)!
+        let afterStore1 = try session.onStored(added: added1, replica: local)
+        guard afterStore1.count == 3, case .send(.want(let w3), let id3) = afterStore1[1], case .store(let s2) = afterStore1[2] else {
+            Issue.record("\(afterStore1.count) directives"); return
+        }
+        #expect(afterStore1[0] == .progress(moved: Int(limit), of: total))
+        #expect(w3 == [WantRange(feed: f, fromSeq: UInt64(2 * limit) + 1, limit: 5)] && s2 == batch2)
+        let batch3 = Array(theirs[Int(2 * limit)...])
+        #expect(try session.onReply(requestID: id3, message: .entries(batch3), replica: local).isEmpty)
+        let afterStore2 = try session.onStored(added: local.apply([.store(s2)])!, replica: local)
+        #expect(afterStore2 == [.progress(moved: Int(2 * limit), of: total), .store(batch3)])
+        let end = try session.onStored(added: local.apply(afterStore2)!, replica: local)
+        guard case .finished(let report)? = end.last else { Issue.record("not finished"); return }
+        #expect(report.pulled == total && report.roundTrips == 4)
+        #expect(end.contains(.markHeard([f])))
+    }
+
+    @Test("a batch that adds nothing stops the pull; the WANT in flight is awaited and its entries ignored")
+    func stalledPull() throws {
+        let theirs = try feed(Int(SyncSession.batchLimit) + 3)
+        let local = MemoryReplica()
+        var session = SyncSession(firstRequestID: 1)
+        _ = try session.start(local)
+        let want = try session.onReply(requestID: 1, message: .heads(heads(of: theirs)), replica: local)
+        let out = try session.onReply(requestID: sent(want)[0].0, message: .entries(Array(theirs.prefix(Int(SyncSession.batchLimit)))), replica: local)
+        let id = sent(out)[0].0
+        #expect(try session.onStored(added: 0, replica: local) == [.progress(moved: 0, of: theirs.count)])
+        let end = try session.onReply(requestID: id, message: .entries(Array(theirs.suffix(3))), replica: local)
+        #expect(!end.contains { if case .store = $0 { true } else { false } })
+        guard case .finished? = end.last else { Issue.record("\(end)"); return }
+        // The peer's heads are ahead of ours: nothing is marked heard.
+        #expect(!end.contains { if case .markHeard = $0 { true } else { false } })
+    }
+
+    @Test("push what the peer lacks; feeds are caught up from the peer's own HEADS")
+    func push() throws {
+        let ours = try feed(4)
+        let local = MemoryReplica(ours)
+        var session = SyncSession(firstRequestID: 9)
+        _ = try session.start(local)
+        let push = try session.onReply(requestID: 9, message: .heads([]), replica: local)
+        #expect(sent(push).map(\.1) == [.entries(ours)])
+        let end = try session.onReply(requestID: sent(push)[0].0, message: .heads(heads(of: ours)), replica: local)
+        #expect(end.first == .progress(moved: 4, of: 4))
+        #expect(end.contains(.markHeard([ours[0].feed])))
+        guard case .finished(let report)? = end.last else { Issue.record("\(end)"); return }
+        #expect(report.pushed == 4 && report.roundTrips == 2)
+    }
+
+    @Test("a divergent head is fetched, proven, recorded, sent on as FORK, and its feed is neither pulled nor pushed")
+    func fork() throws {
+        let key = Curve25519.Signing.PrivateKey()
+        let mine = try feed(2, key: key, tag: "one")
+        let theirs = try feed(3, key: key, tag: "two")
+        let f = mine[0].feed
+        var local = MemoryReplica(mine)
+        var session = SyncSession(firstRequestID: 100)
+        _ = try session.start(local)
+        let suspect = try session.onReply(requestID: 100, message: .heads(heads(of: theirs)), replica: local)
+        // Their head is at seq 3, which we do not hold: no suspect there. Heads at seq 2 would be.
+        #expect(sent(suspect).map(\.1) == [.want([WantRange(feed: f, fromSeq: 3, limit: 1)])])
+        // With their head at seq 2 (a different entry from ours), the round proves the fork.
+        var round = SyncSession(firstRequestID: 200)
+        _ = try round.start(local)
+        let fetch = try round.onReply(requestID: 200, message: .heads([FeedHead(feed: f, seq: 2, id: theirs[1].id)]), replica: local)
+        #expect(sent(fetch).map(\.1) == [.want([WantRange(feed: f, fromSeq: 2, limit: 1)])])
+        let proven = try round.onReply(requestID: sent(fetch)[0].0, message: .entries([theirs[1]]), replica: local)
+        #expect(proven.first == .recordFork(mine[1], theirs[1]))
+        #expect(sent(proven).map(\.1) == [.fork(mine[1], theirs[1])])
+        _ = local.apply(proven)
+        let end = try round.onReply(requestID: sent(proven)[0].0, message: .heads([FeedHead(feed: f, seq: 2, id: theirs[1].id)]), replica: local)
+        guard case .finished(let report)? = end.last else { Issue.record("\(end)"); return }
+        #expect(report.forks == 1 && sent(end).isEmpty)
+    }
+
+    @Test("screening received entries: a different entry at a held position is fork evidence, its feed left out")
+    func screen() throws {
+        let key = Curve25519.Signing.PrivateKey()
+        let mine = try feed(1, key: key, tag: "one")
+        let theirs = try feed(2, key: key, tag: "two")
+        let other = try feed(1, tag: "other")
+        let (clean, forks) = try Reconciliation.screen(theirs + other, against: MemoryReplica(mine))
+        #expect(clean == other)
+        #expect(forks.count == 1 && forks[0].0 == mine[0] && forks[0].1 == theirs[0])
+    }
+}
