@@ -94,6 +94,8 @@ public struct SyncSession: Sendable {
     /// Forks this round proved (the shell records them; they go out with the held evidence).
     private var proven: [(Entry, Entry)] = []
     private var projected: [FeedKey: FeedHead] = [:]
+    /// Our stored heads when the pull began.
+    private var stored: [FeedKey: FeedHead] = [:]
     private var excluded: Set<FeedKey> = []
     private var pullStopped = false
     private var storing = false
@@ -241,7 +243,8 @@ public struct SyncSession: Sendable {
             return [send(.fork(a, b), expecting: .forkEvidence)]
         }
         phase = .pull
-        projected = try replica.heads()
+        stored = try replica.heads()
+        projected = stored
         excluded = try replica.quarantinedFeeds().union(proven.map(\.0.feed))
         return try pumpPull(replica)
     }
@@ -269,6 +272,7 @@ public struct SyncSession: Sendable {
         var sends: [Directive] = []
         if !pullStopped, !wantInFlight, received.isEmpty {
             let wants = Reconciliation.wants(local: projected, remote: theirs, limit: Self.batchLimit, quarantined: excluded)
+                .map { $0.overlapping(stored[$0.feed], projected: projected[$0.feed]) }
             if wants.isEmpty { pullStopped = true } else { sends.append(send(.want(wants), expecting: .want(wants))) }
         }
         // The next request goes out before the store starts, so the peer reads while we write.
@@ -294,6 +298,18 @@ public struct SyncSession: Sendable {
         let held = try replica.heads()
         let heard = theirs.filter { $0.seq <= held[$0.feed]?.seq ?? 0 }.map(\.feed)
         return (heard.isEmpty ? [] : [.markHeard(heard)]) + [.finished(report)]
+    }
+}
+
+extension WantRange {
+    /// The first range of a feed in a round also asks for the entry we hold at our head. A peer
+    /// whose chain of that feed diverged from ours (its writer signed two histories) then
+    /// answers with a different entry at that seq, which `Reconciliation.screen` proves to be a
+    /// fork; without it, the peer's next entry would merely fail to link, and the feed would
+    /// stall with nothing to show why. An honest peer's copy is the one we hold, and is skipped.
+    func overlapping(_ stored: FeedHead?, projected: FeedHead?) -> WantRange {
+        guard let stored, stored == projected, fromSeq == stored.seq + 1, limit < UInt32.max else { return self }
+        return WantRange(feed: feed, fromSeq: stored.seq, limit: limit + 1)
     }
 }
 

@@ -54,9 +54,15 @@ extension Node {
         public let received: Int
         public let added: Int
         public let feeds: Int
+        /// Feeds this import proved forked (a different entry at a seq we hold): the pair is
+        /// kept as evidence and the feed quarantined; none of its entries were stored.
+        public var forks: [FeedKey] = []
 
         public var json: JSON {
-            ["received": .number(Double(received)), "added": .number(Double(added)), "alreadyHeld": .number(Double(received - added)), "feeds": .number(Double(feeds))]
+            [
+                "received": .number(Double(received)), "added": .number(Double(added)), "alreadyHeld": .number(Double(received - added)),
+                "feeds": .number(Double(feeds)), "forks": .array(forks.map { .string($0.didKey.did) }),
+            ]
         }
     }
 
@@ -68,17 +74,31 @@ extension Node {
 
     /// The second half of an import, for entries whose contents are already verified (the
     /// replicator verifies off its actor): links them to the held chains and stores them.
+    ///
+    /// An entry that differs from the one held at its (feed, seq) proves that the feed's writer
+    /// signed two histories: the pair is kept as fork evidence, the feed quarantined, and that
+    /// feed's entries left out, as gossip does. The rest of the import goes ahead, so one
+    /// equivocating writer cannot make an honest file (or peer) unimportable.
     public func importVerified(_ contents: [VerifiedEntry]) throws -> ImportReport {
         try store.transaction {
+            var skipped = try store.quarantinedFeeds()
+            var forks: [FeedKey] = []
+            for v in contents where !skipped.contains(v.feed) {
+                guard let held = try store.entryID(feed: v.feed, seq: v.seq), held != v.id, let mine = try store.entry(id: held) else { continue }
+                try store.addFork(mine, v.entry, at: clock().millisecondsSinceEpoch)
+                skipped.insert(v.feed)
+                forks.append(v.feed)
+            }
             let heads = try store.heads()
-            let verified = try EntryVerifier.link(contents, heads: heads, knownID: { feed, seq in try? store.entryID(feed: feed, seq: seq) })
+            let verified = try EntryVerifier.link(
+                contents.filter { !skipped.contains($0.feed) }, heads: heads, knownID: { feed, seq in try? store.entryID(feed: feed, seq: seq) })
             try store.append(verified)
             // Our clock moves past everything we have seen (HLC receive).
             if let newest = verified.map(\.hlc).max() {
                 let stored = HLC(rawValue: UInt64(try store.meta("clock") ?? "0") ?? 0)
                 try store.setMeta("clock", String(stored.receive(newest, now: clock()).rawValue))
             }
-            return ImportReport(received: contents.count, added: verified.count, feeds: Set(verified.map(\.feed)).count)
+            return ImportReport(received: contents.count, added: verified.count, feeds: Set(verified.map(\.feed)).count, forks: forks)
         }
     }
 }

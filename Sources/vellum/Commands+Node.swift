@@ -133,6 +133,9 @@ struct Import: AsyncVellumCommand {
             Terminal.print(report.json)
         } else {
             print("imported \(report.added) new entries (\(report.received - report.added) already held) from \(file)")
+            for feed in report.forks {
+                print("fork: \(feed.didKey.did) signed two histories; kept as evidence, its entries set aside (see `vellum forks`)")
+            }
         }
     }
 }

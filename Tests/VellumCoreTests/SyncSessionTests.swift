@@ -90,6 +90,29 @@ struct SyncSessionTests {
         #expect(session.isFinished)
     }
 
+    @Test("a feed whose writer signed two histories, diverging below our head: the overlap proves the fork, the other feeds are stored, nobody is blamed")
+    func divergedBelowHead() throws {
+        let stranger = Curve25519.Signing.PrivateKey()
+        let ours = try feed(2, key: stranger, tag: "a")  // what we hold of the stranger's feed
+        let relayed = try feed(4, key: stranger, tag: "b")  // what an honest peer holds of it
+        let honest = try feed(3)
+        var local = MemoryReplica(ours)
+        var session = SyncSession(firstRequestID: 7)
+        _ = try session.start(local)
+        let want = sent(try session.onReply(requestID: 7, message: .heads(heads(of: relayed + honest)), replica: local))
+        guard case .want(let ranges)? = want.first?.1 else { Issue.record("no WANT: \(want)"); return }
+        // The stranger's range starts at the entry we hold at our head (seq 2), not after it.
+        #expect(Set(ranges) == [WantRange(feed: ours[0].feed, fromSeq: 2, limit: 3), WantRange(feed: honest[0].feed, fromSeq: 1, limit: 3)])
+        let reply = MemoryReplica(relayed + honest).entries(for: ranges)
+        let directives = try session.onReply(requestID: want[0].0, message: .entries(reply), replica: local)
+        #expect(directives == [.recordFork(ours[1], relayed[1]), .store(honest)])
+        let added = local.apply(directives)
+        let end = try session.onStored(added: added ?? 0, replica: local)
+        #expect(!end.contains { if case .drop = $0 { true } else if case .fail = $0 { true } else { false } })
+        #expect(local.quarantined == [ours[0].feed] && local.heads()[honest[0].feed]?.seq == 3)
+        #expect(session.isFinished)
+    }
+
     @Test("a reply with a request id the session did not issue (another link's, or one already answered) is refused")
     func foreignRequestID() throws {
         let theirs = try feed(2)
@@ -240,8 +263,10 @@ struct SyncSessionTests {
         var session = SyncSession(firstRequestID: 100)
         _ = try session.start(local)
         let suspect = try session.onReply(requestID: 100, message: .heads(heads(of: theirs)), replica: local)
-        // Their head is at seq 3, which we do not hold: no suspect there. Heads at seq 2 would be.
-        #expect(sent(suspect).map(\.1) == [.want([WantRange(feed: f, fromSeq: 3, limit: 1)])])
+        // Their head is at seq 3, which we do not hold: no suspect there, but the pull starts at
+        // our head's seq, where the overlap proves the fork (`divergedBelowHead`). Heads at seq 2
+        // are a suspect.
+        #expect(sent(suspect).map(\.1) == [.want([WantRange(feed: f, fromSeq: 2, limit: 2)])])
         // With their head at seq 2 (a different entry from ours), the round proves the fork.
         var round = SyncSession(firstRequestID: 200)
         _ = try round.start(local)

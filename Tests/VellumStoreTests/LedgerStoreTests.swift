@@ -1,3 +1,4 @@
+@preconcurrency import Crypto
 import CSQLite
 import Foundation
 import Testing
@@ -116,6 +117,42 @@ struct LedgerStoreTests {
         #expect(try node.store.count("entries") == before + 1)
         #expect(try node.digest() != root)  // the committed second issue is there
         #expect(try await node.audit().ok)
+    }
+
+    /// A stranger's feed, signed by `key`, of issue entries for `ids` (any id the entry rule of
+    /// every version allows: `urn:uuid:` and anything after it).
+    static func strangerFeed(_ key: Curve25519.Signing.PrivateKey, ids: [String]) -> [Entry] {
+        var writer = FeedWriter(key: key, head: nil, clock: HLC(rawValue: 0))
+        let did = writer.feed.didKey.did
+        let items: [(EntryKind, EntryPayload)] = ids.map { id in
+            (.issue, .issue(IssuePayload(
+                credentialID: id, digest: String(repeating: "ab", count: 32), issuer: did, achievementID: "urn:uuid:a", achievementName: "A",
+                achievementType: "Badge", validFrom: "2026-01-01T00:00:00Z", validUntil: nil, statusListIndex: 0,
+                subjectCommitment: String(repeating: "cd", count: 32))))
+        }
+        return writer.append(items, now: fixedNow).map(\.entry)
+    }
+
+    @Test("an import holding another history of a feed we hold records the fork, sets that feed aside and stores the rest")
+    func importWithFork() async throws {
+        let dir = Self.tempDir()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let node = try Node.create(at: dir, name: "U", baseURL: "https://u.example", clock: { Self.fixedNow })
+        let stranger = Curve25519.Signing.PrivateKey()
+        let held = Self.strangerFeed(stranger, ids: ["urn:uuid:one", "urn:uuid:two"])
+        _ = try await node.importEntries(held)
+        // The same key signed a second history; an honest campus relays it with its own feed.
+        // Ids need only the `urn:uuid:` prefix in relayed entries, as entries always have.
+        let other = Self.strangerFeed(stranger, ids: ["urn:uuid:uno", "urn:uuid:dos", "urn:uuid:tres"])
+        let campus = Self.strangerFeed(.init(), ids: ["urn:uuid:café", "urn:uuid:" + String(repeating: "x", count: 200)])
+        let report = try await node.importEntries(other + campus)
+        #expect(report.forks == [held[0].feed])
+        #expect(report.added == 2)
+        #expect(try node.store.quarantinedFeeds() == [held[0].feed])
+        #expect(try node.store.heads()[held[0].feed]?.seq == 2 && node.store.heads()[campus[0].feed]?.seq == 2)
+        #expect(try await node.audit().ok)
+        // Again: nothing new, no error.
+        #expect(try await node.importEntries(other + campus).added == 0)
     }
 
     @Test("the materialized state equals the pure merge over the stored entries")
