@@ -49,6 +49,11 @@ public final class LedgerStore {
                 guard try Schema.version(db) == Schema.migrations.count else {
                     throw VellumError(.storage, "\(path) is not a Vellum ledger of this version")
                 }
+                // Between a migration that drops the derived state and its rebuild, a reader
+                // would answer "unknown" for every credential: refuse instead.
+                guard try meta("rematerialize") == nil else {
+                    throw VellumError(.storage, "\(path) is rebuilding its state after an upgrade; open it read-write once (vellum node) first")
+                }
                 return
             }
             try db.execute("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA wal_autocheckpoint = 65536")

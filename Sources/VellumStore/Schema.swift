@@ -101,6 +101,13 @@ enum Schema {
         CREATE INDEX credentials_not_active ON credentials (feed, status) WHERE status != 'active';
         INSERT OR REPLACE INTO meta (key, value) VALUES ('rematerialize', '1');
         """,
+        // 5: merging one credential reads the entries of its issuing feed about its id. Indexed
+        // by id alone, that read also walked every other feed's entries naming the same id, so
+        // strangers writing a popular id would make each of its issuer's changes slower.
+        """
+        DROP INDEX IF EXISTS entries_by_credential;
+        CREATE INDEX entries_by_credential_feed ON entries (credential, feed);
+        """,
     ]
 
     static func version(_ db: SQLiteConnection) throws(SQLiteError) -> Int {
