@@ -46,10 +46,11 @@ public struct LedgerState: Sendable {
         return out
     }
 
-    /// What the merge ignores and an auditor should see: credential ids issued by more than
-    /// one feed (each is a separate credential; only its own feed speaks for it), and issue
-    /// entries beyond the first for one credential.
-    public var ignoredIssues: [String] {
+    /// What the merge ignores and an auditor should see, sorted, at most `limit` lines (then
+    /// one line counting the rest): credential ids issued by more than one feed (each is a
+    /// separate credential; only its own feed speaks for it), issue entries beyond the first
+    /// for one credential, and status entries of a feed about an id it never issued.
+    public func ignoredEntries(limit: Int = 50) -> [String] {
         var notes: [String] = []
         var feedsByID: [String: [FeedKey]] = [:]
         for (key, facts) in issues {
@@ -63,7 +64,12 @@ public struct LedgerState: Sendable {
         for (id, feeds) in feedsByID where feeds.count > 1 {
             notes.append("credential id \(id) is issued by \(feeds.count) feeds (\(feeds.sorted().map { String($0.hex.prefix(16)) + "…" }.joined(separator: ", "))): separate credentials, none can change another's status")
         }
-        return notes.sorted()
+        for (key, facts) in changes where issues[key] == nil {
+            notes.append("credential id \(key.id): feed \(key.feed.hex.prefix(16))… changes its status in \(facts.count) entries but never issued it (yet): they count for no credential")
+        }
+        notes.sort()
+        guard notes.count > limit else { return notes }
+        return notes.prefix(limit) + ["and \(notes.count - limit) more"]
     }
 
     public var stateRoot: EntryID {

@@ -9,7 +9,8 @@ public struct AuditReport: Sendable {
     public let stateRoot: EntryID?
     public let problem: String?
     /// Entries the merge ignores (a credential id another feed also issued, a second issue of
-    /// one credential): not faults of this replica, but worth an auditor's eye.
+    /// one credential, status changes of an id the feed never issued): not faults of this
+    /// replica, but worth an auditor's eye. At most 50 lines, then one counting the rest.
     public let notes: [String]
 
     public var ok: Bool { problem == nil }
@@ -33,7 +34,7 @@ extension Node {
         func report(_ problem: String?, credentials: Int = 0, root: EntryID? = nil) throws -> AuditReport {
             AuditReport(
                 entries: all.count, feeds: try store.heads().count, credentials: credentials, stateRoot: root, problem: problem,
-                notes: problem == nil ? state.ignoredIssues : [])
+                notes: problem == nil ? state.ignoredEntries() : [])
         }
         func name(_ e: Entry) -> String { "entry \(e.id) (feed \(e.feed.hex.prefix(16))…, seq \(e.seq))" }
 

@@ -193,8 +193,16 @@ struct MergePropertyTests {
             #expect(r.base == .revoked && r.issue?.entry == genuine.id && r.decidedBy == revoke.id)
             // The stranger's entries make a credential of its own, reported for auditors.
             #expect(state.resolution(of: CredentialKey(feed: stranger.feed, id: id)).issue?.entry == forged.id)
-            #expect(state.ignoredIssues.count == 1 && state.ignoredIssues[0].contains("issued by 2 feeds"))
+            #expect(state.ignoredEntries() == state.ignoredEntries().filter { $0.contains("issued by 2 feeds") } && state.ignoredEntries().count == 1)
         }
+        // Without its own issue, the stranger's status change counts for nothing, and is reported.
+        let alone = LedgerState([genuine, revoke, reinstate].map(\.verified))
+        #expect(alone.ignoredEntries().count == 1 && alone.ignoredEntries()[0].contains("never issued it"))
+        // However many, the notes stay readable: 50 lines and a count.
+        var flood = FeedWriter(key: .init(), head: nil, clock: HLC(rawValue: 0))
+        let changes = (0..<120).map { (EntryKind.revoke, EntryPayload.status(StatusPayload(credentialID: "urn:uuid:x-\($0)"))) }
+        let flooded = LedgerState(flood.append(changes, now: now).map(\.verified))
+        #expect(flooded.ignoredEntries().count == 51 && flooded.ignoredEntries().last == "and 70 more")
     }
 
     @Test("a status entry that arrives before its issue takes effect when the issue arrives")
