@@ -1,6 +1,7 @@
 /// Data-parallel map over all cores, for CPU-bound work such as signing and verifying: chunks
 /// run as child tasks of one task group (structured: the call returns when every chunk is
-/// done, and results come back in input order).
+/// done, and results come back in input order). The chunks run on Swift's cooperative pool,
+/// one thread per core: pass only CPU work that never blocks (no I/O, no locks held long).
 public enum Parallel {
     public static func map<T: Sendable, R: Sendable>(_ items: [T], chunk: Int = 128, _ transform: @escaping @Sendable (T) -> R) async -> [R] {
         if items.count <= chunk { return items.map(transform) }

@@ -6,7 +6,7 @@ import VellumNode
 /// writer; no key material is ever loaded) and returns it. At most `capacity` readers exist:
 /// a request that finds all of them busy waits for one, so a burst of requests cannot open
 /// an unbounded number of connections (and file descriptors). Requests run on
-/// `HandlerThreads`, fewer than `capacity`, so in practice none waits.
+/// `HandlerThreads`, one reader for each, so none waits.
 final class NodePool: @unchecked Sendable {  // `idle` and `opened` are guarded by `lock`
     let path: String
     let capacity: Int
@@ -14,7 +14,8 @@ final class NodePool: @unchecked Sendable {  // `idle` and `opened` are guarded 
     private var idle: [LedgerReader] = []
     private var opened = 0
 
-    init(path: String, capacity: Int = max(2, ProcessInfo.processInfo.activeProcessorCount * 2)) throws {
+    init(path: String, capacity: Int) throws {
+        precondition(capacity >= 1)
         self.path = path
         self.capacity = capacity
         idle = [try LedgerReader(path: path)]  // fail at start, not on the first request

@@ -48,7 +48,7 @@ public struct VellumAPI: Sendable {
         bodyDeadline: Duration = HTTPServerLimits.defaultIdleTimeout
     ) throws {
         self.bodyDeadline = bodyDeadline
-        nodes = try NodePool(path: dataPath)
+        nodes = try NodePool(path: dataPath, capacity: handlerThreads)
         self.registry = registry
         threads = HandlerThreads(count: handlerThreads)
     }

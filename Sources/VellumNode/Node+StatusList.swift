@@ -6,8 +6,9 @@ import VellumStore
 /// status change, and the first (all clear) list when issuance opens a new list. Replicas
 /// serve the newest list they hold, so a list URL resolves on any node of the federation.
 extension LedgerQueries {
-    /// The newest signed `BitstringStatusListCredential` this node holds for a list name, from
-    /// whichever issuer published it: the issuer's own bytes (canonical JCS), as stored.
+    /// The newest signed `BitstringStatusListCredential` this node holds for a list name: the
+    /// issuer's own bytes (canonical JCS), as stored. The name names its issuer, and only that
+    /// issuer's feed can hold an entry for it (`EntryVerifier`), so no other feed's list is served.
     public func publishedStatusList(named name: String) throws(VellumError) -> [UInt8]? {
         try store.latestStatusList(named: StatusListName(parsing: name).description)?.payload
     }
