@@ -137,6 +137,14 @@ struct RoutesTests {
             #expect(throws: VellumError.self) { try StatusEvidence.check(stale, credentialID: campus.revoked.id) }
             // Evidence about another credential.
             #expect(throws: VellumError.self) { try StatusEvidence.check(answer, credentialID: campus.active.id) }
+            // Evidence about another issuer's credential of that id; the issuer asked about is
+            // compared as a key, and a did that is no key matches nothing.
+            let issuer = answer["issuer"]!.stringValue!
+            #expect(try StatusEvidence.check(answer, credentialID: campus.revoked.id, issuer: issuer).status == .revoked)
+            let stranger = try DIDKey(publicKey: Array(Curve25519.Signing.PrivateKey().publicKey.rawRepresentation)).did
+            for other in [stranger, issuer + "#" + String(issuer.dropFirst(8)) + "x", "did:web:example.com"] {
+                #expect(throws: VellumError.self) { try StatusEvidence.check(answer, credentialID: campus.revoked.id, issuer: other) }
+            }
         }
     }
 
