@@ -73,7 +73,7 @@ let package = Package(
         .executableTarget(
             name: "vellum-bench",
             dependencies: [
-                "VellumNode", "VellumStore", "VellumCore", "CSQLite", .product(name: "Hummingbird", package: "hummingbird"),
+                "VellumNode", "VellumHTTP", "VellumStore", "VellumCore", "CSQLite", .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),

@@ -4,6 +4,7 @@
 import CSQLite
 import Foundation
 import VellumCore
+import VellumHTTP
 import VellumNode
 import VellumStore
 
@@ -95,6 +96,34 @@ let pairs = Array(zip(signatures, messages))
 let verifyRate = await rate(count) { _ = await Parallel.map(pairs) { key.publicKey.isValidSignature($0.0, for: $0.1) } }
 print(String(format: "raw Ed25519 verify, all cores:    %10.0f /s", verifyRate))
 print(String(format: "vellum audit:                     %10.0f entries/s  (%.2f of raw verify)", auditRate, auditRate / verifyRate))
+
+// Hostile verify bodies: what `POST /v1/verify` does with a 1 MiB body built to be expensive
+// (parse under the value budget, then verify against the ledger), against the physical limit
+// of one linear pass: SHA-256 over the same bytes. Each is refused by a length, depth or count
+// check before any super-linear work.
+let sample = try await node.issue(CredentialRequest(subject: "hostile@example.edu", achievementName: "Lab Safety")).document
+let megabyte = String(repeating: "z", count: 1_000_000)
+func withProof(_ member: String, _ value: String) -> [UInt8] {
+    Array(sample.setting("proof", to: sample["proof"]!.setting(member, to: .string(value))).canonicalString.utf8)
+}
+let hostile: [(String, [UInt8])] = [
+    ("1 MB proofValue", withProof("proofValue", "z" + megabyte)),
+    ("1 MB did:key", withProof("verificationMethod", "did:key:z6Mk" + megabyte)),
+    ("nesting 500,000 deep", Array(String(repeating: "[", count: 500_000).utf8)),
+    ("500,000 numbers", Array(("[" + String(repeating: "0,", count: 500_000) + "0]").utf8)),
+    ("a 1,000,000-digit number", Array(("{\"n\":1" + String(repeating: "7", count: 1_000_000) + "}").utf8)),
+]
+for (what, body) in hostile {
+    let runs = 20
+    let handled = try await seconds {
+        for _ in 0..<runs {
+            guard let json = try? JSON(parsing: body, maximumValues: VellumAPI.maxBodyValues) else { continue }
+            _ = try node.verify(json)
+        }
+    } / Double(runs)
+    let hashed = await seconds { for _ in 0..<runs { _ = SHA256.hash(data: body) } } / Double(runs)
+    print(String(format: "hostile body, %-24@ %6.2f ms  (%.1f× a SHA-256 pass over its %d bytes)", what as NSString, handled * 1000, handled / hashed, body.count))
+}
 
 // Replication. B holds the same entries as A (imported), then A issues 10 more: one
 // reconciliation over CURVE on 127.0.0.1, counted in round trips and bytes.
