@@ -122,7 +122,8 @@ for (what, body) in hostile {
         }
     } / Double(runs)
     let hashed = await seconds { for _ in 0..<runs { _ = SHA256.hash(data: body) } } / Double(runs)
-    print(String(format: "hostile body, %-24@ %6.2f ms  (%.1f× a SHA-256 pass over its %d bytes)", what as NSString, handled * 1000, handled / hashed, body.count))
+    let label = "hostile body, \(what):".padding(toLength: 42, withPad: " ", startingAt: 0)
+    print(label + String(format: "%6.2f ms  (%.1f× a SHA-256 pass over its %d bytes)", handled * 1000, handled / hashed, body.count))
 }
 
 // Replication. B holds the same entries as A (imported), then A issues 10 more: one
