@@ -3,8 +3,8 @@
 /// stranger's issue or status entry take over another issuer's credential. Keyed by
 /// (issuing feed, id), nothing one feed writes can touch another feed's credential.
 ///
-/// Both parts compare as bytes: the feed key is 32 bytes, and credential ids are ASCII
-/// (`CredentialID`), so no two spellings of one id exist.
+/// Both parts compare as bytes: the feed key is 32 bytes, and the ids this node writes are
+/// ASCII (`CredentialID`); an id another node wrote in another spelling is another id.
 public struct CredentialKey: Sendable, Hashable, Comparable, CustomStringConvertible {
     /// The issuing feed: its did:key is the credential's `issuer`.
     public let feed: FeedKey
@@ -41,6 +41,15 @@ public enum CredentialID {
         let bytes = text.utf8
         guard bytes.count <= maximumLength, bytes.count > 9, bytes.starts(with: "urn:uuid:".utf8) else { return false }
         return bytes.allSatisfy { $0 > 0x20 && $0 < 0x7F }
+    }
+
+    /// The rule for ids in entries another node signed: `urn:uuid:` as entries always required,
+    /// and no control characters, spaces or DEL (a NUL would cut the id short in SQLite, and a
+    /// space or newline would make the state root's text ambiguous). Other bytes, UTF-8
+    /// included, compare as bytes.
+    public static func isStorable(_ text: some StringProtocol) -> Bool {
+        let bytes = text.utf8
+        return bytes.starts(with: "urn:uuid:".utf8) && bytes.allSatisfy { $0 > 0x20 && $0 != 0x7F }
     }
 
     /// Throws a message naming the problem unless `text` is a valid credential id.

@@ -9,6 +9,7 @@ extension UnsignedEntry {
         }
         let feed = FeedKey(try reader.bytes(32))!
         let seq = try reader.uint64()
+        guard seq >= 1, seq <= UnsignedEntry.maximumSeq else { throw VellumError(.invalidEntry, "entry seq \(seq) is not between 1 and 2^53") }
         let prev = EntryID(try reader.bytes(32))!
         let hlc = HLC(rawValue: try reader.uint64())
         let kindByte = try reader.uint8()

@@ -30,7 +30,7 @@ extension Entry {
             return b
         }
         guard try field("v") == 1 else { throw VellumError(.invalidEntry, "unsupported entry version \(json["v"]!.canonicalString)") }
-        guard let seq = try field("seq").numberValue, seq >= 1, seq == seq.rounded(), seq < 9e15 else {
+        guard let seq = try field("seq").numberValue, seq >= 1, seq == seq.rounded(), seq <= Double(UnsignedEntry.maximumSeq) else {
             throw VellumError(.invalidEntry, "entry 'seq' is not a positive integer")
         }
         guard let hlcText = try field("hlc").stringValue, let hlc = UInt64(hlcText) else {

@@ -79,6 +79,10 @@ public struct UnsignedEntry: Sendable, Hashable {
     /// The domain tag that opens every version-1 encoding.
     public static let domainTag: [UInt8] = Array("vellum/entry".utf8) + [0x01]
     public static let maximumPayloadSize = 64 * 1024
+    /// The highest `seq` any decoder accepts (2^53, exact in JSON numbers and in SQLite's
+    /// signed integers): a feed never gets near it, and a hostile value beyond it must not
+    /// reach arithmetic or storage that assumes a signed 64-bit number.
+    public static let maximumSeq: UInt64 = 1 << 53
 
     /// The canonical version-1 encoding (Docs/LEDGER.md): tag ‖ feed ‖ seq ‖ prev ‖ hlc ‖ kind ‖
     /// payload length ‖ payload, integers big-endian.

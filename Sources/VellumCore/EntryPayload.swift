@@ -108,11 +108,11 @@ public struct IssuePayload: Sendable, Hashable {
             throw VellumError(.invalidEntry, "issue payload has unknown field '\(extra)'")
         }
         credentialID = try string(json["credential"], "credential")
-        // The rule entries have always had; `CredentialID` is stricter, and applies where ids are
-        // written and asked for. A signed entry another version wrote must still parse here, or
-        // a replica would refuse (and punish the relay of) an entry its peers store.
-        guard credentialID.hasPrefix("urn:uuid:") else {
-            throw VellumError(.invalidEntry, "credential id '\(credentialID.prefix(100))' is not a urn:uuid")
+        // `CredentialID.isStorable`, looser than the rule for ids this node writes and answers
+        // for: a signed entry an older version wrote must still parse here, or a replica would
+        // refuse (and punish the relay of) an entry its peers store.
+        guard CredentialID.isStorable(credentialID) else {
+            throw VellumError(.invalidEntry, "credential id \(VellumError.quoted(credentialID.debugDescription)) is not a urn:uuid without control characters or spaces")
         }
         digest = try string(json["digest"], "digest")
         guard digest.utf8.count == 64, Hex.decode(digest) != nil else {
@@ -161,8 +161,8 @@ public struct StatusPayload: Sendable, Hashable {
         if let extra = json.objectValue?.keys.first(where: { $0 != "credential" && $0 != "reason" }) {
             throw VellumError(.invalidEntry, "status payload has unknown field '\(extra)'")
         }
-        guard let id = json["credential"]?.stringValue, id.hasPrefix("urn:uuid:") else {
-            throw VellumError(.invalidEntry, "status payload lacks a urn:uuid 'credential'")
+        guard let id = json["credential"]?.stringValue, CredentialID.isStorable(id) else {
+            throw VellumError(.invalidEntry, "status payload lacks a 'credential' urn:uuid without control characters or spaces")
         }
         credentialID = id
         if let r = json["reason"] {

@@ -110,8 +110,12 @@ public enum SyncMessage: Sendable, Equatable {
             let count = Int(try body.uint32())
             guard count <= maxFeedsPerMessage else { throw VellumError(.invalidInput, "too many heads (\(count))") }
             var heads: [FeedHead] = []
+            var seen: Set<FeedKey> = []
             for _ in 0..<count {
-                heads.append(FeedHead(feed: FeedKey(try body.bytes(32))!, seq: try body.uint64(), id: EntryID(try body.bytes(32))!))
+                let head = FeedHead(feed: FeedKey(try body.bytes(32))!, seq: try body.uint64(), id: EntryID(try body.bytes(32))!)
+                guard head.seq >= 1, head.seq <= UnsignedEntry.maximumSeq else { throw VellumError(.invalidInput, "head seq \(head.seq) is not between 1 and 2^53") }
+                guard seen.insert(head.feed).inserted else { throw VellumError(.invalidInput, "feed \(head.feed) has two heads") }
+                heads.append(head)
             }
             message = .heads(heads)
         case 2:
@@ -119,7 +123,11 @@ public enum SyncMessage: Sendable, Equatable {
             guard count <= maxFeedsPerMessage else { throw VellumError(.invalidInput, "too many ranges (\(count))") }
             var ranges: [WantRange] = []
             for _ in 0..<count {
-                ranges.append(WantRange(feed: FeedKey(try body.bytes(32))!, fromSeq: try body.uint64(), limit: try body.uint32()))
+                let range = WantRange(feed: FeedKey(try body.bytes(32))!, fromSeq: try body.uint64(), limit: try body.uint32())
+                guard range.fromSeq >= 1, range.fromSeq <= UnsignedEntry.maximumSeq else {
+                    throw VellumError(.invalidInput, "range start \(range.fromSeq) is not between 1 and 2^53")
+                }
+                ranges.append(range)
             }
             message = .want(ranges)
         case 3:

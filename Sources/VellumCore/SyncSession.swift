@@ -84,6 +84,9 @@ public struct SyncSession: Sendable {
     enum Phase: Sendable, Equatable { case idle, heads, suspects, gossip, pull, push, done }
 
     public static let batchLimit = UInt32(SyncMessage.maxEntriesPerMessage)
+    /// Fork evidence sent per round, and divergent heads fetched per round.
+    public static let maxEvidencePerRound = 8
+    public static let maxSuspectsPerRound = 16
 
     private var nextID: UInt32
     private var outstanding: [UInt32: Expectation] = [:]
@@ -131,7 +134,9 @@ public struct SyncSession: Sendable {
         switch (expected, message) {
         case (.heads, .heads(let heads)):
             theirs = heads
-            suspects = Reconciliation.divergent(remote: heads, localID: { try? replica.entry(feed: $0, seq: $1)?.id })
+            // Each suspect costs a round trip: a peer that claims many divergent heads gets a
+            // few checked per round, not a round that never ends.
+            suspects = Array(Reconciliation.divergent(remote: heads, localID: { try? replica.entry(feed: $0, seq: $1)?.id }).prefix(Self.maxSuspectsPerRound))
             phase = .suspects
             return try nextSuspect(replica)
         case (.suspect(let head), .entries(let got)):
@@ -229,11 +234,12 @@ public struct SyncSession: Sendable {
         let remoteSeqs = Dictionary(theirs.map { ($0.feed, $0.seq) }, uniquingKeysWith: max)
         toPull = theirs.reduce(0) { sum, h in sum + Int(h.seq - min(h.seq, local[h.feed]?.seq ?? 0)) }
         toPush = local.values.reduce(0) { sum, h in sum + Int(h.seq - min(h.seq, remoteSeqs[h.feed] ?? 0)) }
-        // Fork evidence travels with every round (forks are rare; receivers keep one copy).
+        // Fork evidence travels with every round, newest first and at most
+        // `maxEvidencePerRound` pairs (one per feed; receivers keep one copy per feed).
         phase = .gossip
         let held = try replica.forks()
-        let heldIDs = Set(held.flatMap { [$0.0.id, $0.1.id] })
-        evidence = proven.filter { !heldIDs.contains($0.0.id) || !heldIDs.contains($0.1.id) } + held
+        let heldFeeds = Set(held.map(\.0.feed))
+        evidence = Array((proven.filter { !heldFeeds.contains($0.0.feed) } + held).prefix(Self.maxEvidencePerRound))
         return try nextEvidence(replica)
     }
 

@@ -57,11 +57,13 @@ extension Node {
         /// Feeds this import proved forked (a different entry at a seq we hold): the pair is
         /// kept as evidence and the feed quarantined; none of its entries were stored.
         public var forks: [FeedKey] = []
+        /// Entries of forked or quarantined feeds, not stored.
+        public var setAside = 0
 
         public var json: JSON {
             [
-                "received": .number(Double(received)), "added": .number(Double(added)), "alreadyHeld": .number(Double(received - added)),
-                "feeds": .number(Double(feeds)), "forks": .array(forks.map { .string($0.didKey.did) }),
+                "received": .number(Double(received)), "added": .number(Double(added)), "alreadyHeld": .number(Double(received - added - setAside)),
+                "feeds": .number(Double(feeds)), "setAside": .number(Double(setAside)), "forks": .array(forks.map { .string($0.didKey.did) }),
             ]
         }
     }
@@ -83,22 +85,33 @@ extension Node {
         try store.transaction {
             var skipped = try store.quarantinedFeeds()
             var forks: [FeedKey] = []
+            var seen: [FeedKey: [UInt64: Entry]] = [:]  // the import's own entries, by position
             for v in contents where !skipped.contains(v.feed) {
-                guard let held = try store.entryID(feed: v.feed, seq: v.seq), held != v.id, let mine = try store.entry(id: held) else { continue }
-                try store.addFork(mine, v.entry, at: clock().millisecondsSinceEpoch)
+                let other: Entry?
+                if let held = try store.entryID(feed: v.feed, seq: v.seq), held != v.id {
+                    other = try store.entry(id: held)
+                } else if let earlier = seen[v.feed]?[v.seq], earlier.id != v.id {
+                    other = earlier  // both sides of the fork in one import
+                } else {
+                    seen[v.feed, default: [:]][v.seq] = v.entry
+                    continue
+                }
+                guard let other else { continue }
+                try store.addFork(other, v.entry, at: clock().millisecondsSinceEpoch)
                 skipped.insert(v.feed)
                 forks.append(v.feed)
             }
             let heads = try store.heads()
+            let kept = contents.filter { !skipped.contains($0.feed) }
             let verified = try EntryVerifier.link(
-                contents.filter { !skipped.contains($0.feed) }, heads: heads, knownID: { feed, seq in try? store.entryID(feed: feed, seq: seq) })
+                kept, heads: heads, knownID: { feed, seq in try? store.entryID(feed: feed, seq: seq) })
             try store.append(verified)
             // Our clock moves past everything we have seen (HLC receive).
             if let newest = verified.map(\.hlc).max() {
                 let stored = HLC(rawValue: UInt64(try store.meta("clock") ?? "0") ?? 0)
                 try store.setMeta("clock", String(stored.receive(newest, now: clock()).rawValue))
             }
-            return ImportReport(received: contents.count, added: verified.count, feeds: Set(verified.map(\.feed)).count, forks: forks)
+            return ImportReport(received: contents.count, added: verified.count, feeds: Set(verified.map(\.feed)).count, forks: forks, setAside: contents.count - kept.count)
         }
     }
 }

@@ -14,7 +14,7 @@ struct StoreReplica: SyncReplica {
 
     func quarantinedFeeds() throws(VellumError) -> Set<FeedKey> { try store.quarantinedFeeds() }
 
-    func forks() throws(VellumError) -> [(Entry, Entry)] { try store.forks().map { ($0.0, $0.1) } }
+    func forks() throws(VellumError) -> [(Entry, Entry)] { try store.forks(limit: SyncSession.maxEvidencePerRound).map { ($0.0, $0.1) } }
 
     /// At most one message's worth: `maxEntriesPerMessage` entries, and about half the byte limit.
     func entries(for ranges: [WantRange]) throws(VellumError) -> [Entry] {

@@ -370,16 +370,19 @@ public final class LedgerStore {
         return try count("peers") < before
     }
 
-    /// Records fork evidence (idempotent); the feed is quarantined from then on.
+    /// Records fork evidence; the feed is quarantined from then on. One pair per feed is kept:
+    /// more of the same feed prove nothing new, and a writer that equivocates at every seq
+    /// must not grow the table (or what is gossiped from it).
     public func addFork(_ a: Entry, _ b: Entry, at time: Int64) throws(VellumError) {
         let (first, second) = a.id < b.id ? (a, b) : (b, a)
         try run(
-            "INSERT OR IGNORE INTO forks (feed, seq, first, second, found) VALUES (?, ?, ?, ?, ?)",
-            [.blob(a.feed.bytes), .integer(Int64(a.seq)), .blob(first.wireBytes), .blob(second.wireBytes), .integer(time)])
+            "INSERT OR IGNORE INTO forks (feed, seq, first, second, found) SELECT ?, ?, ?, ?, ? WHERE NOT EXISTS (SELECT 1 FROM forks WHERE feed = ?)",
+            [.blob(a.feed.bytes), .integer(Int64(a.seq)), .blob(first.wireBytes), .blob(second.wireBytes), .integer(time), .blob(a.feed.bytes)])
     }
 
-    public func forks() throws(VellumError) -> [(Entry, Entry, Int64)] {
-        try query("SELECT first, second, found FROM forks ORDER BY found") { row -> (Entry, Entry, Int64)? in
+    /// Fork evidence, newest first, at most `limit` pairs.
+    public func forks(limit: Int = Int(Int32.max)) throws(VellumError) -> [(Entry, Entry, Int64)] {
+        try query("SELECT first, second, found FROM forks ORDER BY found DESC, feed LIMIT ?", [.integer(Int64(limit))]) { row -> (Entry, Entry, Int64)? in
             guard let a = try? Entry(wireBytes: row.blob(0)), let b = try? Entry(wireBytes: row.blob(1)) else { return nil }
             return (a, b, row.int(2))
         }.compactMap { $0 }

@@ -105,7 +105,15 @@ public final class Statement {
             let index = Int32(i + 1)
             switch value {
             case .integer(let v): sqlite3_bind_int64(handle, index, v)
-            case .text(let s): sqlite3_bind_text(handle, index, s, -1, csqlite_transient())
+            case .text(let s):
+                // With its byte length: a NUL inside the text must not cut it short.
+                var text = s
+                text.withUTF8 { bytes in
+                    guard let base = bytes.baseAddress else { _ = sqlite3_bind_text(handle, index, "", 0, csqlite_transient()); return }
+                    _ = base.withMemoryRebound(to: CChar.self, capacity: bytes.count) {
+                        sqlite3_bind_text(handle, index, $0, Int32(bytes.count), csqlite_transient())
+                    }
+                }
             case .blob(let b): b.withUnsafeBytes { _ = sqlite3_bind_blob(handle, index, $0.baseAddress, Int32(b.count), csqlite_transient()) }
             case .null: sqlite3_bind_null(handle, index)
             }

@@ -132,7 +132,8 @@ struct Import: AsyncVellumCommand {
         if output.json {
             Terminal.print(report.json)
         } else {
-            print("imported \(report.added) new entries (\(report.received - report.added) already held) from \(file)")
+            let aside = report.setAside > 0 ? ", \(report.setAside) of forked feeds set aside" : ""
+            print("imported \(report.added) new entries (\(report.received - report.added - report.setAside) already held\(aside)) from \(file)")
             for feed in report.forks {
                 print("fork: \(feed.didKey.did) signed two histories; kept as evidence, its entries set aside (see `vellum forks`)")
             }

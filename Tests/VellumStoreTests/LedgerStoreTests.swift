@@ -158,8 +158,17 @@ struct LedgerStoreTests {
         #expect(try node.store.quarantinedFeeds() == [held[0].feed])
         #expect(try node.store.heads()[held[0].feed]?.seq == 2 && node.store.heads()[campus[0].feed]?.seq == 2)
         #expect(try await node.audit().ok)
-        // Again: nothing new, no error.
+        // Again: nothing new, no error, and still one pair of evidence for the feed.
         #expect(try await node.importEntries(other + campus).added == 0)
+        #expect(try node.store.forks().count == 1)
+
+        // A file holding both sides of a fork itself: recorded, the rest stored.
+        let twoFaced = Curve25519.Signing.PrivateKey()
+        let sideA = Self.strangerFeed(twoFaced, ids: ["urn:uuid:a1", "urn:uuid:a2"]), sideB = Self.strangerFeed(twoFaced, ids: ["urn:uuid:b1"])
+        let bystander = Self.strangerFeed(.init(), ids: ["urn:uuid:by"])
+        let both = try await node.importEntries(sideA + sideB + bystander)
+        #expect(both.forks == [sideA[0].feed] && both.added == 1 && both.setAside == 3)
+        #expect(try node.store.forks().count == 2)
     }
 
     @Test("the materialized state equals the pure merge over the stored entries")
