@@ -28,8 +28,8 @@ public actor Replicator {
     /// When a message from each shut-out key was last written to the rejections table.
     private var shutOutRecorded: [String: Date] = [:]
     private var dispatcher: Task<Void, Never>?
-    /// The reconciliation round with every peer under way, if any (see `run`).
-    private var round: Task<Void, Never>?
+    /// The reconciliation round under way with each peer (see `run`).
+    private var peerRounds: [String: Task<Void, Never>] = [:]
     private var stopping = false
     public private(set) var bytesSent = 0
     public private(set) var bytesReceived = 0
@@ -77,7 +77,7 @@ public actor Replicator {
     public func shutdown() async {
         stopping = true
         for events in rounds.values { events.finish() }
-        await round?.value  // ends promptly: its requests just failed, and new ones fail at once
+        for task in peerRounds.values { await task.value }  // prompt: their requests just failed, and new ones fail at once
         reactor.shutdown()
         await dispatcher?.value
     }
@@ -121,8 +121,8 @@ public actor Replicator {
 
     /// Runs until cancelled: new entries (local or received) are pushed within ~200 ms, the
     /// allow-list is re-read twice a second, and every peer is reconciled every `antiEntropy`.
-    /// A round runs beside this loop, so a slow or absent peer delays neither the allow-list
-    /// nor the next tick.
+    /// Rounds run beside this loop, one per peer, so a slow or absent peer delays neither the
+    /// allow-list, nor the next tick, nor any other peer's round.
     public func run(antiEntropy: Duration = .seconds(2)) async {
         var lastRow = (try? node.store.lastRowID()) ?? 0
         var lastPeers = ContinuousClock.now
@@ -135,17 +135,16 @@ public actor Replicator {
                 lastPeers = now
             }
             let row = (try? node.store.lastRowID()) ?? lastRow
-            if round == nil, row != lastRow || now - lastRound >= antiEntropy {
+            if row != lastRow || now - lastRound >= antiEntropy {
                 lastRow = row
                 lastRound = now
-                round = Task {
-                    // Every peer at once: a slow or absent peer does not hold up the others.
-                    await withTaskGroup(of: Void.self) { group in
-                        for key in links.keys.sorted() {
-                            group.addTask { await self.syncAndLog(with: key) }
-                        }
+                // Each peer on its own schedule: a slow or hostile peer's round holds up only
+                // its own next round, never another peer's.
+                for key in links.keys.sorted() where peerRounds[key] == nil {
+                    peerRounds[key] = Task {
+                        await self.syncAndLog(with: key)
+                        self.peerRounds[key] = nil
                     }
-                    round = nil
                 }
             }
         }

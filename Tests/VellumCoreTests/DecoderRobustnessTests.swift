@@ -23,7 +23,8 @@ struct DecoderRobustnessTests {
     func syncMessages(seed: UInt64) throws {
         let entries = randomHistory(seed: seed).entries.map(\.entry)
         let messages: [SyncMessage] = [
-            .heads(entries.prefix(3).map { FeedHead(feed: $0.feed, seq: $0.seq, id: $0.id) }),
+            .heads(Dictionary(entries.map { ($0.feed, FeedHead(feed: $0.feed, seq: $0.seq, id: $0.id)) }, uniquingKeysWith: { $0.seq > $1.seq ? $0 : $1 })
+                .values.sorted { $0.feed < $1.feed }),  // one head per feed
             .want([WantRange(feed: entries[0].feed, fromSeq: 1, limit: 10)]),
             .entries(Array(entries.prefix(4))),
             .error(code: 400, message: "nope"),
