@@ -331,8 +331,11 @@ public actor Replicator {
             if !clean.isEmpty { _ = try await store(clean) }
             return .heads(try ourHeads())
         case .fork(let a, let b):
-            try Reconciliation.verifyFork(a, b)
-            try recordFork(a, b, from: peer)
+            // One pair per feed is kept: evidence for a feed already quarantined costs no checks.
+            if try !node.store.quarantinedFeeds().contains(a.feed) {
+                try Reconciliation.verifyFork(a, b)
+                try recordFork(a, b, from: peer)
+            }
             return .heads(try ourHeads())
         case .error:
             throw VellumError(.invalidInput, "ERROR is not a request")
