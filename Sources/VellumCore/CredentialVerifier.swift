@@ -45,6 +45,11 @@ public struct VerificationReport: Sendable {
 /// Verifies a presented credential: structure, proof, issuer binding, validity period, the
 /// ledger's record of it (and its digest), and its merged status at `time`.
 public enum CredentialVerifier {
+    /// The issuer a credential names: `issuer` as a string, or its `id` when it is a profile.
+    public static func issuer(of credential: JSON) -> String? {
+        credential["issuer"]?.stringValue ?? credential["issuer"]?["id"]?.stringValue
+    }
+
     public static func verify(_ credential: JSON, record: LedgerRecord?, at time: Timestamp) -> VerificationReport {
         var checks: [VerificationReport.Check] = []
         func check(_ name: String, _ ok: Bool, _ detail: String) { checks.append(.init(name: name, ok: ok, detail: detail)) }
@@ -52,7 +57,7 @@ public enum CredentialVerifier {
         let problems = OpenBadgeValidator.problems(in: credential)
         check("structure", problems.isEmpty, problems.isEmpty ? "well-formed OpenBadgeCredential (VC 2.0)" : problems.joined(separator: "; "))
 
-        let issuer = credential["issuer"]?.stringValue ?? credential["issuer"]?["id"]?.stringValue
+        let issuer = issuer(of: credential)
         var signer: DIDKey?
         do {
             let proof = try DataIntegrity.verify(credential)

@@ -52,7 +52,19 @@ public enum EntryVerifier {
     public static func verify(
         _ entries: [Entry], heads: [FeedKey: FeedHead], knownID: (FeedKey, UInt64) -> EntryID?
     ) async throws(VellumError) -> [LinkedEntry] {
-        try link(try await verifyContents(entries), heads: heads, knownID: knownID)
+        let linking = try link(try await verifyContents(entries), heads: heads, knownID: knownID)
+        if let fork = linking.forks.first {
+            throw VellumError(.conflict, "fork: feed \(fork.theirs.feed) seq \(fork.theirs.seq) has entries \(fork.held) and \(fork.theirs.id)")
+        }
+        return linking.linked
+    }
+
+    /// What `link` found: the entries to store, and the forks.
+    public struct Linking: Sendable {
+        public var linked: [LinkedEntry] = []
+        /// An entry that differs from the one held at its (feed, seq), stored or earlier in the
+        /// batch: the feed's writer signed two histories. That feed's entries are left out.
+        public var forks: [(held: EntryID, theirs: VerifiedEntry)] = []
     }
 
     /// `verifyContents` for a batch, on every core; throws the first failure in batch order.
@@ -67,24 +79,27 @@ public enum EntryVerifier {
     }
 
     /// Chain continuity against the feed heads a replica holds: each feed's new entries must
-    /// follow its head without gaps. Returns the entries not yet held.
+    /// follow its head without gaps. Returns the entries not yet held, and the forks found.
     ///
     /// Nothing here depends on other feeds: whether an entry is stored never depends on which
     /// other feeds' entries a replica holds (or in which order they came). Who may change a
     /// credential's status is decided by the merge (`CredentialMerge`), from the set of entries.
     public static func link(
         _ verified: [VerifiedEntry], heads: [FeedKey: FeedHead], knownID: (FeedKey, UInt64) -> EntryID?
-    ) throws(VellumError) -> [LinkedEntry] {
+    ) throws(VellumError) -> Linking {
         var byFeed: [FeedKey: [VerifiedEntry]] = [:]
         for v in verified { byFeed[v.feed, default: []].append(v) }
-        var accepted: [LinkedEntry] = []
-        for (feed, run) in byFeed.sorted(by: { $0.key < $1.key }) {
+        var result = Linking()
+        feeds: for (feed, run) in byFeed.sorted(by: { $0.key < $1.key }) {
             var head = heads[feed]
             var seen: [UInt64: EntryID] = [:]
+            let start = result.linked.count
             for v in run.sorted(by: { $0.seq < $1.seq }) {
                 if let held = seen[v.seq] ?? knownID(feed, v.seq) {
                     guard held == v.id else {
-                        throw VellumError(.conflict, "fork: feed \(feed) seq \(v.seq) has entries \(held) and \(v.id)")
+                        result.forks.append((held, v))
+                        result.linked.removeSubrange(start...)
+                        continue feeds
                     }
                     continue
                 }
@@ -97,9 +112,9 @@ public enum EntryVerifier {
                 }
                 head = FeedHead(feed: feed, seq: v.seq, id: v.id)
                 seen[v.seq] = v.id
-                accepted.append(LinkedEntry(v))
+                result.linked.append(LinkedEntry(v))
             }
         }
-        return accepted
+        return result
     }
 }

@@ -66,7 +66,7 @@ extension LedgerQueries {
     /// one of the issuer the document names, never another feed's credential with the same id.
     public func verify(_ credential: JSON) throws(VellumError) -> NodeVerification {
         var record: LedgerRecord?
-        let issuer = credential["issuer"]?.stringValue ?? credential["issuer"]?["id"]?.stringValue
+        let issuer = CredentialVerifier.issuer(of: credential)
         if let id = credential["id"]?.stringValue, CredentialID.isValid(id), let issuer, let did = try? DIDKey(parsing: issuer) {
             record = try store.record(of: CredentialKey(feed: FeedKey(did.publicKey)!, id: id))
         }

@@ -83,35 +83,24 @@ extension Node {
     /// equivocating writer cannot make an honest file (or peer) unimportable.
     public func importVerified(_ contents: [VerifiedEntry]) throws -> ImportReport {
         try store.transaction {
-            var skipped = try store.quarantinedFeeds()
-            var forks: [FeedKey] = []
-            var seen: [FeedKey: [UInt64: Entry]] = [:]  // the import's own entries, by position
-            for v in contents where !skipped.contains(v.feed) {
-                let other: Entry?
-                if let held = try store.entryID(feed: v.feed, seq: v.seq), held != v.id {
-                    other = try store.entry(id: held)
-                } else if let earlier = seen[v.feed]?[v.seq], earlier.id != v.id {
-                    other = earlier  // both sides of the fork in one import
-                } else {
-                    seen[v.feed, default: [:]][v.seq] = v.entry
-                    continue
-                }
-                guard let other else { continue }
-                try store.addFork(other, v.entry, at: clock().millisecondsSinceEpoch)
-                skipped.insert(v.feed)
-                forks.append(v.feed)
+            let quarantined = try store.quarantinedFeeds()
+            let kept = contents.filter { !quarantined.contains($0.feed) }
+            let linking = try EntryVerifier.link(kept, heads: try store.heads(), knownID: { feed, seq in try? store.entryID(feed: feed, seq: seq) })
+            for fork in linking.forks {
+                let held = try store.entry(id: fork.held) ?? kept.first { $0.id == fork.held }?.entry
+                if let held { try store.addFork(held, fork.theirs.entry, at: clock().millisecondsSinceEpoch) }
             }
-            let heads = try store.heads()
-            let kept = contents.filter { !skipped.contains($0.feed) }
-            let verified = try EntryVerifier.link(
-                kept, heads: heads, knownID: { feed, seq in try? store.entryID(feed: feed, seq: seq) })
+            let verified = linking.linked
             try store.append(verified)
             // Our clock moves past everything we have seen (HLC receive).
             if let newest = verified.map(\.hlc).max() {
                 let stored = HLC(rawValue: UInt64(try store.meta("clock") ?? "0") ?? 0)
                 try store.setMeta("clock", String(stored.receive(newest, now: clock()).rawValue))
             }
-            return ImportReport(received: contents.count, added: verified.count, feeds: Set(verified.map(\.feed)).count, forks: forks, setAside: contents.count - kept.count)
+            let forked = linking.forks.map(\.theirs.feed)
+            return ImportReport(
+                received: contents.count, added: verified.count, feeds: Set(verified.map(\.feed)).count, forks: forked,
+                setAside: contents.count { quarantined.contains($0.feed) || forked.contains($0.feed) })
         }
     }
 }

@@ -207,8 +207,8 @@ struct Verify: AsyncVellumCommand {
             answer = try await node.verify(bytes)
             // Trust the node for nothing but completeness: redo the verification on its evidence.
             // ... about this credential's issuer: a credential is its issuer and its id.
-            let issuer = credential["issuer"]?.stringValue ?? credential["issuer"]?["id"]?.stringValue
-            let checked = try StatusEvidence.check(answer, credentialID: credential["id"]?.stringValue ?? "", issuer: issuer)
+            let checked = try StatusEvidence.check(
+                answer, credentialID: credential["id"]?.stringValue ?? "", issuer: CredentialVerifier.issuer(of: credential))
             report = CredentialVerifier.verify(credential, record: checked.record, at: Node.systemClock())
             guard report.verified == (answer["verified"] == .bool(true)) else {
                 throw VellumError(.invalidEntry, "\(node.base) says verified=\(answer["verified"]!.canonicalString), but its evidence says \(report.verified)")
