@@ -7,13 +7,16 @@ public enum CredentialStatus: String, Sendable, Hashable, CaseIterable {
 public struct IssueFact: Sendable, Hashable {
     public let entry: EntryID
     public let feed: FeedKey
+    /// The entry's position in its feed: what authority in a federation is judged by.
+    public let seq: UInt64
     public let hlc: HLC
     public let issuer: String
     public let validUntil: Timestamp?
 
-    public init(entry: EntryID, feed: FeedKey, hlc: HLC, issuer: String, validUntil: Timestamp?) {
+    public init(entry: EntryID, feed: FeedKey, seq: UInt64, hlc: HLC, issuer: String, validUntil: Timestamp?) {
         self.entry = entry
         self.feed = feed
+        self.seq = seq
         self.hlc = hlc
         self.issuer = issuer
         self.validUntil = validUntil
@@ -21,7 +24,7 @@ public struct IssueFact: Sendable, Hashable {
 
     public init(_ v: VerifiedEntry) {
         guard case .issue(let p) = v.payload else { preconditionFailure("not an issue entry") }
-        self.init(entry: v.id, feed: v.feed, hlc: v.hlc, issuer: p.issuer, validUntil: p.validUntil.flatMap { Timestamp(parsing: $0) })
+        self.init(entry: v.id, feed: v.feed, seq: v.seq, hlc: v.hlc, issuer: p.issuer, validUntil: p.validUntil.flatMap { Timestamp(parsing: $0) })
     }
 }
 
@@ -29,17 +32,19 @@ public struct IssueFact: Sendable, Hashable {
 public struct StatusFact: Sendable, Hashable {
     public let entry: EntryID
     public let feed: FeedKey
+    public let seq: UInt64
     public let hlc: HLC
     public let kind: EntryKind
 
-    public init(entry: EntryID, feed: FeedKey, hlc: HLC, kind: EntryKind) {
+    public init(entry: EntryID, feed: FeedKey, seq: UInt64, hlc: HLC, kind: EntryKind) {
         self.entry = entry
         self.feed = feed
+        self.seq = seq
         self.hlc = hlc
         self.kind = kind
     }
 
-    public init(_ v: VerifiedEntry) { self.init(entry: v.id, feed: v.feed, hlc: v.hlc, kind: v.kind) }
+    public init(_ v: VerifiedEntry) { self.init(entry: v.id, feed: v.feed, seq: v.seq, hlc: v.hlc, kind: v.kind) }
 }
 
 /// The merged state of one credential, independent of the query time.
@@ -78,10 +83,18 @@ public struct CredentialResolution: Sendable, Hashable {
 /// filters below keep that true even for a caller that mixes them up.
 public enum CredentialMerge {
     public static func resolve(_ key: CredentialKey, issues: [IssueFact], changes: [StatusFact]) -> CredentialResolution {
-        guard let issue = issues.filter({ $0.feed == key.feed }).min(by: { ($0.hlc, $0.entry) < ($1.hlc, $1.entry) }) else {
-            return CredentialResolution(base: .unknown, issue: nil, decidedBy: nil)
-        }
-        let authorized = changes.filter { $0.feed == key.feed }
+        guard let issue = issue(of: key, among: issues) else { return CredentialResolution(base: .unknown, issue: nil, decidedBy: nil) }
+        return resolve(issue, authorized: changes.filter { $0.feed == key.feed })
+    }
+
+    /// The issue entry that stands: the issuing feed's earliest by (HLC, id).
+    public static func issue(of key: CredentialKey, among issues: [IssueFact]) -> IssueFact? {
+        issues.filter({ $0.feed == key.feed }).min(by: { ($0.hlc, $0.entry) < ($1.hlc, $1.entry) })
+    }
+
+    /// The status decided by the changes that count (revoke terminal, then the last suspend or
+    /// reinstate by (HLC, id)); who may change it is the caller's filter.
+    public static func resolve(_ issue: IssueFact, authorized: [StatusFact]) -> CredentialResolution {
         if let revoke = authorized.filter({ $0.kind == .revoke }).min(by: { ($0.hlc, $0.entry) < ($1.hlc, $1.entry) }) {
             return CredentialResolution(base: .revoked, issue: issue, decidedBy: revoke.entry)
         }

@@ -50,7 +50,11 @@ public enum CredentialVerifier {
         credential["issuer"]?.stringValue ?? credential["issuer"]?["id"]?.stringValue
     }
 
-    public static func verify(_ credential: JSON, record: LedgerRecord?, at time: Timestamp) -> VerificationReport {
+    /// `trust`: in a federation, whether the issuer is recognised (and why not): a credential
+    /// whose issuer is not trusted is not verified.
+    public static func verify(
+        _ credential: JSON, record: LedgerRecord?, at time: Timestamp, trust: (trusted: Bool, detail: String)? = nil
+    ) -> VerificationReport {
         var checks: [VerificationReport.Check] = []
         func check(_ name: String, _ ok: Bool, _ detail: String) { checks.append(.init(name: name, ok: ok, detail: detail)) }
 
@@ -100,6 +104,7 @@ public enum CredentialVerifier {
             check("ledger", false, "no issue entry for \(id.map(VellumError.abbreviated) ?? "this credential") in the ledger")
         }
         check("status", status == .active, status == .active ? "active" : "status is \(status.rawValue)")
+        if let trust { check("trust", trust.trusted, trust.detail) }
         return VerificationReport(credentialID: id, issuer: issuer, status: status, checks: checks, evidence: evidence, checkedAt: time)
     }
 }

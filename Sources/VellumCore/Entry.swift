@@ -8,6 +8,9 @@ public enum EntryKind: UInt8, Sendable, CaseIterable, CustomStringConvertible {
     case reinstate = 4
     /// An issuer-signed Bitstring Status List, published by the issuer as its statuses change.
     case statusList = 5
+    /// A federation document (`FederationDocument`): an organization's log, a genesis or a
+    /// membership proposal, published by `vellum publish`.
+    case document = 6
 
     public var description: String {
         switch self {
@@ -16,6 +19,7 @@ public enum EntryKind: UInt8, Sendable, CaseIterable, CustomStringConvertible {
         case .suspend: "suspend"
         case .reinstate: "reinstate"
         case .statusList: "status-list"
+        case .document: "document"
         }
     }
 
@@ -152,8 +156,10 @@ public struct VerifiedEntry: Sendable, Hashable {
     /// neither issue for another issuer nor change another issuer's credential). Nil for a
     /// status list.
     public var credentialKey: CredentialKey? {
-        if case .statusList = payload { return nil }
-        return CredentialKey(feed: feed, id: payload.credentialID)
+        switch payload {
+        case .issue, .status: CredentialKey(feed: feed, id: payload.credentialID)
+        case .statusList, .document: nil
+        }
     }
 }
 

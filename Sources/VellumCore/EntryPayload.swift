@@ -4,13 +4,15 @@ public enum EntryPayload: Sendable, Hashable {
     case issue(IssuePayload)
     case status(StatusPayload)
     case statusList(StatusListPayload)
+    case document(FederationDocument)
 
-    /// What the entry is about: a credential id, or a status list's name.
+    /// What the entry is about: a credential id, a status list's name, or a document's label.
     public var credentialID: String {
         switch self {
         case .issue(let p): p.credentialID
         case .status(let p): p.credentialID
         case .statusList(let p): p.name.description
+        case .document(let d): d.label
         }
     }
 
@@ -19,6 +21,7 @@ public enum EntryPayload: Sendable, Hashable {
         case .issue(let p): p.json
         case .status(let p): p.json
         case .statusList(let p): p.credential
+        case .document(let d): d.json
         }
     }
 
@@ -45,6 +48,8 @@ public enum EntryPayload: Sendable, Hashable {
         case .issue: self = .issue(try IssuePayload(json: json))
         case .revoke, .suspend, .reinstate: self = .status(try StatusPayload(json: json))
         case .statusList: self = .statusList(try StatusListPayload(json: json))
+        case .document:
+            do { self = .document(try FederationDocument(json: json)) } catch { throw VellumError(.invalidEntry, "document: \(error.message)") }
         }
     }
 }

@@ -41,8 +41,8 @@ public enum EntryVerifier {
             guard proof.signer.publicKey == entry.feed.bytes else {
                 throw VellumError(.unauthorized, "entry \(entry.id): status list signed by \(proof.signer.did), not the feed's key")
             }
-        case .status:
-            break
+        case .status, .document:
+            break  // a document's signatures are its organizations' (`FederationRegistry`)
         }
         return VerifiedEntry(entry: entry, payload: payload)
     }

@@ -69,11 +69,15 @@ public struct IssuanceContext: Sendable {
     public var validFrom: Timestamp
     public var statusListIndex: Int
     public var statusListBaseURL: String
+    /// The organization a campus issues for (OB 3.0 `issuer.parentOrg`), from the registry,
+    /// never from the campus's own say.
+    public var parentOrg: (id: String, name: String)?
 
     public init(
         issuer: DIDKey, issuerName: String, credentialRandom: [UInt8], subjectSalt: [UInt8], validFrom: Timestamp,
-        statusListIndex: Int, statusListBaseURL: String
+        statusListIndex: Int, statusListBaseURL: String, parentOrg: (id: String, name: String)? = nil
     ) {
+        self.parentOrg = parentOrg
         self.issuer = issuer
         self.issuerName = issuerName
         self.credentialRandom = credentialRandom
@@ -81,6 +85,14 @@ public struct IssuanceContext: Sendable {
         self.validFrom = validFrom
         self.statusListIndex = statusListIndex
         self.statusListBaseURL = statusListBaseURL
+    }
+}
+
+extension IssuanceContext {
+    var issuerProfile: JSON {
+        let profile: JSON = ["id": .string(issuer.did), "type": ["Profile"], "name": .string(issuerName)]
+        guard let parentOrg else { return profile }
+        return profile.setting("parentOrg", to: ["id": .string(parentOrg.id), "type": ["Profile"], "name": .string(parentOrg.name)])
     }
 }
 
@@ -178,7 +190,7 @@ public enum OpenBadges {
             "@context": [.string(vcContext), .string(obContext)],
             "id": .string(credentialID),
             "type": ["VerifiableCredential", "OpenBadgeCredential"],
-            "issuer": ["id": .string(context.issuer.did), "type": ["Profile"], "name": .string(context.issuerName)],
+            "issuer": context.issuerProfile,
             "validFrom": .string(context.validFrom.rfc3339),
             "name": .string(request.achievementName),
             "credentialSubject": [

@@ -30,6 +30,7 @@ public struct ProblemDetails: Sendable, Equatable {
             case "validity": (Self.range, "The credential is outside its validity period")
             case "ledger" where check.detail.contains("digest"): (Self.cryptographic, "The ledger records a different document")
             case "ledger": (Self.statusRetrieval, "The ledger holds no record of the credential")
+            case "trust": (Self.statusVerification, "The issuer is not recognised by the federation")
             default: (Self.statusVerification, "The credential's status is not active")
             }
         self.init(type: type, title: title, detail: check.detail)

@@ -9,6 +9,9 @@ public protocol LedgerQueries {
     /// This node's own feed: its answers about its own credentials are current by definition.
     var feed: FeedKey { get }
     var did: DIDKey { get }
+    /// The federation this node was created in (`vellum init --federation`), if any.
+    var federationID: String? { get }
+    var registryCache: RegistryCache { get }
     /// The clock answers are given at.
     func now() -> Timestamp
 }
@@ -43,6 +46,7 @@ extension LedgerQueries {
 
     /// The status of one credential (issuer and id), as `status(of:issuer:at:)`.
     public func status(of key: CredentialKey, at time: Timestamp? = nil) throws(VellumError) -> StatusReport {
+        if let registry = try registry() { return try federatedStatus(of: key, at: time, registry: registry) }
         let now = now()
         let unknown = StatusReport(
             credentialID: key.id, status: .unknown, resolution: nil, issuer: key.feed.didKey.did, validUntil: nil, evidence: [], asOf: nil,
@@ -66,12 +70,27 @@ extension LedgerQueries {
     /// one of the issuer the document names, never another feed's credential with the same id.
     public func verify(_ credential: JSON) throws(VellumError) -> NodeVerification {
         var record: LedgerRecord?
+        var trust: TrustAnswer?
         let issuer = CredentialVerifier.issuer(of: credential)
         if let id = credential["id"]?.stringValue, CredentialID.isValid(id), let issuer, let did = try? DIDKey(parsing: issuer) {
-            record = try store.record(of: CredentialKey(feed: FeedKey(did.publicKey)!, id: id))
+            let key = CredentialKey(feed: FeedKey(did.publicKey)!, id: id)
+            record = try store.record(of: key)
+            if let registry = try registry() {
+                let answer = try federatedStatus(of: key, at: nil, registry: registry)
+                trust = answer.trust
+                if let r = record, let resolution = answer.resolution { record = LedgerRecord(payload: r.payload, resolution: resolution) }
+            }
         }
-        let report = CredentialVerifier.verify(credential, record: record, at: now())
-        return NodeVerification(report: report, evidence: try entries(report.evidence), asOf: try freshness(of: record?.resolution.issue?.feed))
+        if trust == nil, let registry = try registry() {
+            trust = TrustAnswer(
+                issuer: issuer ?? "", trusted: false, organization: nil, federation: (registry.federationID, registry.name),
+                reason: "the ledger holds no issue of this credential by its issuer", evidence: [])
+        }
+        let verdict = trust.map { t in
+            (t.trusted, t.trusted ? "\(t.organization?.name ?? "its organization") is a member of \(t.federation.name)" : t.reason ?? "not trusted")
+        }
+        let report = CredentialVerifier.verify(credential, record: record, at: now(), trust: verdict)
+        return NodeVerification(report: report, evidence: try entries(report.evidence), asOf: try freshness(of: record?.resolution.issue?.feed), trust: trust)
     }
 
     func entries(_ ids: [EntryID]) throws(VellumError) -> [Entry] {
@@ -98,6 +117,8 @@ public final class LedgerReader: LedgerQueries {
     public let store: LedgerStore
     public let feed: FeedKey
     public let did: DIDKey
+    public let federationID: String?
+    public let registryCache = RegistryCache()
     let clock: () -> Timestamp
 
     public init(path: String, clock: @escaping () -> Timestamp = Node.systemClock) throws(VellumError) {
@@ -110,6 +131,7 @@ public final class LedgerReader: LedgerQueries {
         }
         self.feed = feed
         did = feed.didKey
+        federationID = try store.meta("federation")
         self.clock = clock
     }
 

@@ -23,6 +23,8 @@ struct Issuer: @unchecked Sendable {  // Curve25519 keys are immutable values
     let did: DIDKey
     let name: String
     let baseURL: String
+    /// The organization a campus issues for (`issuer.parentOrg`), in a federation.
+    var parentOrg: (id: String, name: String)?
 
     /// Signs the credentials and their issue entries, on every core. Pure but for randomness.
     func prepare(_ requests: [CredentialRequest], on state: FeedState, now: Timestamp) async throws(VellumError) -> PreparedBatch {
@@ -31,7 +33,7 @@ struct Issuer: @unchecked Sendable {  // Curve25519 keys are immutable values
             IssuanceContext(
                 issuer: did, issuerName: name, credentialRandom: Array(random[(32 * i)..<(32 * i + 16)]),
                 subjectSalt: Array(random[(32 * i + 16)..<(32 * i + 32)]), validFrom: now,
-                statusListIndex: state.nextStatusIndex + i, statusListBaseURL: baseURL)
+                statusListIndex: state.nextStatusIndex + i, statusListBaseURL: baseURL, parentOrg: parentOrg)
         }
         let key = self.key
         let results = await Parallel.map(Array(zip(requests, contexts)), chunk: 64) { pair -> Result<IssuedCredential, VellumError> in
@@ -79,7 +81,8 @@ extension Node {
             Array(requests[$0..<min(requests.count, $0 + batchSize)])
         }
         guard let first = batches.first else { return }
-        let issuer = self.issuer
+        var issuer = self.issuer
+        issuer.parentOrg = try issuingOrganization()
         var prepared = try await issuer.prepare(first, on: try readFeedState(), now: clock())
         for (k, requests) in batches.enumerated() {
             let (now, assumed) = (clock(), prepared.after)

@@ -20,6 +20,9 @@ public final class Node {
 
     /// The issuer identity: the feed key as a did:key.
     public let did: DIDKey
+    /// The federation this node was created in, if any (`vellum init --federation`).
+    public let federationID: String?
+    public let registryCache = RegistryCache()
 
     static let format = "vellum-node-v1"
 
@@ -43,16 +46,20 @@ public final class Node {
         }
         name = try store.meta("name") ?? ""
         baseURL = try store.meta("base_url") ?? ""
+        federationID = try store.meta("federation")
     }
 
-    /// Creates a node: directory, key (0600) and ledger.
+    /// Creates a node: directory, key (0600) and ledger; in a federation, its genesis is the
+    /// node's first entry, and the node answers for that federation only.
     public static func create(
-        at path: String, name: String, baseURL: String, clock: @escaping () -> Timestamp = Node.systemClock
+        at path: String, name: String, baseURL: String, federation genesis: FederationDocument? = nil,
+        clock: @escaping () -> Timestamp = Node.systemClock
     ) throws(VellumError) -> Node {
         guard !name.trimmingCharacters(in: .whitespaces).isEmpty else { throw VellumError(.invalidInput, "--name is empty") }
         guard let url = URL(string: baseURL), ["http", "https"].contains(url.scheme ?? ""), url.host != nil else {
             throw VellumError(.invalidInput, "base URL '\(baseURL)' is not an http(s) URL")
         }
+        let federationID = try genesis.map(Node.federationID(ofGenesis:))
         let directory = NodeDirectory(path: path)
         let key = try directory.create()
         do {
@@ -64,9 +71,12 @@ public final class Node {
                 try store.setMeta("feed", Hex.encode(key.publicKey.rawRepresentation))
                 try store.setMeta("clock", "0")
                 try store.setMeta("next_status_index", "0")
+                if let federationID { try store.setMeta("federation", federationID) }
             }
             directory.protectLedger()
-            return try Node(directory: directory, store: store, key: key, clock: clock)
+            let node = try Node(directory: directory, store: store, key: key, clock: clock)
+            if let genesis { try node.publish(genesis) }
+            return node
         } catch {
             try? FileManager.default.removeItem(atPath: path)
             throw error as? VellumError ?? VellumError(.storage, "\(error)")
@@ -99,20 +109,18 @@ public final class Node {
         }
     }
 
-    /// Revokes, suspends or reinstates a credential this node issued, and publishes the status
-    /// lists that change with it, in one transaction.
+    /// Revokes, suspends or reinstates a credential this node issued (in a federation: any
+    /// credential of the organization this node acts for), and publishes the status lists that
+    /// change with it, in one transaction.
     @discardableResult
     public func changeStatus(_ kind: EntryKind, of credentialID: String, reason: String?) throws -> LinkedEntry {
         precondition(kind != .issue)
         try CredentialID.validate(credentialID)
+        let org = try issuingOrganization()
         return try appendToOwnFeed { writer, now in
-            guard let record = try store.record(of: CredentialKey(feed: feed, id: credentialID)) else {
-                if let other = try store.issuingFeeds(of: credentialID).first {
-                    throw VellumError(.unauthorized, "\(credentialID) was issued by \(other.didKey.did), not by this node")
-                }
-                throw VellumError(.notFound, "unknown credential \(credentialID)")
-            }
-            switch (kind, record.resolution.base) {
+            let key = try credentialToChange(credentialID, org: org)
+            let current = try status(of: key).resolution?.base ?? .unknown
+            switch (kind, current) {
             case (_, .revoked): throw VellumError(.conflict, "\(credentialID) is revoked; revocation is final")
             case (.suspend, .suspended): throw VellumError(.conflict, "\(credentialID) is already suspended")
             case (.reinstate, .active): throw VellumError(.conflict, "\(credentialID) is not suspended")
@@ -120,10 +128,29 @@ public final class Node {
             }
             let entries = writer.append([(kind, .status(StatusPayload(credentialID: credentialID, reason: reason)))], now: now)
             try store.append(entries)
-            let lists = listsChanged(by: kind, statusListIndex: record.payload.statusListIndex, wasSuspended: record.resolution.base == .suspended)
-            try publish(lists, with: &writer, now: now)
+            if key.feed == feed, let record = try store.record(of: key) {
+                let lists = listsChanged(by: kind, statusListIndex: record.payload.statusListIndex, wasSuspended: current == .suspended)
+                try publish(lists, with: &writer, now: now)
+            }
             return entries[0]
         }
+    }
+
+    /// The credential a status change names: this node's own, or (in a federation) one issued
+    /// by a feed acting for the same organization.
+    private func credentialToChange(_ credentialID: String, org: (id: String, name: String)?) throws -> CredentialKey {
+        let feeds = try store.issuingFeeds(of: credentialID)
+        if feeds.contains(feed) { return CredentialKey(feed: feed, id: credentialID) }
+        if let org {
+            for other in feeds {
+                let key = CredentialKey(feed: other, id: credentialID)
+                if try status(of: key).trust?.organization?.id == org.id { return key }
+            }
+        }
+        if let other = feeds.first {
+            throw VellumError(.unauthorized, "\(credentialID) was issued by \(other.didKey.did), \(org == nil ? "not by this node" : "which does not act for \(org!.name)")")
+        }
+        throw VellumError(.notFound, "unknown credential \(credentialID)")
     }
 
     /// The node's clock, as status answers read it.

@@ -48,9 +48,26 @@ public struct StatusReport: Sendable {
     public let asOf: Freshness?
     /// The time the status is for: now, or the `--at` time.
     public let at: Timestamp
+    /// In a federation: whether the issuer is recognised, and the path that proves it.
+    public var trust: TrustAnswer?
+
+    public init(
+        credentialID: String, status: CredentialStatus, resolution: CredentialResolution?, issuer: String?, validUntil: String?,
+        evidence: [Entry], asOf: Freshness?, at: Timestamp, trust: TrustAnswer? = nil
+    ) {
+        self.credentialID = credentialID
+        self.status = status
+        self.resolution = resolution
+        self.issuer = issuer
+        self.validUntil = validUntil
+        self.evidence = evidence
+        self.asOf = asOf
+        self.at = at
+        self.trust = trust
+    }
 
     public var json: JSON {
-        [
+        let o: JSON = [
             "id": .string(credentialID),
             "status": .string(status.rawValue),
             "issuer": issuer.map(JSON.string) ?? .null,
@@ -59,6 +76,7 @@ public struct StatusReport: Sendable {
             "asOf": asOf?.json ?? .null,
             "evidence": .array(evidence.map(\.json)),
         ]
+        return trust.map { o.setting("trust", to: $0.json) } ?? o
     }
 
     /// The evidence array as canonical JSON.
@@ -77,12 +95,14 @@ public struct StatusReport: Sendable {
     /// entries go in with their stored payload bytes, nothing is parsed. A test keeps the two equal.
     public var canonicalBytes: [UInt8] {
         StatusReport.canonicalBytes(
-            asOf: asOf, at: at, evidenceJSON: evidenceJSON, id: credentialID, issuer: issuer, status: status, validUntil: validUntil)
+            asOf: asOf, at: at, evidenceJSON: evidenceJSON, id: credentialID, issuer: issuer, status: status, validUntil: validUntil,
+            trustJSON: trust?.json.canonicalBytes)
     }
 
     /// The same bytes from their parts, for an answer whose evidence was serialized before.
     public static func canonicalBytes(
-        asOf: Freshness?, at: Timestamp, evidenceJSON: [UInt8], id: String, issuer: String?, status: CredentialStatus, validUntil: String?
+        asOf: Freshness?, at: Timestamp, evidenceJSON: [UInt8], id: String, issuer: String?, status: CredentialStatus, validUntil: String?,
+        trustJSON: [UInt8]? = nil
     ) -> [UInt8] {
         var out: [UInt8] = []
         out.reserveCapacity(evidenceJSON.count + 512)
@@ -102,6 +122,10 @@ public struct StatusReport: Sendable {
         field("id"); string(id)
         field("issuer"); string(issuer)
         field("status"); string(status.rawValue)
+        if let trustJSON {
+            field("trust")
+            out.append(contentsOf: trustJSON)
+        }
         field("validUntil"); string(validUntil)
         out.append(UInt8(ascii: "}"))
         return out
@@ -113,11 +137,15 @@ public struct NodeVerification: Sendable {
     public let report: VerificationReport
     public let evidence: [Entry]
     public let asOf: Freshness?
+    /// In a federation: the issuer's trust answer (a credential whose issuer is not trusted is
+    /// not verified: the `trust` check fails, naming the reason).
+    public var trust: TrustAnswer?
 
     public var json: JSON {
         var o = report.jsonMembers
         o["evidence"] = .array(evidence.map(\.json))
         o["asOf"] = asOf?.json ?? .null
+        if let trust { o["trust"] = trust.json }
         return .object(o)
     }
 }

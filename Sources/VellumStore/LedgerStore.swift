@@ -26,7 +26,7 @@ public final class LedgerStore {
     private lazy var insertEntry = try! db.prepare(
         "INSERT INTO entries (id, feed, seq, prev, hlc, kind, payload, signature, credential) VALUES (?,?,?,?,?,?,?,?,?)")
     private lazy var upsertFeed = try! db.prepare("INSERT OR REPLACE INTO feeds (feed, seq, head) VALUES (?,?,?)")
-    private lazy var selectFacts = try! db.prepare("SELECT id, hlc, kind FROM entries WHERE credential = ? AND feed = ? AND kind != 5")
+    private lazy var selectFacts = try! db.prepare("SELECT id, hlc, kind, seq FROM entries WHERE credential = ? AND feed = ? AND kind BETWEEN 1 AND 4")
     private lazy var selectPayload = try! db.prepare("SELECT payload FROM entries WHERE id = ?")
     private lazy var upsertCredential = try! db.prepare(
         "INSERT OR REPLACE INTO credentials (credential, feed, status, issue_entry, decided_by, valid_until) VALUES (?,?,?,?,?,?)")
@@ -132,7 +132,7 @@ public final class LedgerStore {
     /// issuing feed and id), in one transaction.
     private func rematerialize() throws {
         try transaction {
-            let keys = try query("SELECT DISTINCT credential, feed FROM entries WHERE kind != 5") {
+            let keys = try query("SELECT DISTINCT credential, feed FROM entries WHERE kind BETWEEN 1 AND 4") {
                 CredentialKey(feed: FeedKey($0.blob(1))!, id: $0.text(0))
             }
             for key in keys { try materialize(key, [:]) }
@@ -162,10 +162,11 @@ public final class LedgerStore {
             let id = EntryID(selectFacts.blob(0))!
             let hlc = HLC(rawValue: UInt64(bitPattern: selectFacts.int(1)))
             let kind = EntryKind(rawValue: UInt8(selectFacts.int(2)))!
+            let seq = UInt64(selectFacts.int(3))
             if kind == .issue {
-                issues.append(IssueFact(entry: id, feed: feed, hlc: hlc, issuer: "", validUntil: nil))
+                issues.append(IssueFact(entry: id, feed: feed, seq: seq, hlc: hlc, issuer: "", validUntil: nil))
             } else {
-                changes.append(StatusFact(entry: id, feed: feed, hlc: hlc, kind: kind))
+                changes.append(StatusFact(entry: id, feed: feed, seq: seq, hlc: hlc, kind: kind))
             }
         }
         // Stored entries were verified, so their payloads decode.
@@ -177,7 +178,7 @@ public final class LedgerStore {
                 if try selectPayload.step(), case .issue(let p) = try? EntryPayload(stored: .issue, bytes: selectPayload.blob(0)) { payload = p }
             }
             guard let payload else { continue }
-            issues[i] = IssueFact(entry: f.entry, feed: f.feed, hlc: f.hlc, issuer: payload.issuer, validUntil: payload.validUntil.flatMap { Timestamp(parsing: $0) })
+            issues[i] = IssueFact(entry: f.entry, feed: f.feed, seq: f.seq, hlc: f.hlc, issuer: payload.issuer, validUntil: payload.validUntil.flatMap { Timestamp(parsing: $0) })
         }
         return (issues, changes)
     }
@@ -239,7 +240,7 @@ public final class LedgerStore {
             guard let status = CredentialStatus(rawValue: row.text(0)) else { return nil }
             let entry = Self.readEntry(row, from: 3)
             let issue = IssueFact(
-                entry: entry.id, feed: entry.feed, hlc: entry.hlc, issuer: entry.feed.didKey.did,
+                entry: entry.id, feed: entry.feed, seq: entry.seq, hlc: entry.hlc, issuer: entry.feed.didKey.did,
                 validUntil: row.isNull(2) ? nil : Timestamp(millisecondsSinceEpoch: row.int(2)))
             return (CredentialResolution(base: status, issue: issue, decidedBy: row.isNull(1) ? nil : EntryID(row.blob(1))), entry)
         }.first ?? nil

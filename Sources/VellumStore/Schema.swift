@@ -108,6 +108,11 @@ enum Schema {
         DROP INDEX IF EXISTS entries_by_credential;
         CREATE INDEX entries_by_credential_feed ON entries (credential, feed);
         """,
+        // 6: federation documents (kind 6) are read whole whenever they change: a partial index
+        // finds and counts them without scanning the log.
+        """
+        CREATE INDEX entries_documents ON entries (rowid) WHERE kind = 6;
+        """,
     ]
 
     static func version(_ db: SQLiteConnection) throws(SQLiteError) -> Int {

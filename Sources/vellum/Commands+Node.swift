@@ -9,9 +9,12 @@ struct Init: VellumCommand {
     @Option(help: "The issuing institution's name, shown in its credentials.") var name: String
     @Option(name: .customLong("base-url"), help: "Public base URL of this node; status list URLs in credentials start with it.")
     var baseURL = "http://127.0.0.1:8080"
+    @Option(help: "The federation genesis this node joins (signed by every founder); entries of any other federation are refused.")
+    var federation: String?
 
     func execute() throws {
-        let node = try Node.create(at: data.path, name: name, baseURL: baseURL)
+        let genesis = try federation.map { file throws(VellumError) in try OrgDirectory.readDocument(file) }
+        let node = try Node.create(at: data.path, name: name, baseURL: baseURL, federation: genesis)
         if output.json {
             Terminal.print(identity(node))
         } else {

@@ -9,7 +9,7 @@ struct Vellum: AsyncParsableCommand {
         subcommands: [
             Init.self, Id.self, Issue.self, Revoke.self, Suspend.self, Reinstate.self, Status.self, Verify.self,
             Log.self, Audit.self, Digest.self, Export.self, Import.self, NodeDaemon.self, Sync.self, Peer.self,
-            Forks.self, Rejections.self, StatusList.self,
+            Forks.self, Rejections.self, StatusList.self, Org.self, Federation.self, Publish.self, Trust.self,
         ]
     )
 }

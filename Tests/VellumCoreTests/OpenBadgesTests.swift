@@ -114,11 +114,11 @@ struct OpenBadgesTests {
     @Test("verification of an issued credential against its ledger record")
     func verifyAgainstRecord() throws {
         let issued = try Self.issue(.init(subject: "did:example:bob", achievementName: "Databases"))
-        let fact = IssueFact(entry: .zero, feed: .zero, hlc: HLC(rawValue: 1), issuer: issued.payload.issuer, validUntil: nil)
+        let fact = IssueFact(entry: .zero, feed: .zero, seq: 1, hlc: HLC(rawValue: 1), issuer: issued.payload.issuer, validUntil: nil)
         let active = LedgerRecord(payload: issued.payload, resolution: CredentialMerge.resolve(CredentialKey(feed: .zero, id: issued.id), issues: [fact], changes: []))
         #expect(CredentialVerifier.verify(issued.document, record: active, at: Self.now).verified)
         let revoked = LedgerRecord(payload: issued.payload, resolution: CredentialMerge.resolve(
-            CredentialKey(feed: .zero, id: issued.id), issues: [fact], changes: [StatusFact(entry: .zero, feed: .zero, hlc: HLC(rawValue: 2), kind: .revoke)]))
+            CredentialKey(feed: .zero, id: issued.id), issues: [fact], changes: [StatusFact(entry: .zero, feed: .zero, seq: 2, hlc: HLC(rawValue: 2), kind: .revoke)]))
         let report = CredentialVerifier.verify(issued.document, record: revoked, at: Self.now)
         #expect(!report.verified && report.status == .revoked)
         let tampered = issued.document.setting("name", to: "Advanced Databases")

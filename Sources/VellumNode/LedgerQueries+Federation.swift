@@ -1,0 +1,96 @@
+import Foundation
+import VellumCore
+import VellumStore
+
+/// The registry of a node's federation, rebuilt only when the log's documents change.
+public final class RegistryCache: @unchecked Sendable {  // `cached` is guarded by `lock`
+    private let lock = NSLock()
+    private var cached: (count: Int, registry: FederationRegistry)?
+
+    public init() {}
+
+    func registry(federationID: String, store: LedgerStore) throws(VellumError) -> FederationRegistry {
+        let count = try store.documentCount()
+        if let c = lock.withLock({ cached }), c.count == count { return c.registry }
+        let registry = FederationRegistry(federationID: federationID, documents: try store.documents())
+        lock.withLock { cached = (count, registry) }
+        return registry
+    }
+}
+
+extension LedgerQueries {
+    /// The registry of this node's federation; nil for a node outside any federation.
+    public func registry() throws(VellumError) -> FederationRegistry? {
+        guard let federationID else { return nil }
+        return try registryCache.registry(federationID: federationID, store: store)
+    }
+
+    func requireRegistry() throws(VellumError) -> FederationRegistry {
+        guard let registry = try registry() else {
+            throw VellumError(.notFound, "this node belongs to no federation (create one with 'vellum init --name NAME --federation GENESIS')")
+        }
+        return registry
+    }
+
+    /// Which entry this replica holds at a (feed, seq): the registry's view of compromise cuts.
+    func heldID(_ feed: FeedKey, _ seq: UInt64) -> EntryID? { try? store.entryID(feed: feed, seq: seq) }
+
+    /// The trust answer for an issuer now: a campus feed's did:key (is it delegated, at its next
+    /// entry, by a current member?) or an organization's did:vellum (is it a current member?).
+    public func trust(_ did: String) throws(VellumError) -> TrustAnswer {
+        let registry = try requireRegistry()
+        if did.hasPrefix(OrgEvent.idPrefix) { return try recognition(of: did, in: registry) }
+        let feed = FeedKey(try DIDKey(parsing: did).publicKey)!
+        let next = (try store.heads()[feed]?.seq ?? 0) + 1
+        return try trustAnswer(feed: feed, authority: registry.authority(of: feed, seq: next) { heldID(feed, $0) }, in: registry)
+    }
+
+    /// Whether an organization is a current member, with the genesis and its admission.
+    public func recognition(of org: String, in registry: FederationRegistry) throws(VellumError) -> TrustAnswer {
+        let known = registry.organizations[org]
+        let member = registry.members[org]
+        let reason: String? =
+            if member != nil { nil } else if known == nil { "no log of \(org) is known to this replica" } else {
+                "\(known!.name) is not a member of \(registry.name) at membership version \(registry.version.number)"
+            }
+        return TrustAnswer(
+            issuer: org, trusted: member != nil, organization: known.map { ($0.id, $0.name) }, federation: (registry.federationID, registry.name),
+            reason: reason, evidence: try entries(registry.evidence(ofMember: org)))
+    }
+
+    func trustAnswer(feed: FeedKey, authority: FederationRegistry.Authority, in registry: FederationRegistry) throws(VellumError) -> TrustAnswer {
+        let orgID: String? =
+            switch authority {
+            case .member(let org, _), .cutOff(let org, _): org
+            case .untrusted: registry.delegation(of: feed)?.org.id
+            }
+        let org = orgID.flatMap { registry.organizations[$0] }
+        return TrustAnswer(
+            issuer: feed.didKey.did, trusted: authority.org != nil, organization: org.map { ($0.id, $0.name) },
+            federation: (registry.federationID, registry.name), reason: authority.reason,
+            evidence: try entries(registry.evidence(for: authority, feed: feed)))
+    }
+
+    /// A credential's status in a federation (`FederatedMerge`), with its trust answer.
+    func federatedStatus(of key: CredentialKey, at time: Timestamp?, registry: FederationRegistry) throws(VellumError) -> StatusReport {
+        let now = now()
+        var (issues, changes) = try store.federatedFacts(of: key)
+        if let time, time < now {
+            let cutoff = HLC(milliseconds: UInt64(max(0, time.millisecondsSinceEpoch)), counter: .max)
+            issues = issues.filter { $0.hlc <= cutoff }
+            changes = changes.filter { $0.hlc <= cutoff }
+        }
+        guard let merged = FederatedMerge.resolve(key, issues: issues, changes: changes, registry: registry, heldID: heldID),
+            let issue = merged.resolution.issue
+        else {
+            return StatusReport(
+                credentialID: key.id, status: .unknown, resolution: nil, issuer: key.feed.didKey.did, validUntil: nil, evidence: [], asOf: nil,
+                at: time ?? now)
+        }
+        let trust = try trustAnswer(feed: key.feed, authority: merged.authority, in: registry)
+        return StatusReport(
+            credentialID: key.id, status: merged.resolution.status(at: time ?? now), resolution: merged.resolution, issuer: issue.issuer,
+            validUntil: issue.validUntil?.rfc3339, evidence: try entries(merged.resolution.evidence), asOf: try freshness(of: issue.feed),
+            at: time ?? now, trust: trust)
+    }
+}
