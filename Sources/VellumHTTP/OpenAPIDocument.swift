@@ -194,6 +194,62 @@ enum OpenAPIDocument {
                 "413": {$ref: "#/components/responses/TooLarge"}
                 "415": {$ref: "#/components/responses/UnsupportedMediaType"}
                 "503": {$ref: "#/components/responses/Unavailable"}
+          /v1/issuers/{did}:
+            get:
+              summary: Is this issuer recognised by the node's federation? The trust answer with the signed path as evidence.
+              description: |
+                `did` is a campus feed's did:key (is it delegated, at its next entry, by a current member, and not cut off?)
+                or an organization's did:vellum (is it a current member?). Answered offline from this node's replica.
+              parameters:
+                - {name: did, in: path, required: true, schema: {type: string}}
+              responses:
+                "200":
+                  description: The trust answer.
+                  content:
+                    application/json:
+                      schema: {$ref: "#/components/schemas/TrustAnswer"}
+                "400": {$ref: "#/components/responses/BadRequest"}
+                "404": {$ref: "#/components/responses/NotFound"}
+                "503": {$ref: "#/components/responses/Unavailable"}
+          /authorization:
+            post:
+              summary: ToIP TRQP v2 authorization query. Is entity_id authorized by authority_id (this federation) to issue or revoke?
+              description: |
+                `authorized` is true only when the issuer is delegated by a current member. When it is not, and this node has
+                not caught up with any peer for 10 minutes, the answer is "unchecked" (`ext["io.vellum"].answer`), not "no".
+              requestBody:
+                required: true
+                content:
+                  application/json:
+                    schema: {$ref: "#/components/schemas/TRQPQuery"}
+              responses:
+                "200":
+                  description: The TRQP answer.
+                  content:
+                    application/json:
+                      schema: {$ref: "#/components/schemas/TRQPAnswer"}
+                "400": {$ref: "#/components/responses/BadRequest"}
+                "413": {$ref: "#/components/responses/TooLarge"}
+                "415": {$ref: "#/components/responses/UnsupportedMediaType"}
+                "503": {$ref: "#/components/responses/Unavailable"}
+          /recognition:
+            post:
+              summary: ToIP TRQP v2 recognition query. Does authority_id (this federation) recognise entity_id as a current member?
+              requestBody:
+                required: true
+                content:
+                  application/json:
+                    schema: {$ref: "#/components/schemas/TRQPQuery"}
+              responses:
+                "200":
+                  description: The TRQP answer, with `recognized` in place of `authorized`.
+                  content:
+                    application/json:
+                      schema: {$ref: "#/components/schemas/TRQPAnswer"}
+                "400": {$ref: "#/components/responses/BadRequest"}
+                "413": {$ref: "#/components/responses/TooLarge"}
+                "415": {$ref: "#/components/responses/UnsupportedMediaType"}
+                "503": {$ref: "#/components/responses/Unavailable"}
         components:
           schemas:
             Credential:
@@ -210,7 +266,7 @@ enum OpenAPIDocument {
                 seq: {type: integer}
                 prev: {type: string}
                 hlc: {type: string}
-                kind: {enum: [issue, revoke, suspend, reinstate, status-list]}
+                kind: {enum: [issue, revoke, suspend, reinstate, status-list, document]}
                 payload: {type: object}
                 signature: {type: string}
             Freshness:
@@ -223,6 +279,46 @@ enum OpenAPIDocument {
                 heardAt: {type: [string, "null"], format: date-time}
                 issuersNode: {type: boolean, description: "The answer comes from the issuer's own node."}
                 head: {type: string, description: "The id of the head entry (hex)."}
+            TrustAnswer:
+              type: object
+              required: [issuer, trusted, organization, federation, evidence]
+              properties:
+                issuer: {type: string}
+                trusted: {type: boolean}
+                organization:
+                  type: [object, "null"]
+                  properties: {id: {type: string}, name: {type: string, description: "The registry's name of the organization."}}
+                federation:
+                  type: object
+                  properties: {id: {type: string}, name: {type: string}}
+                reason: {type: string, description: "Why the issuer is not trusted (absent when it is)."}
+                evidence: {type: array, items: {$ref: "#/components/schemas/Entry"}, description: "The genesis, admission, delegation and any undelegation entries."}
+            TRQPQuery:
+              type: object
+              required: [entity_id, authority_id, action]
+              properties:
+                entity_id: {type: string}
+                authority_id: {type: string, description: "The federation's did:vellum."}
+                action: {type: string, description: "issue or revoke (authorization); any (recognition)."}
+                resource: {type: string}
+            TRQPAnswer:
+              type: object
+              required: [entity_id, authority_id, action, resource, time_evaluated, message]
+              properties:
+                entity_id: {type: string}
+                authority_id: {type: string}
+                action: {type: string}
+                resource: {type: string}
+                authorized: {type: boolean}
+                recognized: {type: boolean}
+                time_evaluated: {type: string, format: date-time}
+                message: {type: string}
+                ext:
+                  type: object
+                  properties:
+                    io.vellum:
+                      type: object
+                      properties: {answer: {enum: ["yes", "no", "unchecked"]}}
             StatusAnswer:
               type: object
               required: [id, status, issuer, at, asOf, evidence]
@@ -233,6 +329,7 @@ enum OpenAPIDocument {
                 validUntil: {type: [string, "null"]}
                 at: {type: string, format: date-time}
                 asOf: {$ref: "#/components/schemas/Freshness"}
+                trust: {$ref: "#/components/schemas/TrustAnswer"}
                 evidence: {type: array, items: {$ref: "#/components/schemas/Entry"}}
             VerifyAnswer:
               type: object
@@ -254,6 +351,7 @@ enum OpenAPIDocument {
                 errors: {type: array, items: {type: string}}
                 evidence: {type: array, items: {$ref: "#/components/schemas/Entry"}}
                 asOf: {$ref: "#/components/schemas/Freshness"}
+                trust: {$ref: "#/components/schemas/TrustAnswer"}
             CheckResult:
               type: object
               properties:

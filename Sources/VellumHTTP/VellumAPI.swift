@@ -65,6 +65,9 @@ public struct VellumAPI: Sendable {
             Endpoint(method: .get, path: "/v1/status-lists/{list}", handle: { _, context in try await statusList(context) }),
             Endpoint(method: .post, path: "/credentials/verify", handle: { request, _ in try await verifyCredential(request) }),
             Endpoint(method: .post, path: "/presentations/verify", handle: { request, _ in try await verifyPresentation(request) }),
+            Endpoint(method: .get, path: "/v1/issuers/{did}", handle: { _, context in try await issuer(context) }),
+            Endpoint(method: .post, path: "/authorization", handle: { request, _ in try await authorization(request) }),
+            Endpoint(method: .post, path: "/recognition", handle: { request, _ in try await recognition(request) }),
         ]
     }
 

@@ -69,9 +69,46 @@ extension Node {
     }
 
     /// Verifies every entry first, then merges them in one transaction: all or nothing.
-    /// Importing the same entries again changes nothing.
+    /// Importing the same entries again changes nothing. In a federation, a file whose feeds
+    /// do not act for a member (an outsider's export) is refused whole.
     public func importEntries(_ entries: [Entry]) async throws -> ImportReport {
-        try importVerified(try await EntryVerifier.verifyContents(entries))
+        let verified = try await EntryVerifier.verifyContents(entries)
+        try refuseOutsiders(verified)
+        return try importVerified(verified)
+    }
+
+    /// In a federation: refuses a file holding entries of a feed that has published no
+    /// delegation of a current member, even counting the file's own documents. A member's
+    /// export carries its delegations, so only an outsider's is refused.
+    func refuseOutsiders(_ entries: [VerifiedEntry]) throws {
+        guard let registry = try registry() else { return }
+        let documents = entries.compactMap { e -> PublishedDocument? in
+            guard case .document(let d) = e.payload else { return nil }
+            return PublishedDocument(document: d, feed: e.feed, seq: e.seq, entry: e.id)
+        }
+        let combined = documents.isEmpty ? registry : FederationRegistry(federationID: registry.federationID, documents: try store.documents() + documents)
+        var heads: [FeedKey: UInt64] = [:]
+        for e in entries where e.kind != .document { heads[e.feed] = max(heads[e.feed] ?? 0, e.seq) }
+        for (feed, seq) in heads.sorted(by: { $0.key < $1.key }) where combined.delegation(of: feed) == nil {
+            let reason = combined.authority(of: feed, seq: seq).reason ?? "no delegation"
+            throw VellumError(.unauthorized, "refused whole, nothing imported: \(feed.didKey.did) does not act for a member of \(registry.name): \(reason)")
+        }
+    }
+
+    /// In a federation: refuses documents of another federation (a genesis that is not this
+    /// federation's, a proposal for another), which no replica of this federation stores.
+    func refuseForeignDocuments(_ entries: [VerifiedEntry]) throws {
+        guard let federationID else { return }
+        for e in entries {
+            guard case .document(let d) = e.payload else { continue }
+            switch d {
+            case .genesis(let g, _) where g.federationID != federationID:
+                throw VellumError(.unauthorized, "entry \(e.id): a genesis of another federation (\(g.name), \(g.federationID))")
+            case .proposal(let p, _) where p.federation != federationID:
+                throw VellumError(.unauthorized, "entry \(e.id): a proposal for another federation (\(p.federation))")
+            default: continue
+            }
+        }
     }
 
     /// The second half of an import, for entries whose contents are already verified (the
@@ -82,7 +119,8 @@ extension Node {
     /// feed's entries left out, as gossip does. The rest of the import goes ahead, so one
     /// equivocating writer cannot make an honest file (or peer) unimportable.
     public func importVerified(_ contents: [VerifiedEntry]) throws -> ImportReport {
-        try store.transaction {
+        try refuseForeignDocuments(contents)
+        return try store.transaction {
             let quarantined = try store.quarantinedFeeds()
             let kept = contents.filter { !quarantined.contains($0.feed) }
             let linking = try EntryVerifier.link(kept, heads: try store.heads(), knownID: { feed, seq in try? store.entryID(feed: feed, seq: seq) })

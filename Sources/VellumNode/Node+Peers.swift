@@ -27,6 +27,17 @@ extension Node {
 
     public func peers() throws(VellumError) -> [LedgerStore.Peer] { try store.peers() }
 
+    /// The peers this node's federation gives it: the node of every campus a current member
+    /// delegated and has not undelegated (by transport key, with its endpoint if the delegation
+    /// names one). They are admitted without `peer add`, and refused again once their
+    /// organization is removed or their delegation ends.
+    public func federationPeers() throws(VellumError) -> [LedgerStore.Peer] {
+        guard let registry = try registry() else { return [] }
+        return registry.delegatedFeeds.filter { $0.delegation.feed != feed && $0.delegation.transport != transport.publicKey }.map {
+            LedgerStore.Peer(key: $0.delegation.transport, address: $0.delegation.endpoint ?? "")
+        }
+    }
+
     /// Fork evidence held, each pair checkable by anyone.
     public func forks() throws(VellumError) -> [JSON] {
         try store.forks().map { a, b, found in

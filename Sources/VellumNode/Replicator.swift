@@ -92,9 +92,21 @@ public actor Replicator {
 
     // MARK: peers
 
+    /// How many federation peers (learned from delegations) each node gossips with at once.
+    public static let fanout = 4
+
     /// Re-reads the allow-list: admits new keys, connects to new addresses, drops removed peers.
+    /// Peers added by hand are all dialed; of the federation's delegated campus nodes, every
+    /// one is admitted and a bounded random subset (`fanout`) is dialed, kept while it stays
+    /// delegated.
     public func refreshPeers() async throws {
-        let peers = try node.peers()
+        let manual = try node.peers()
+        let federation = try node.federationPeers().filter { p in !manual.contains { $0.key == p.key } }
+        var dialed = federation.filter { p in !p.address.isEmpty && links[p.key]?.address == p.address }
+        for p in federation.filter({ !$0.address.isEmpty && links[$0.key] == nil }).shuffled() where dialed.count < Replicator.fanout {
+            dialed.append(p)
+        }
+        let peers = manual + dialed + federation.filter { p in !dialed.contains(p) }.map { LedgerStore.Peer(key: $0.key, address: "") }
         let now = Date()
         let admitted = Set(peers.map(\.key)).filter { key in strikes[key]?.bannedUntil.map { $0 < now } ?? true }
         if admitted != allowed {

@@ -287,6 +287,11 @@ public final class LedgerStore {
         }
     }
 
+    /// When this node last caught up with any peer (ms since the epoch), if ever.
+    public func lastHeard() throws(VellumError) -> Int64? {
+        try query("SELECT max(at) FROM heard") { $0.isNull(0) ? nil : $0.int(0) }.first ?? nil
+    }
+
     /// When this node last caught up with a feed (ms since the epoch), if ever.
     public func heard(_ feed: FeedKey) throws(VellumError) -> Int64? {
         try query("SELECT at FROM heard WHERE feed = ?", [.blob(feed.bytes)]) { $0.int(0) }.first
@@ -354,6 +359,11 @@ public final class LedgerStore {
     public struct Peer: Sendable, Hashable {
         public let key: String
         public let address: String
+
+        public init(key: String, address: String) {
+            self.key = key
+            self.address = address
+        }
     }
 
     public func peers() throws(VellumError) -> [Peer] {

@@ -46,6 +46,7 @@ struct LedgerStoreTests {
                 decided_by BLOB, issuer TEXT NOT NULL, valid_until INTEGER) WITHOUT ROWID;
             CREATE INDEX credentials_not_active ON credentials (issuer, status) WHERE status != 'active';
             DROP INDEX entries_by_credential_feed;
+            DROP INDEX entries_documents;
             CREATE INDEX entries_by_credential ON entries (credential);
             PRAGMA user_version = 3;
             """
