@@ -22,7 +22,11 @@ struct VellumProcess {
         return bundle.appendingPathComponent("vellum").path
     }()
 
+    /// The node's data directory; empty for commands that work on files alone (`org`, ...).
     let data: String
+
+    /// For `vellum org …` and `vellum federation create|sign`: no data directory.
+    static let files = VellumProcess(data: "")
 
     @discardableResult
     func run(_ arguments: [String], stdin: String? = nil, cwd: String? = nil, timeout: TimeInterval = 120) throws -> Result {
@@ -34,7 +38,7 @@ struct VellumProcess {
         _ = FileManager.default.createFile(atPath: err.path, contents: nil)
         let process = Process()
         process.executableURL = URL(fileURLWithPath: Self.binary)
-        process.arguments = arguments + ["--data", data]
+        process.arguments = arguments + (data.isEmpty ? [] : ["--data", data])
         if let cwd { process.currentDirectoryURL = URL(fileURLWithPath: cwd) }
         process.standardOutput = try FileHandle(forWritingTo: out)
         process.standardError = try FileHandle(forWritingTo: err)
