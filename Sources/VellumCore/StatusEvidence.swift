@@ -32,14 +32,25 @@ public enum StatusEvidence {
         guard let issue = entries.first(where: { $0.kind == .issue }), case .issue(let payload) = issue.payload else {
             throw bad("no issue entry among the evidence")
         }
+        let key = CredentialKey(feed: issue.feed, id: credentialID)
+        let issues = entries.filter { $0.kind == .issue }.map(IssueFact.init)
+        let changes = entries.filter { $0.kind.changesStatus }.map(StatusFact.init)
+        let registry = try federationRegistry(answer["trust"], bad)
         for e in entries {
             guard e.credentialID == credentialID else { throw bad("entry \(e.id) is about \(e.credentialID), not \(credentialID)") }
-            guard e.feed == issue.feed else { throw bad("entry \(e.id) is not from the issuer's feed") }
+            guard e.feed == issue.feed || registry != nil else { throw bad("entry \(e.id) is not from the issuer's feed") }
         }
-        let resolution = CredentialMerge.resolve(
-            CredentialKey(feed: issue.feed, id: credentialID),
-            issues: entries.filter { $0.kind == .issue }.map(IssueFact.init),
-            changes: entries.filter { $0.kind.changesStatus }.map(StatusFact.init))
+        let resolution: CredentialResolution
+        if let registry {
+            // In a federation: the path in `trust.evidence` must prove what the answer says.
+            guard let merged = FederatedMerge.resolve(key, issues: issues, changes: changes, registry: registry) else { throw bad("no issue entry") }
+            guard (merged.authority.org != nil) == (answer["trust"]?["trusted"] == .bool(true)) else {
+                throw bad("the trust path does not give what the node says (\(merged.authority.reason ?? "trusted"))")
+            }
+            resolution = merged.resolution
+        } else {
+            resolution = CredentialMerge.resolve(key, issues: issues, changes: changes)
+        }
         let recomputed = resolution.status(at: at)
         guard recomputed == claimed else { throw bad("the entries give \(recomputed.rawValue), the node says \(claimed.rawValue)") }
         guard answer["issuer"]?.stringValue == payload.issuer else { throw bad("the issuer differs from the issue entry's") }
@@ -55,5 +66,21 @@ public enum StatusEvidence {
             }
         }
         return Checked(status: recomputed, record: LedgerRecord(payload: payload, resolution: resolution))
+    }
+
+    /// The registry a federated answer's `trust.evidence` proves (the genesis, admissions and
+    /// delegations it shows), or nil for an answer without `trust`.
+    static func federationRegistry(_ trust: JSON?, _ bad: (String) -> VellumError) throws(VellumError) -> FederationRegistry? {
+        guard let trust, trust != .null else { return nil }
+        guard let federation = trust["federation"]?["id"]?.stringValue, let list = trust["evidence"]?.arrayValue else {
+            throw bad("the trust answer lacks its federation or evidence")
+        }
+        var documents: [PublishedDocument] = []
+        for item in list {
+            let v = try EntryVerifier.verifyContents(try Entry(json: item))
+            guard case .document(let d) = v.payload else { throw bad("trust evidence entry \(v.id) is not a federation document") }
+            documents.append(PublishedDocument(document: d, feed: v.feed, seq: v.seq, entry: v.id))
+        }
+        return FederationRegistry(federationID: federation, documents: documents)
     }
 }

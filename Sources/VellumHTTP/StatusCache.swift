@@ -3,8 +3,8 @@ import Foundation
 import VellumCore
 import VellumNode
 
-/// Recent status answers, kept while their issuer's feed does not move. Only the issuer's feed
-/// can change a credential's status, so an answer whose issuer head is still the same has the
+/// Recent status answers, kept while their issuer's feed does not move. Outside a federation,
+/// only the issuer's feed can change a credential's status, so an answer whose issuer head is still the same has the
 /// same evidence; what is redone per request is cheap: the freshness (one indexed read), expiry
 /// at the current time, and writing the bytes. Bounded with two generations: answers go into
 /// `recent`; when it is full it becomes `older` (the previous `older` is dropped), and an
@@ -64,6 +64,12 @@ final class StatusCache: @unchecked Sendable {  // `recent` and `older` are guar
     /// `LedgerQueries.credentialKey`: a credential is its issuer and its id, and answers are kept by both.
     func answer(_ id: String, issuer: String?, node: some LedgerQueries) throws -> [UInt8]? {
         guard let key = try node.credentialKey(id, issuer: issuer) else { return nil }
+        // In a federation, a sibling campus's feed can change the status too, and the answer
+        // carries the trust path: no shortcut by the issuer's head.
+        if node.federationID != nil {
+            let report = try node.status(of: key)
+            return report.status == .unknown ? nil : report.canonicalBytes
+        }
         if let item = lookup(key), let fresh = try node.freshness(of: item.head.feed), fresh.head == item.head {
             let now = node.now()
             return StatusReport.canonicalBytes(

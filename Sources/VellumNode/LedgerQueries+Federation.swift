@@ -87,7 +87,17 @@ extension LedgerQueries {
                 credentialID: key.id, status: .unknown, resolution: nil, issuer: key.feed.didKey.did, validUntil: nil, evidence: [], asOf: nil,
                 at: time ?? now)
         }
-        let trust = try trustAnswer(feed: key.feed, authority: merged.authority, in: registry)
+        var trust = try trustAnswer(feed: key.feed, authority: merged.authority, in: registry)
+        // A sibling campus decided it: its delegation goes with the evidence, so a client can
+        // check that it acts for the same organization (`StatusEvidence`).
+        if let decider = merged.resolution.decidedBy, let change = changes.first(where: { $0.entry == decider }), change.feed != key.feed,
+            case .member(_, let accepted) = registry.authority(of: change.feed, seq: change.seq, heldID: { heldID(change.feed, $0) }),
+            !trust.evidence.contains(where: { $0.id == accepted }), let entry = try store.entry(id: accepted)
+        {
+            trust = TrustAnswer(
+                issuer: trust.issuer, trusted: trust.trusted, organization: trust.organization, federation: trust.federation, reason: trust.reason,
+                evidence: trust.evidence + [entry])
+        }
         return StatusReport(
             credentialID: key.id, status: merged.resolution.status(at: time ?? now), resolution: merged.resolution, issuer: issue.issuer,
             validUntil: issue.validUntil?.rfc3339, evidence: try entries(merged.resolution.evidence), asOf: try freshness(of: issue.feed),

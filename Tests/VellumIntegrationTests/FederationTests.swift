@@ -249,4 +249,51 @@ struct FederationEndToEndTests {
         }
         for d in daemons { d.stop() }
     }
+
+    @Test("HTTP: the trust answer, TRQP authorization and recognition, and a sibling's revocation checked by a remote client")
+    func trustOverHTTP() throws {
+        let w = try World()
+        try w.sign(w.genesis, by: ["a", "b", "c"])
+        let a1 = try w.campus("a1"), a2 = try w.campus("a2")
+        try w.delegate(a1, by: "a")
+        try w.delegate(a2, by: "a")
+        let id = try a1.issue(out: w.scratch.file("x.json"))
+        let export = w.scratch.file("a1.export")
+        #expect(try a1.run(["export", "--out", export]).code == 0)
+        #expect(try a2.run(["import", export]).code == 0)
+        #expect(try a2.run(["revoke", id]).code == 0)
+        let daemon = try NodeProcess(a2, http: true)
+        defer { daemon.stop() }
+        let base = daemon.httpURL
+        let federation = try a2.run(["federation", "show", "--json"]).json["id"]!.stringValue!
+
+        let (code, body) = try http("GET", base + "/v1/issuers/" + (try did(a1)))
+        #expect(code == 200)
+        let trust = try JSON(parsing: body)
+        #expect(trust["trusted"] == .bool(true))
+        #expect(trust["organization"]?["name"]?.stringValue == "Aalto University")
+        #expect((try http("GET", base + "/v1/issuers/did:key:nonsense")).0 == 400)
+
+        func trqp(_ path: String, _ entity: String, _ action: String, authority: String = federation) throws -> JSON {
+            let query: JSON = ["entity_id": .string(entity), "authority_id": .string(authority), "action": .string(action), "resource": "credentials"]
+            let (code, body) = try http("POST", base + path, body: query.canonicalString)
+            #expect(code == 200, "\(body)")
+            return try JSON(parsing: body)
+        }
+        #expect(try trqp("/authorization", try did(a1), "revoke")["authorized"] == .bool(true))
+        #expect(try trqp("/authorization", try did(a1), "issue", authority: "did:vellum:zOther")["authorized"] == .bool(false))
+        // An issuer this node knows nothing of, on a node that never caught up with a peer:
+        // "unchecked", not "no".
+        let stranger = try w.scratch.initializedNode("stranger")
+        let unknown = try trqp("/authorization", try did(stranger), "issue")
+        #expect(unknown["authorized"] == .bool(false))
+        #expect(unknown["ext"]?["io.vellum"]?["answer"]?.stringValue == "unchecked")
+        #expect(try trqp("/recognition", w.ids["b"]!, "recognize")["recognized"] == .bool(true))
+        #expect(try trqp("/recognition", "did:vellum:zNobody", "recognize")["recognized"] == .bool(false))
+
+        // A client checks the sibling-revoked answer's evidence, trust path included.
+        let remote = try a1.run(["status", id, "--node", base, "--json"])
+        #expect(remote.code == 0, "\(remote.stderr)")
+        #expect(remote.json["status"]?.stringValue == "revoked")
+    }
 }
