@@ -75,6 +75,12 @@ enum VerifierPage {
           const add = (name, value) => { facts.append(el("dt", {}, name), el("dd", {id: "fact-" + name.toLowerCase().replace(/\W+/g, "-")}, value)); };
           add("Credential", report.id || "(no id)");
           add("Issuer", report.issuer || "(none)");
+          if (report.trust) {
+            // The registry's name of the university, never the credential's self-asserted one.
+            const t = report.trust;
+            add("Organization", t.organization ? t.organization.name + " (" + t.organization.id + ")" : "(none)");
+            add("Recognised", t.trusted ? "yes, by " + t.federation.name : "no: " + (t.reason || "not trusted"));
+          }
           add("Status", report.status);
           if (report.asOf) {
             add("As of", "issuer's ledger entry #" + report.asOf.seq + " written " + report.asOf.issuerTime +

@@ -4,7 +4,7 @@
 Usage: verifier_page.py NODE_URL CREDENTIAL_FILE... [--screenshot PNG]
 Loads NODE_URL/ in Chromium (Debian's `chromium`), and for each file pastes its text into the
 page's box, presses Verify and waits for the rendered result. Prints one JSON line per file:
-{"verified", "verdict", "status", "issuer", "asOf", "checks": [[name, ok], ...]}, read from
+{"verified", "verdict", "status", "issuer", "asOf", "organization", "recognised", "checks": [[name, ok], ...]}, read from
 the page's DOM. Talks to Chromium over the DevTools protocol on a pipe (fds 3 and 4), so it
 needs no port and no websocket library. Bounded: gives up after 30 s per step.
 --screenshot saves the page as it looks after the last file.
@@ -90,6 +90,7 @@ READ_RESULT = """(() => {
   return JSON.stringify({
     verified: document.getElementById("result").dataset.verified,
     verdict: text("verdict"), status: text("fact-status"), issuer: text("fact-issuer"), asOf: text("fact-as-of"),
+    organization: text("fact-organization"), recognised: text("fact-recognised"),
     error: text("error"),
     checks: [...document.querySelectorAll("#checks li")].map(li => [li.dataset.check, li.className === "pass"]),
   });

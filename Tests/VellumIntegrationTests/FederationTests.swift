@@ -295,5 +295,16 @@ struct FederationEndToEndTests {
         let remote = try a1.run(["status", id, "--node", base, "--json"])
         #expect(remote.code == 0, "\(remote.stderr)")
         #expect(remote.json["status"]?.stringValue == "revoked")
+
+        // The verifier page names the university as the registry knows it, whatever the
+        // credential calls itself.
+        let credential = try w.scratch.read("x.json").replacingOccurrences(of: "\"Aalto University\"", with: "\"Harvard\"")
+        try w.scratch.write("renamed.json", credential)
+        let (pageCode, output) = try python(VerifierPageTests.driver, [base, w.scratch.file("x.json"), w.scratch.file("renamed.json")])
+        #expect(pageCode == 0, "\(output)")
+        let pages = output.split(separator: "\n").compactMap { try? JSON(parsing: String($0)) }
+        #expect(pages.count == 2)
+        for page in pages { #expect(page["organization"]?.stringValue?.hasPrefix("Aalto University") == true, "\(page)") }
+        #expect(pages.first?["recognised"]?.stringValue?.hasPrefix("yes") == true)
     }
 }
