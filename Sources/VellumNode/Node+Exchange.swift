@@ -120,7 +120,7 @@ extension Node {
     /// equivocating writer cannot make an honest file (or peer) unimportable.
     public func importVerified(_ contents: [VerifiedEntry]) throws -> ImportReport {
         try refuseForeignDocuments(contents)
-        return try store.transaction {
+        let (report, stored) = try store.transaction { () throws -> (ImportReport, [LinkedEntry]) in
             let quarantined = try store.quarantinedFeeds()
             let kept = contents.filter { !quarantined.contains($0.feed) }
             let linking = try EntryVerifier.link(kept, heads: try store.heads(), knownID: { feed, seq in try? store.entryID(feed: feed, seq: seq) })
@@ -136,9 +136,11 @@ extension Node {
                 try store.setMeta("clock", String(stored.receive(newest, now: clock()).rawValue))
             }
             let forked = linking.forks.map(\.theirs.feed)
-            return ImportReport(
+            return (ImportReport(
                 received: contents.count, added: verified.count, feeds: Set(verified.map(\.feed)).count, forks: forked,
-                setAside: contents.count { quarantined.contains($0.feed) || forked.contains($0.feed) })
+                setAside: contents.count { quarantined.contains($0.feed) || forked.contains($0.feed) }), verified)
         }
+        try republishListsChanged(bySiblings: stored)
+        return report
     }
 }

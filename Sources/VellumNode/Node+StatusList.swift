@@ -37,10 +37,16 @@ extension Node {
     func signedStatusList(_ name: StatusListName, now: Timestamp) throws -> JSON {
         precondition(name.issuer == did, "a node signs only its own lists")
         let size = OpenBadges.statusListSize
-        var list = BitstringStatusList(size: size)
-        for index in try store.statusListIndexes(feed: feed, status: name.status) where index / size == name.number {
-            list.set(index % size)
+        var indexes = Set(try store.statusListIndexes(feed: feed, status: name.status))
+        // In a federation, sibling campuses change statuses too: those credentials read as the
+        // federated merge says.
+        if federationID != nil {
+            for (key, index) in try store.credentialsChangedByOthers(feed: feed) where index / size == name.number {
+                if try status(of: key).resolution?.base == name.status { indexes.insert(index) } else { indexes.remove(index) }
+            }
         }
+        var list = BitstringStatusList(size: size)
+        for index in indexes where index / size == name.number { list.set(index % size) }
         let url = OpenBadges.statusListURL(base: baseURL, issuer: did, purpose: name.purpose, index: name.number * size)
         let unsigned = BitstringStatusList.credential(
             url: url, purpose: name.purpose, encodedList: try Gzip.encodedList(list), issuer: did, validFrom: now)
@@ -55,6 +61,22 @@ extension Node {
         if kind == .revoke { purposes.append("revocation") }
         if kind != .revoke || wasSuspended { purposes.append("suspension") }
         return purposes.map { StatusListName(issuer: did, purpose: $0, number: number) }
+    }
+
+    /// After an import in a federation: the lists of this node's credentials whose status a
+    /// sibling campus changed in `entries`, published afresh (the issuing campus signs its
+    /// lists; until it is back online, the ledger answer is the exact one).
+    func republishListsChanged(bySiblings entries: [LinkedEntry]) throws {
+        guard federationID != nil else { return }
+        var numbers: Set<Int> = []
+        for e in entries where e.kind.changesStatus && e.feed != feed {
+            if let record = try store.record(of: CredentialKey(feed: feed, id: e.credentialID)) {
+                numbers.insert(record.payload.statusListIndex / OpenBadges.statusListSize)
+            }
+        }
+        guard !numbers.isEmpty else { return }
+        let lists = numbers.sorted().flatMap { n in StatusListName.purposes.map { StatusListName(issuer: did, purpose: $0, number: n) } }
+        try appendToOwnFeed { writer, now in try publish(lists, with: &writer, now: now) }
     }
 
     /// Both purposes' lists that issuance opened when it took the status-list indexes

@@ -35,4 +35,18 @@ extension LedgerStore {
         }
         return (issues, changes)
     }
+
+    /// A feed's credentials whose status another feed changed (a sibling campus, in a
+    /// federation), with their status-list indexes: what its lists must recompute.
+    public func credentialsChangedByOthers(feed: FeedKey) throws(VellumError) -> [(key: CredentialKey, statusListIndex: Int)] {
+        try query(
+            """
+            SELECT DISTINCT c.credential, i.payload FROM credentials c JOIN entries i ON i.id = c.issue_entry
+            WHERE c.feed = ? AND EXISTS (SELECT 1 FROM entries s WHERE s.credential = c.credential AND s.feed != c.feed AND s.kind BETWEEN 2 AND 4)
+            """, [.blob(feed.bytes)]
+        ) { row -> (CredentialKey, Int)? in
+            guard case .issue(let p) = try? EntryPayload(stored: .issue, bytes: row.blob(1)) else { return nil }
+            return (CredentialKey(feed: feed, id: row.text(0)), p.statusListIndex)
+        }.compactMap { $0 }
+    }
 }
