@@ -23,6 +23,9 @@ public struct VerificationReport: Sendable {
     public let checks: [Check]
     public let evidence: [EntryID]
     public let checkedAt: Timestamp
+    /// In a federation: the issuer's trust answer as JSON (set by the node that verified), so
+    /// every form of the result carries it.
+    public var trust: JSON?
 
     public var verified: Bool { checks.allSatisfy(\.ok) }
     public var errors: [String] { checks.filter { !$0.ok }.map { "\($0.name): \($0.detail)" } }
@@ -30,7 +33,7 @@ public struct VerificationReport: Sendable {
     /// The report's JSON members; a node adds the evidence entries and freshness
     /// (`NodeVerification`), so that `vellum verify --json` and `POST /v1/verify` carry them.
     public var jsonMembers: [String: JSON] {
-        [
+        var members: [String: JSON] = [
             "verified": .bool(verified),
             "id": credentialID.map(JSON.string) ?? .null,
             "issuer": issuer.map(JSON.string) ?? .null,
@@ -39,6 +42,8 @@ public struct VerificationReport: Sendable {
             "checks": .array(checks.map { ["check": .string($0.name), "ok": .bool($0.ok), "detail": .string($0.detail)] }),
             "errors": .array(errors.map(JSON.string)),
         ]
+        if let trust { members["trust"] = trust }
+        return members
     }
 }
 

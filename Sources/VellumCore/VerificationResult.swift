@@ -42,7 +42,7 @@ public struct ProblemDetails: Sendable, Equatable {
 public enum VerificationResult {
     public static func json(_ report: VerificationReport) -> JSON {
         let problems = report.checks.filter { !$0.ok }.map(ProblemDetails.init(failed:))
-        return [
+        let result: JSON = [
             "verified": .bool(report.verified),
             "credentialId": report.credentialID.map(JSON.string) ?? .null,
             "status": .string(report.status.rawValue),
@@ -52,6 +52,7 @@ public enum VerificationResult {
             "warnings": [],
             "errors": .array(problems.map(\.json)),
         ]
+        return report.trust.map { result.setting("trust", to: $0) } ?? result
     }
 
     /// The result's members for a request that could not be read at all.

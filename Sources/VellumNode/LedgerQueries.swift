@@ -89,8 +89,9 @@ extension LedgerQueries {
         let verdict = trust.map { t in
             (t.trusted, t.trusted ? "\(t.organization?.name ?? "its organization") is a member of \(t.federation.name)" : t.reason ?? "not trusted")
         }
-        let report = CredentialVerifier.verify(credential, record: record, at: now(), trust: verdict)
-        return NodeVerification(report: report, evidence: try entries(report.evidence), asOf: try freshness(of: record?.resolution.issue?.feed), trust: trust)
+        var report = CredentialVerifier.verify(credential, record: record, at: now(), trust: verdict)
+        report.trust = trust?.json
+        return NodeVerification(report: report, evidence: try entries(report.evidence), asOf: try freshness(of: record?.resolution.issue?.feed))
     }
 
     func entries(_ ids: [EntryID]) throws(VellumError) -> [Entry] {

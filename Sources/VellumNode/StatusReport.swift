@@ -137,15 +137,12 @@ public struct NodeVerification: Sendable {
     public let report: VerificationReport
     public let evidence: [Entry]
     public let asOf: Freshness?
-    /// In a federation: the issuer's trust answer (a credential whose issuer is not trusted is
-    /// not verified: the `trust` check fails, naming the reason).
-    public var trust: TrustAnswer?
 
     public var json: JSON {
         var o = report.jsonMembers
         o["evidence"] = .array(evidence.map(\.json))
         o["asOf"] = asOf?.json ?? .null
-        if let trust { o["trust"] = trust.json }
+
         return .object(o)
     }
 }

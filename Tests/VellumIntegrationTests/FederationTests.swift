@@ -310,6 +310,11 @@ struct FederationEndToEndTests {
         #expect(try trqp("/recognition", w.ids["b"]!, "recognize")["recognized"] == .bool(true))
         #expect(try trqp("/recognition", "did:vellum:zNobody", "recognize")["recognized"] == .bool(false))
 
+        // VC-API verification carries the trust answer too.
+        let vcapi = try http("POST", base + "/credentials/verify", body: "{\"verifiableCredential\": \(try w.scratch.read("x.json"))}")
+        #expect(vcapi.0 == 200)
+        #expect(try JSON(parsing: vcapi.1)["trust"]?["organization"]?["name"]?.stringValue == "Aalto University")
+
         // A client checks the sibling-revoked answer's evidence, trust path included.
         let remote = try a1.run(["status", id, "--node", base, "--json"])
         #expect(remote.code == 0, "\(remote.stderr)")
