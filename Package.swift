@@ -77,9 +77,11 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        .testTarget(name: "VellumCoreTests", dependencies: ["VellumCore"]),
+        // Seeded randomness shared by the property tests of several targets.
+        .target(name: "VellumTestSupport", path: "Tests/VellumTestSupport"),
+        .testTarget(name: "VellumCoreTests", dependencies: ["VellumCore", "VellumTestSupport"]),
         .testTarget(name: "VellumWireTests", dependencies: ["VellumWire"]),
-        .testTarget(name: "VellumStoreTests", dependencies: ["VellumStore", "VellumNode", "CSQLite"]),
+        .testTarget(name: "VellumStoreTests", dependencies: ["VellumStore", "VellumNode", "CSQLite", "VellumTestSupport"]),
         .testTarget(
             name: "VellumHTTPTests",
             dependencies: [

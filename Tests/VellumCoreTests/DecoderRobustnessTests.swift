@@ -1,6 +1,7 @@
 @preconcurrency import Crypto
 import Testing
 import VellumCore
+import VellumTestSupport
 
 /// Untrusted bytes never crash a decoder: they decode or throw a reason. Seeded, replayable.
 @Suite("Decoders on hostile input")

@@ -2,6 +2,7 @@
 import Foundation
 import Testing
 import VellumCore
+import VellumTestSupport
 
 /// An organization's registrar, in memory: keys and log.
 struct TestOrg {

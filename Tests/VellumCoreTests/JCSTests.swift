@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import VellumCore
+import VellumTestSupport
 
 @Suite("RFC 8785 JCS")
 struct JCSTests {

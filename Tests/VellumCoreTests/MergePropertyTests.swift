@@ -2,27 +2,7 @@
 import Foundation
 import Testing
 import VellumCore
-
-/// SplitMix64: a tiny seeded generator so every property run can be replayed from its seed.
-struct SeededGenerator: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
-
-/// Seeds: fixed ones, plus a fresh one per run (printed), or exactly `VELLUM_SEED` to replay.
-let propertySeeds: [UInt64] = {
-    if let text = ProcessInfo.processInfo.environment["VELLUM_SEED"], let seed = UInt64(text) { return [seed] }
-    let fresh = UInt64.random(in: 0...UInt64.max)
-    print("merge property tests: fresh seed \(fresh) (replay with VELLUM_SEED=\(fresh))")
-    return [1, 2, 3, 42, 1234, 99_991, fresh]
-}()
+import VellumTestSupport
 
 /// A random history, with attackers: a few honest feeds (each its own issuer) issuing
 /// credentials and changing the status of their own, of each other's and of unknown ids, and

@@ -4,6 +4,7 @@ import Testing
 import VellumCore
 import VellumNode
 import VellumStore
+import VellumTestSupport
 
 /// A campus partitioned while its university cuts it off as compromised through seq S: the
 /// campus keeps issuing and changing statuses, a sibling campus keeps working too. Whatever
@@ -68,14 +69,7 @@ struct FederationConvergenceTests {
         return setup
     }
 
-    static let seeds: [UInt64] = {
-        if let text = ProcessInfo.processInfo.environment["VELLUM_SEED"], let seed = UInt64(text) { return [seed] }
-        let fresh = UInt64.random(in: 0...UInt64.max)
-        print("federation convergence: fresh seed \(fresh) (replay with VELLUM_SEED=\(fresh))")
-        return [1, 2, 3, fresh]
-    }()
-
-    @Test("every arrival order gives the same feeds and one answer per credential; nothing a cut-off key wrote after S counts", arguments: seeds)
+    @Test("every arrival order gives the same feeds and one answer per credential; nothing a cut-off key wrote after S counts", arguments: propertySeeds)
     func everyOrder(seed: UInt64) async throws {
         let setup = try await Self.build()
         defer { try? FileManager.default.removeItem(atPath: setup.root) }
@@ -118,15 +112,3 @@ struct FederationConvergenceTests {
     }
 }
 
-/// SplitMix64, as in the core's property tests: every run replays from its printed seed.
-struct SeededGenerator: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
