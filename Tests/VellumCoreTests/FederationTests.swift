@@ -260,6 +260,24 @@ struct FederationTests {
         #expect(r2.authority(of: theirs.feed, seq: issued.seq).reason?.contains("not a member") == true)
     }
 
+    @Test("a campus's entries that arrive before its university's admission are held back, and count once the admission arrives")
+    func heldBackUntilAdmission() {
+        var f = TestFederation()
+        var delft = TestOrg("Delft")
+        var campus = TestCampus()
+        delft.sign(campus.delegation)
+        campus.publish(delft.record)
+        let issued = campus.issue("urn:uuid:early-bird")
+        let revoked = campus.write(.revoke, .status(StatusPayload(credentialID: "urn:uuid:early-bird")))
+        let key = CredentialKey(feed: campus.feed, id: "urn:uuid:early-bird")
+        let before = FederatedMerge.resolve(key, issues: [IssueFact(issued)], changes: [StatusFact(revoked)], registry: f.registry(campus.entries))!
+        #expect(before.authority.reason?.contains("not a member") == true)
+        f.publisher.publish(f.propose(.admit, delft.id, signers: [0, 1], events: delft.events))
+        let after = FederatedMerge.resolve(key, issues: [IssueFact(issued)], changes: [StatusFact(revoked)], registry: f.registry(campus.entries))!
+        #expect(after.authority.org == delft.id)
+        #expect(after.resolution.base == .revoked)
+    }
+
     @Test("a compromise cut through seq S: later entries and forks of entry E count for nothing; an issue after S reads as revoked")
     func compromise() {
         var f = TestFederation()

@@ -173,6 +173,16 @@ struct FederationEndToEndTests {
         let stale = try a1.run(["publish", proposal])
         #expect(stale.code != 0 && stale.stderr.contains("another membership version"), "\(stale.stderr)")
         #expect(try a1.run(["trust", delft, "--json"]).json["trusted"] == .bool(true))
+
+        // A delegation whose `until` has passed: the campus node refuses to issue under it.
+        let a2 = try w.campus("a2")
+        let identity = a2.data + ".id.json"
+        try a2.run(["id", "--json"]).stdout.write(toFile: identity, atomically: true, encoding: .utf8)
+        let expired = w.scratch.file("expired.json")
+        #expect(try VellumProcess.files.run(["org", "delegate", "--org", w.scratch.file("a"), "--node", identity, "--until", "2020-01-01", "--out", expired]).code == 0)
+        #expect(try a2.run(["publish", expired]).code == 0)
+        let late = try a2.run(["issue", "--subject", "did:example:s", "--achievement", "X", "--out", w.scratch.file("late.json")])
+        #expect(late.code != 0 && late.stderr.contains("ended at 2020-01-01"), "\(late.stderr)")
     }
 
     @Test("rotation: the committed key is accepted; a document signed with the rotated-out key afterwards is refused")
