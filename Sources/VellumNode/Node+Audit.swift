@@ -25,6 +25,24 @@ public struct AuditReport: Sendable {
 }
 
 extension Node {
+    /// In a federation: the feeds whose entries count for nothing (yet), and why; and what the
+    /// registry did not apply.
+    func federationNotes() throws -> [String] {
+        guard let registry = try registry() else { return [] }
+        var notes = registry.notes
+        for head in try store.heads().values.sorted(by: { $0.feed < $1.feed }) {
+            let feed = head.feed
+            if let org = registry.delegation(of: feed)?.org, let cut = org.cut(of: feed), head.seq > cut.seq {
+                notes.append("\(feed.didKey.did): its entries after seq \(cut.seq) count for nothing (\(cut.reason.rawValue), by \(org.name))")
+            } else if let reason = registry.authority(of: feed, seq: head.seq + 1, heldID: { heldID(feed, $0) }).reason,
+                try store.entries(feed: feed, fromSeq: 1, limit: Int(min(head.seq, 1000))).contains(where: { $0.kind != .document })
+            {
+                notes.append("\(feed.didKey.did): its entries count for nothing: \(reason)")
+            }
+        }
+        return notes
+    }
+
     /// Re-verifies every entry (id, signature, payload, authorization), every chain link, the
     /// feed heads, and the materialized state against a recomputation by the pure merge.
     public func audit() async throws -> AuditReport {
@@ -34,7 +52,7 @@ extension Node {
         func report(_ problem: String?, credentials: Int = 0, root: EntryID? = nil) throws -> AuditReport {
             AuditReport(
                 entries: all.count, feeds: try store.heads().count, credentials: credentials, stateRoot: root, problem: problem,
-                notes: problem == nil ? state.ignoredEntries() : [])
+                notes: problem == nil ? state.ignoredEntries() + (try federationNotes()) : [])
         }
         func name(_ e: Entry) -> String { "entry \(e.id) (feed \(e.feed.hex.prefix(16))…, seq \(e.seq))" }
 

@@ -275,6 +275,9 @@ struct FederationEndToEndTests {
             let l = try status(node, late)
             #expect(l["status"]?.stringValue == "revoked", "issued after the cut: revoked")
             #expect(l["trust"]?["reason"]?.stringValue?.contains("compromised") == true)
+            let audit = try node.run(["audit", "--json"]).json
+            #expect(audit["ok"] == .bool(true))
+            #expect(audit["notes"]?.arrayValue?.contains { $0.stringValue?.contains("after seq \(cutSeq) count for nothing (compromised") == true } == true, "\(audit)")
         }
         for d in daemons { d.stop() }
     }
