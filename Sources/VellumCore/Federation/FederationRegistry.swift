@@ -73,21 +73,8 @@ public struct FederationRegistry: Sendable {
     public init(federationID: String, documents: [PublishedDocument]) {
         self.federationID = federationID
         let documents = documents.sorted { $0.entry < $1.entry }
-        var pool: [OrgEvent] = []
+        var pool: [String: [OrgEvent]] = [:]
         var firstPublication: [Bytes32: EntryID] = [:]
-        for d in documents {
-            for e in d.document.events {
-                pool.append(e)
-                if firstPublication[e.digest] == nil { firstPublication[e.digest] = d.entry }
-            }
-        }
-        var organizations: [String: Organization] = [:]
-        for id in Set(pool.map(\.org)) {
-            if let org = Organization.resolve(id, from: pool) { organizations[id] = org }
-        }
-        self.organizations = organizations
-        self.firstPublication = firstPublication
-
         var notes: [String] = []
         var genesis: Genesis?
         var genesisEntry: EntryID?
@@ -103,12 +90,26 @@ public struct FederationRegistry: Sendable {
                 break
             }
             for e in d.document.events {
+                pool[e.org, default: []].append(e)
+                if firstPublication[e.digest] == nil { firstPublication[e.digest] = d.entry }
                 guard case .delegation(let del) = e.body, del.feed == d.feed else { continue }
                 acceptances[d.feed, default: []].append(Acceptance(seq: d.seq, entry: d.entry, org: e.org, event: e.digest))
             }
         }
         for (feed, list) in acceptances { acceptances[feed] = list.sorted { ($0.seq, $0.event) < ($1.seq, $1.event) } }
         self.acceptances = acceptances
+        self.firstPublication = firstPublication
+        // Only organizations something refers to are resolved (founders, proposals' subjects,
+        // those whose delegations a campus accepted): a feed that publishes logs of made-up
+        // organizations costs their parsing, not their signature checks.
+        var referenced = Set(genesis?.founders ?? [])
+        for (p, _) in proposals.values { referenced.insert(p.org) }
+        for list in acceptances.values { for a in list { referenced.insert(a.org) } }
+        var organizations: [String: Organization] = [:]
+        for id in referenced {
+            if let events = pool[id], let org = Organization.resolve(id, from: events) { organizations[id] = org }
+        }
+        self.organizations = organizations
 
         var members: [String: Member] = [:]
         var version = MembershipVersion(number: 0, id: genesis?.digest ?? .zero)

@@ -1,4 +1,5 @@
 @preconcurrency import Crypto
+import Foundation
 
 /// One event of an organization's key event log: its inception, a key rotation, a campus
 /// delegation or undelegation, or an endorsement of a federation document. Every signature an
@@ -74,9 +75,18 @@ public struct OrgEvent: Sendable, Hashable {
         }
     }
 
+    /// Checks the proof against `key`. Each (event, key, proof) is checked once per process: a
+    /// registry is rebuilt whenever documents arrive, and replays its logs each time.
     public func isSigned(by key: DIDKey) -> Bool {
-        proof.count == 64 && key.signingPublicKey.isValidSignature(proof, for: signingInput)
+        let input = signingInput
+        let memoKey = SignatureMemo.Key(input: input, signer: key.publicKey + proof)
+        if let known = OrgEvent.checked.result(memoKey) { return known }
+        let ok = proof.count == 64 && key.signingPublicKey.isValidSignature(proof, for: input)
+        OrgEvent.checked.record(memoKey, ok: ok)
+        return ok
     }
+
+    private static let checked = SignatureMemo(capacity: 20_000)
 
     /// The id of the organization an inception event founds.
     public static func organizationID(ofInception unsigned: JSON) -> String {
@@ -165,6 +175,29 @@ public struct OrgEvent: Sendable, Hashable {
         }
         if let extra = o.keys.sorted().first(where: { !allowed.contains($0) }) {
             throw VellumError(.invalidInput, "organization \(type) event has unknown field '\(extra.prefix(40))'")
+        }
+    }
+}
+
+/// Signature results by what was signed and who signed it (key ‖ signature), cleared when full.
+final class SignatureMemo: @unchecked Sendable {  // `results` is guarded by `lock`
+    struct Key: Hashable {
+        let input: [UInt8]
+        let signer: [UInt8]
+    }
+
+    private let lock = NSLock()
+    private var results: [Key: Bool] = [:]
+    let capacity: Int
+
+    init(capacity: Int) { self.capacity = capacity }
+
+    func result(_ key: Key) -> Bool? { lock.withLock { results[key] } }
+
+    func record(_ key: Key, ok: Bool) {
+        lock.withLock {
+            if results.count >= capacity { results.removeAll() }
+            results[key] = ok
         }
     }
 }
