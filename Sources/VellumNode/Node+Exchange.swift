@@ -77,9 +77,9 @@ extension Node {
         return try importVerified(verified)
     }
 
-    /// In a federation: refuses a file holding entries of a feed that has published no
-    /// delegation of a current member, even counting the file's own documents. A member's
-    /// export carries its delegations, so only an outsider's is refused.
+    /// In a federation: refuses a file holding entries of a feed that does not act for a
+    /// current member, even counting the file's own documents. A member's export carries its
+    /// delegations and admissions, so only an outsider's is refused.
     func refuseOutsiders(_ entries: [VerifiedEntry]) throws {
         guard let registry = try registry() else { return }
         let documents = entries.compactMap { e -> PublishedDocument? in
@@ -89,8 +89,10 @@ extension Node {
         let combined = documents.isEmpty ? registry : FederationRegistry(federationID: registry.federationID, documents: try store.documents() + documents)
         var heads: [FeedKey: UInt64] = [:]
         for e in entries where e.kind != .document { heads[e.feed] = max(heads[e.feed] ?? 0, e.seq) }
-        for (feed, seq) in heads.sorted(by: { $0.key < $1.key }) where combined.delegation(of: feed) == nil {
-            let reason = combined.authority(of: feed, seq: seq).reason ?? "no delegation"
+        for (feed, seq) in heads.sorted(by: { $0.key < $1.key }) {
+            // A member's campus counts, even one cut off (its entries are kept as evidence and
+            // count for nothing after the cut); a feed of no member's is an outsider's.
+            guard case .untrusted(let reason) = combined.authority(of: feed, seq: seq) else { continue }
             throw VellumError(.unauthorized, "refused whole, nothing imported: \(feed.didKey.did) does not act for a member of \(registry.name): \(reason)")
         }
     }
