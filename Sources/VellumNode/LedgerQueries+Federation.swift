@@ -42,7 +42,13 @@ extension LedgerQueries {
         if did.hasPrefix(OrgEvent.idPrefix) { return try recognition(of: did, in: registry) }
         let feed = FeedKey(try DIDKey(parsing: did).publicKey)!
         let next = (try store.heads()[feed]?.seq ?? 0) + 1
-        return try trustAnswer(feed: feed, authority: registry.authority(of: feed, seq: next) { heldID(feed, $0) }, in: registry)
+        var authority = registry.authority(of: feed, seq: next) { heldID(feed, $0) }
+        // Ended without a cut (superseded): what it wrote still counts, but it is no longer a
+        // recognised issuer.
+        if case .member(let orgID, _) = authority, let org = registry.organizations[orgID], let (_, u) = org.undelegations[feed]?.last {
+            authority = .untrusted("\(feed.didKey.did) was undelegated (\(u.reason.rawValue)) by \(org.name); its earlier entries still count")
+        }
+        return try trustAnswer(feed: feed, authority: authority, in: registry)
     }
 
     /// Whether an organization is a current member, with the genesis and its admission.

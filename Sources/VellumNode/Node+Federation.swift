@@ -92,6 +92,9 @@ extension Node {
                 .unauthorized,
                 "this node may not issue in \(registry.name): \(authority.reason ?? "") (get a delegation: vellum org delegate on the registrar's side, then vellum publish FILE here)")
         }
+        if let (_, u) = org.undelegations[feed]?.last {
+            throw VellumError(.unauthorized, "\(org.name) ended this node's delegation (\(u.reason.rawValue))")
+        }
         if let until = org.delegations[feed]?.delegation.until, clock() > until {
             throw VellumError(.unauthorized, "this node's delegation from \(org.name) ended at \(until.rfc3339)")
         }

@@ -131,6 +131,26 @@ struct FederationTests {
         #expect(resolved.duplicity == nil)
     }
 
+    @Test("a copy of a real event with a forged proof, seen first, does not hide the real one")
+    func forgedCopy() throws {
+        var org = TestOrg("Aalto")
+        let real = org.sign(.endorsement(digest: .zero))
+        var json = real.json
+        json = json.setting("proof", to: .string("z" + Base58.encode([UInt8](repeating: 7, count: 64))))
+        let forged = try OrgEvent(json: json)
+        #expect(forged.digest == real.digest)
+        let o = Organization.resolve(org.id, from: [forged] + org.events)!
+        #expect(o.holds(real.digest))
+        #expect(o.endorsement(of: .zero)?.proof == real.proof)
+    }
+
+    @Test("a genesis with an absurd threshold is refused, not a crash")
+    func absurdThreshold() {
+        let json: JSON = ["name": "F", "threshold": .number(1e300), "founders": ["did:vellum:zA"]]
+        #expect(throws: VellumError.self) { try Genesis(json: json) }
+        #expect(throws: VellumError.self) { try Genesis(json: json.setting("threshold", to: .number(.infinity))) }
+    }
+
     @Test("duplicity without a rotation stops the log at the fork, in any order")
     func duplicity() {
         var org = TestOrg("Aalto")
@@ -304,6 +324,12 @@ struct FederationTests {
         let m = FederatedMerge.resolve(keyAfter, issues: [IssueFact(after)], changes: [], registry: r)!
         #expect(m.resolution.base == .revoked)
         #expect(m.authority.reason?.contains("compromised") == true)
+        // The stolen key re-issues the pre-cut credential's id, backdated: the real issue stands.
+        let reissue = a.issue("urn:uuid:before", at: 1)
+        let r3 = f.registry(a.entries + b.entries)
+        let m3 = FederatedMerge.resolve(CredentialKey(feed: a.feed, id: "urn:uuid:before"), issues: [IssueFact(before), IssueFact(reissue)], changes: [], registry: r3)!
+        #expect(m3.resolution.issue?.entry == before.id)
+        #expect(m3.resolution.base == .active)
         // The cut-off feed's revoke of a credential issued before the cut counts for nothing.
         let keyBefore = CredentialKey(feed: a.feed, id: "urn:uuid:before")
         let m2 = FederatedMerge.resolve(keyBefore, issues: [IssueFact(before)], changes: [StatusFact(revokeAfter)], registry: r)!

@@ -19,8 +19,13 @@ public enum FederatedMerge {
         _ key: CredentialKey, issues: [IssueFact], changes: [StatusFact], registry: FederationRegistry,
         heldID: (FeedKey, UInt64) -> EntryID? = { _, _ in nil }
     ) -> Resolution? {
-        guard let issue = CredentialMerge.issue(of: key, among: issues) else { return nil }
-        let authority = registry.authority(of: key.feed, seq: issue.seq) { heldID(key.feed, $0) }
+        // The issue that stands is the earliest that counts: a cut-off key re-issuing an id with
+        // a backdated clock must not displace the real issue. Only when none counts is the
+        // earliest of all reported (as untrusted, or revoked by the cut).
+        func authority(_ f: IssueFact) -> FederationRegistry.Authority { registry.authority(of: f.feed, seq: f.seq) { heldID(f.feed, $0) } }
+        let counting = issues.filter { $0.feed == key.feed && authority($0).org != nil }
+        guard let issue = CredentialMerge.issue(of: key, among: counting.isEmpty ? issues : counting) else { return nil }
+        let authority = authority(issue)
         switch authority {
         case .member(let org, _):
             let counted = changes.filter { change in

@@ -127,7 +127,7 @@ public struct Genesis: Sendable, Hashable {
             !founders.isEmpty, founders.count <= 100, Set(founders).count == founders.count,
             founders.allSatisfy({ $0.hasPrefix(OrgEvent.idPrefix) })
         else { throw VellumError(.invalidInput, "genesis 'founders' is not a list of 1 to 100 distinct did:vellum ids") }
-        guard let k = o["threshold"]?.numberValue, k == k.rounded(), k >= 1, Int(k) <= founders.count else {
+        guard let k = o["threshold"]?.numberValue, k == k.rounded(), k >= 1, k <= Double(founders.count) else {
             throw VellumError(.invalidInput, "genesis 'threshold' is not a whole number from 1 to the number of founders (\(founders.count))")
         }
         self.init(name: name, threshold: Int(k), founders: founders)

@@ -50,7 +50,9 @@ public struct FederationRegistry: Sendable {
     public let notes: [String]
     let genesisEntry: EntryID?
     let acceptances: [FeedKey: [Acceptance]]
-    let firstPublication: [Bytes32: EntryID]
+    /// The first entry carrying each event, by digest and proof (a copy with a forged proof is
+    /// another key).
+    let firstPublication: [[UInt8]: EntryID]
 
     public struct Member: Sendable, Hashable {
         public let id: String
@@ -74,7 +76,7 @@ public struct FederationRegistry: Sendable {
         self.federationID = federationID
         let documents = documents.sorted { $0.entry < $1.entry }
         var pool: [String: [OrgEvent]] = [:]
-        var firstPublication: [Bytes32: EntryID] = [:]
+        var firstPublication: [[UInt8]: EntryID] = [:]
         var notes: [String] = []
         var genesis: Genesis?
         var genesisEntry: EntryID?
@@ -91,7 +93,7 @@ public struct FederationRegistry: Sendable {
             }
             for e in d.document.events {
                 pool[e.org, default: []].append(e)
-                if firstPublication[e.digest] == nil { firstPublication[e.digest] = d.entry }
+                if firstPublication[e.digest.bytes + e.proof] == nil { firstPublication[e.digest.bytes + e.proof] = d.entry }
                 guard case .delegation(let del) = e.body, del.feed == d.feed else { continue }
                 acceptances[d.feed, default: []].append(Acceptance(seq: d.seq, entry: d.entry, org: e.org, event: e.digest))
             }
@@ -214,7 +216,7 @@ public struct FederationRegistry: Sendable {
         let orgID = authority.org ?? acceptances[feed]?.last?.org
         if let orgID, let m = members[orgID], m.since > 0, let e = m.admittedBy { out.append(e) }
         if case .member(_, let accepted) = authority { out.append(accepted) }
-        if let orgID, let org = organizations[orgID], let cut = org.cut(of: feed), let e = firstPublication[cut.event.digest] { out.append(e) }
+        if let orgID, let org = organizations[orgID], let cut = org.cut(of: feed), let e = firstPublication[cut.event.digest.bytes + cut.event.proof] { out.append(e) }
         var seen: Set<EntryID> = []
         return out.filter { seen.insert($0).inserted }
     }

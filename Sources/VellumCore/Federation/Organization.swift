@@ -51,9 +51,11 @@ public struct Organization: Sendable {
     public static func resolve(_ id: String, from pool: [OrgEvent]) -> Organization? {
         var inception: OrgEvent?
         var children: [Bytes32: [OrgEvent]] = [:]
-        var seen: Set<Bytes32> = []
+        // Copies of one event are told apart by their proofs: a copy with a forged proof must
+        // not hide the genuine one (the signature check below keeps only copies that verify).
+        var seen: Set<[UInt8]> = []
         for e in pool where e.org == id {
-            guard seen.insert(e.digest).inserted else { continue }
+            guard seen.insert(e.digest.bytes + e.proof).inserted else { continue }
             if case .inception(_, let key, _) = e.body {
                 if e.isSigned(by: key) { inception = e }
             } else if let prev = e.prev {
@@ -77,7 +79,8 @@ public struct Organization: Sendable {
         }
         func validChildren(of e: OrgEvent, key: DIDKey, next: Bytes32) -> [(OrgEvent, DIDKey, Bytes32)] {
             var out: [(OrgEvent, DIDKey, Bytes32)] = []
-            for c in (children[e.digest] ?? []).sorted(by: { $0.digest < $1.digest }) where c.seq == e.seq + 1 {
+            let candidates = (children[e.digest] ?? []).sorted { $0.digest != $1.digest ? $0.digest < $1.digest : $0.proof.lexicographicallyPrecedes($1.proof) }
+            for c in candidates where c.seq == e.seq + 1 && !out.contains(where: { $0.0.digest == c.digest }) {
                 switch c.body {
                 case .rotation(let newKey, let newNext):
                     guard Bytes32(Array(SHA256.hash(data: newKey.publicKey))) == next, c.isSigned(by: newKey) else { continue }
