@@ -112,7 +112,9 @@ struct HostilePeerTests {
         // A peer that keeps sending garbage is shut out; others are still served.
         let noisy = try await RawPeer(endpoint: daemon.endpoint, serverKey: serverKey, keys: clientKeys[2])
         defer { noisy.reactor.shutdown() }
-        for _ in 0..<8 { _ = await noisy.ask([[0]], within: 1) }
+        // Strikes ban at 8 a minute; a few more leave room for a loaded machine where a reply
+        // is late (the ban is what is checked, not the count).
+        for _ in 0..<12 { _ = await noisy.ask([[0]], within: 1) }
         #expect(await noisy.ask(.heads([]), within: 1.5) == nil)
         guard case .heads? = await peer.ask(.heads([])) else { Issue.record("the node stopped serving others"); return }
 
