@@ -11,6 +11,8 @@ public enum EntryKind: UInt8, Sendable, CaseIterable, CustomStringConvertible {
     /// A federation document (`FederationDocument`): an organization's log, a genesis or a
     /// membership proposal, published by `vellum publish`.
     case document = 6
+    /// A writer's signed digest over its feed's previous entries (`CheckpointPayload`).
+    case checkpoint = 7
 
     public var description: String {
         switch self {
@@ -20,6 +22,7 @@ public enum EntryKind: UInt8, Sendable, CaseIterable, CustomStringConvertible {
         case .reinstate: "reinstate"
         case .statusList: "status-list"
         case .document: "document"
+        case .checkpoint: "checkpoint"
         }
     }
 
@@ -158,7 +161,7 @@ public struct VerifiedEntry: Sendable, Hashable {
     public var credentialKey: CredentialKey? {
         switch payload {
         case .issue, .status: CredentialKey(feed: feed, id: payload.credentialID)
-        case .statusList, .document: nil
+        case .statusList, .document, .checkpoint: nil
         }
     }
 }

@@ -5,6 +5,7 @@ public enum EntryPayload: Sendable, Hashable {
     case status(StatusPayload)
     case statusList(StatusListPayload)
     case document(FederationDocument)
+    case checkpoint(CheckpointPayload)
 
     /// What the entry is about: a credential id, a status list's name, or a document's label.
     public var credentialID: String {
@@ -13,6 +14,7 @@ public enum EntryPayload: Sendable, Hashable {
         case .status(let p): p.credentialID
         case .statusList(let p): p.name.description
         case .document(let d): d.label
+        case .checkpoint: "checkpoint"
         }
     }
 
@@ -22,6 +24,7 @@ public enum EntryPayload: Sendable, Hashable {
         case .status(let p): p.json
         case .statusList(let p): p.credential
         case .document(let d): d.json
+        case .checkpoint(let c): c.json
         }
     }
 
@@ -50,6 +53,7 @@ public enum EntryPayload: Sendable, Hashable {
         case .statusList: self = .statusList(try StatusListPayload(json: json))
         case .document:
             do { self = .document(try FederationDocument(json: json)) } catch { throw VellumError(.invalidEntry, "document: \(error.message)") }
+        case .checkpoint: self = .checkpoint(try CheckpointPayload(json: json))
         }
     }
 }

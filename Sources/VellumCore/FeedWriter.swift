@@ -2,43 +2,87 @@
 
 /// Appends to a node's own feed: assigns seq, prev and HLC, computes ids in chain order and
 /// signs. Entries it makes are correct by construction, so it may mint `LinkedEntry`s.
+///
+/// At every seq that is a multiple of `CheckpointPayload.interval` it puts a checkpoint over
+/// the signatures since the previous one (`pending`: those it made, after those its caller
+/// passed in from the store).
 public struct FeedWriter: Sendable {
     public let key: Curve25519.Signing.PrivateKey
     public let feed: FeedKey
     public private(set) var head: FeedHead?
     public private(set) var clock: HLC
+    /// Signatures of the feed's entries since its last checkpoint position, in seq order.
+    public private(set) var pending: [[UInt8]]
 
-    public init(key: Curve25519.Signing.PrivateKey, head: FeedHead?, clock: HLC) {
+    /// `pending`: the signatures of the feed's entries after the last multiple of the
+    /// checkpoint interval up to `head` (`LedgerStore.signaturesSinceCheckpoint`); fewer only
+    /// shortens what the next checkpoint covers.
+    public init(key: Curve25519.Signing.PrivateKey, head: FeedHead?, clock: HLC, pending: [[UInt8]] = []) {
         self.key = key
         self.feed = FeedKey(key.publicKey.rawRepresentation)!
         self.head = head
         self.clock = clock
+        self.pending = pending
     }
 
     /// Builds, chains and signs entries of the given kinds, one after another (a status change
     /// and its lists: a few signatures).
     public mutating func append(_ items: [(EntryKind, EntryPayload)], now: Timestamp) -> [LinkedEntry] {
-        let unsigned = chain(items, now: now)
-        let key = self.key
-        return seal(unsigned, signatures: unsigned.map { Array(try! key.signature(for: $0.1.bytes)) }, payloads: items.map(\.1))
+        guard !items.isEmpty else { return [] }
+        var out = checkpointIfDue(now: now)
+        var rest = items[...]
+        while !rest.isEmpty {
+            let segment = chainSegment(&rest, now: now)
+            let key = self.key
+            out += seal(segment, signatures: segment.map { Array(try! key.signature(for: $0.1.bytes)) })
+            out += checkpointIfDue(now: now)
+        }
+        return out
     }
 
     /// The same, signing on every core: for bulk issuance.
     public mutating func appendSigningInParallel(_ items: [(EntryKind, EntryPayload)], now: Timestamp) async -> [LinkedEntry] {
-        let unsigned = chain(items, now: now)
-        let key = self.key
-        let signatures = await Parallel.map(unsigned.map(\.1)) { id in Array(try! key.signature(for: id.bytes)) }
-        return seal(unsigned, signatures: signatures, payloads: items.map(\.1))
-    }
-
-    private mutating func chain(_ items: [(EntryKind, EntryPayload)], now: Timestamp) -> [(UnsignedEntry, EntryID)] {
-        items.map { kind, payload in
-            clock = clock.tick(now: now)
-            return chain(kind: kind, payload: payload)
+        guard !items.isEmpty else { return [] }
+        var out = checkpointIfDue(now: now)
+        var rest = items[...]
+        while !rest.isEmpty {
+            let segment = chainSegment(&rest, now: now)
+            let key = self.key
+            out += seal(segment, signatures: await Parallel.map(segment.map(\.1)) { id in Array(try! key.signature(for: id.bytes)) })
+            out += checkpointIfDue(now: now)
         }
+        return out
     }
 
-    private mutating func chain(kind: EntryKind, payload: EntryPayload) -> (UnsignedEntry, EntryID) {
+    /// Chains at least one item from the front of `rest`, then more up to the next checkpoint
+    /// position.
+    private mutating func chainSegment(_ rest: inout ArraySlice<(EntryKind, EntryPayload)>, now: Timestamp) -> [(UnsignedEntry, EntryID, EntryPayload)] {
+        var segment: [(UnsignedEntry, EntryID, EntryPayload)] = []
+        while let (kind, payload) = rest.first, segment.isEmpty || !CheckpointPayload.isDue(at: (head?.seq ?? 0) + 1) {
+            rest.removeFirst()
+            let (u, id) = chain(kind: kind, payload: payload, now: now)
+            segment.append((u, id, payload))
+        }
+        return segment
+    }
+
+    /// The checkpoint, if the next seq is a checkpoint position and there is something to cover.
+    private mutating func checkpointIfDue(now: Timestamp) -> [LinkedEntry] {
+        guard CheckpointPayload.isDue(at: (head?.seq ?? 0) + 1) else { return [] }
+        guard !pending.isEmpty, pending.count <= CheckpointPayload.maximumCovers else {
+            // Nothing (or too much, from a caller's long history) to cover: the position passes.
+            pending.removeAll()
+            return []
+        }
+        let payload = EntryPayload.checkpoint(CheckpointPayload(covering: pending))
+        let (u, id) = chain(kind: .checkpoint, payload: payload, now: now)
+        pending.removeAll()
+        let signature = Array(try! key.signature(for: id.bytes))
+        return [LinkedEntry(VerifiedEntry(entry: Entry(unsigned: u, id: id, signature: signature), payload: payload))]
+    }
+
+    private mutating func chain(kind: EntryKind, payload: EntryPayload, now: Timestamp) -> (UnsignedEntry, EntryID) {
+        clock = clock.tick(now: now)
         let u = UnsignedEntry(
             feed: feed, seq: (head?.seq ?? 0) + 1, prev: head?.id ?? .zero, hlc: clock, kind: kind,
             payload: payload.json.canonicalBytes)
@@ -47,11 +91,10 @@ public struct FeedWriter: Sendable {
         return (u, id)
     }
 
-    private func seal(_ unsigned: [(UnsignedEntry, EntryID)], signatures: [[UInt8]], payloads: [EntryPayload]) -> [LinkedEntry] {
-        unsigned.indices.map { i in
-            LinkedEntry(VerifiedEntry(
-                entry: Entry(unsigned: unsigned[i].0, id: unsigned[i].1, signature: signatures[i]),
-                payload: payloads[i]))
+    private mutating func seal(_ segment: [(UnsignedEntry, EntryID, EntryPayload)], signatures: [[UInt8]]) -> [LinkedEntry] {
+        pending += signatures
+        return segment.indices.map { i in
+            LinkedEntry(VerifiedEntry(entry: Entry(unsigned: segment[i].0, id: segment[i].1, signature: signatures[i]), payload: segment[i].2))
         }
     }
 }

@@ -31,7 +31,7 @@ public struct LedgerState: Sendable {
         switch entry.payload {
         case .issue: issues[key, default: []].append(IssueFact(entry))
         case .status: changes[key, default: []].append(StatusFact(entry))
-        case .statusList, .document: break
+        case .statusList, .document, .checkpoint: break
         }
     }
 

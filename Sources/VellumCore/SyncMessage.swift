@@ -168,12 +168,17 @@ public struct WantRange: Sendable, Hashable {
 /// (72 bytes a feed) tells exactly which entries each side lacks. The cost grows with the
 /// number of feeds and the difference, never with the size of the log.
 public enum Reconciliation {
-    /// What to ask the peer for.
+    /// What to ask the peer for. A range cut short by `limit` ends on a checkpoint position
+    /// where one falls inside it, so the next range starts just after a checkpoint and every
+    /// batch carries whole checkpointed runs (`EntryVerifier.vouched`).
     public static func wants(local: [FeedKey: FeedHead], remote: [FeedHead], limit: UInt32, quarantined: Set<FeedKey> = []) -> [WantRange] {
         remote.compactMap { r in
             let have = local[r.feed]?.seq ?? 0
             guard r.seq > have, !quarantined.contains(r.feed) else { return nil }
-            return WantRange(feed: r.feed, fromSeq: have + 1, limit: UInt32(min(UInt64(limit), r.seq - have)))
+            var count = min(UInt64(limit), r.seq - have)
+            let end = have + count
+            if count < r.seq - have, end % CheckpointPayload.interval < count { count -= end % CheckpointPayload.interval }
+            return WantRange(feed: r.feed, fromSeq: have + 1, limit: UInt32(count))
         }.sorted { $0.feed < $1.feed }
     }
 

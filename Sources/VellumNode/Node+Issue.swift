@@ -7,6 +7,10 @@ struct FeedState: Equatable, Sendable {
     var head: FeedHead?
     var clock: HLC
     var nextStatusIndex: Int
+    /// Signatures since the last checkpoint position (`FeedWriter.pending`).
+    var pending: [[UInt8]]
+
+    func writer(_ key: Curve25519.Signing.PrivateKey) -> FeedWriter { FeedWriter(key: key, head: head, clock: clock, pending: pending) }
 }
 
 /// A batch of credentials signed and chained on top of an assumed `FeedState`, ready to store.
@@ -44,9 +48,9 @@ struct Issuer: @unchecked Sendable {  // Curve25519 keys are immutable values
         var issued: [IssuedCredential] = []
         issued.reserveCapacity(results.count)
         for result in results { issued.append(try result.get()) }
-        var writer = FeedWriter(key: key, head: state.head, clock: state.clock)
+        var writer = state.writer(key)
         let entries = await writer.appendSigningInParallel(issued.map { (.issue, .issue($0.payload)) }, now: now)
-        let after = FeedState(head: writer.head, clock: writer.clock, nextStatusIndex: state.nextStatusIndex + requests.count)
+        let after = FeedState(head: writer.head, clock: writer.clock, nextStatusIndex: state.nextStatusIndex + requests.count, pending: writer.pending)
         return PreparedBatch(before: state, after: after, issued: issued, entries: entries)
     }
 }
@@ -55,9 +59,11 @@ extension Node {
     var issuer: Issuer { Issuer(key: key, did: did, name: name, baseURL: baseURL) }
 
     func readFeedState() throws -> FeedState {
-        FeedState(
-            head: try store.heads()[feed], clock: HLC(rawValue: UInt64(try store.meta("clock") ?? "0") ?? 0),
-            nextStatusIndex: Int(try store.meta("next_status_index") ?? "0") ?? 0)
+        let head = try store.heads()[feed]
+        return FeedState(
+            head: head, clock: HLC(rawValue: UInt64(try store.meta("clock") ?? "0") ?? 0),
+            nextStatusIndex: Int(try store.meta("next_status_index") ?? "0") ?? 0,
+            pending: try head.map { try store.signaturesSinceCheckpoint(feed: feed, head: $0.seq) } ?? [])
     }
 
     func writeFeedState(_ state: FeedState) throws {
@@ -116,9 +122,9 @@ extension Node {
             var after = batch.after
             let opened = newLists(from: batch.before.nextStatusIndex, to: after.nextStatusIndex)
             if !opened.isEmpty {
-                var writer = FeedWriter(key: key, head: after.head, clock: after.clock)
+                var writer = after.writer(key)
                 try publish(opened, with: &writer, now: clock())
-                after = FeedState(head: writer.head, clock: writer.clock, nextStatusIndex: after.nextStatusIndex)
+                after = FeedState(head: writer.head, clock: writer.clock, nextStatusIndex: after.nextStatusIndex, pending: writer.pending)
             }
             try writeFeedState(after)
             return batch.issued

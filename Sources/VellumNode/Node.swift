@@ -101,7 +101,7 @@ public final class Node {
     func appendToOwnFeed<T>(_ body: (inout FeedWriter, Timestamp) throws -> T) throws -> T {
         try store.transaction {
             var state = try readFeedState()
-            var writer = FeedWriter(key: key, head: state.head, clock: state.clock)
+            var writer = state.writer(key)
             let result = try body(&writer, clock())
             state.clock = writer.clock
             try writeFeedState(state)

@@ -349,6 +349,15 @@ public final class LedgerStore {
         try query("SELECT coalesce(max(rowid), 0) FROM entries") { $0.int(0) }.first ?? 0
     }
 
+    /// The signatures of a feed's entries after the last checkpoint position up to `head`, in
+    /// seq order: what the writer's next checkpoint covers (`FeedWriter.pending`).
+    public func signaturesSinceCheckpoint(feed: FeedKey, head: UInt64) throws(VellumError) -> [[UInt8]] {
+        try query(
+            "SELECT signature FROM entries WHERE feed = ? AND seq > ? AND seq <= ? ORDER BY seq",
+            [.blob(feed.bytes), .integer(Int64(head - head % CheckpointPayload.interval)), .integer(Int64(head))]
+        ) { $0.blob(0) }
+    }
+
     /// Entries of one feed from `fromSeq`, in seq order.
     public func entries(feed: FeedKey, fromSeq: UInt64, limit: Int) throws(VellumError) -> [Entry] {
         try query(

@@ -1,0 +1,144 @@
+@preconcurrency import Crypto
+import Testing
+import VellumCore
+
+/// Checkpoints (Docs/LEDGER.md): where writers put them, what a batch may skip, and what a
+/// relay that tampers with a checkpointed run gets for it.
+@Suite("Checkpoints: one signature for a thousand entries")
+struct CheckpointTests {
+    static let now = Timestamp(millisecondsSinceEpoch: 1_700_000_000_000)
+
+    static func statusItems(_ count: Int, from first: Int = 0) -> [(EntryKind, EntryPayload)] {
+        (first..<(first + count)).map { i in
+            (.revoke, .status(StatusPayload(credentialID: "urn:uuid:00000000-0000-4000-8000-\(String(format: "%012d", i))")))
+        }
+    }
+
+    /// A feed of `count` entries with its checkpoints, written in runs of `run` items.
+    static func feed(_ count: Int, run: Int = 700, key: Curve25519.Signing.PrivateKey = .init()) -> [Entry] {
+        var writer = FeedWriter(key: key, head: nil, clock: HLC(rawValue: 0))
+        var out: [Entry] = []
+        var i = 0
+        while out.count < count {
+            out += writer.append(statusItems(run, from: i), now: now).map(\.entry)
+            i += run
+        }
+        return Array(out.prefix(count))
+    }
+
+    @Test("a writer puts a checkpoint at every multiple of 1,000, over the 999 signatures before it")
+    func placement() async throws {
+        let entries = Self.feed(2100)
+        #expect(entries.map(\.seq) == Array(1...2100))
+        #expect(entries.filter { $0.kind == .checkpoint }.map(\.seq) == [1000, 2000])
+        let checkpoint = entries[999]
+        guard case .checkpoint(let payload) = try EntryPayload(kind: .checkpoint, bytes: checkpoint.payload) else {
+            Issue.record("not a checkpoint payload")
+            return
+        }
+        #expect(payload.covers == 999)
+        #expect(payload.signatures == CheckpointPayload.digest(entries[0..<999].map(\.signature)))
+        // Parallel signing makes the same structure.
+        var parallel = FeedWriter(key: .init(), head: nil, clock: HLC(rawValue: 0))
+        let bulk = await parallel.appendSigningInParallel(Self.statusItems(2500), now: Self.now)
+        #expect(bulk.filter { $0.kind == .checkpoint }.map(\.seq) == [1000, 2000])
+        #expect(bulk.count == 2502)
+        // Every entry, checkpoints included, verifies on its own too.
+        for e in entries { _ = try EntryVerifier.verifyContents(e) }
+    }
+
+    @Test("a writer resumed from the store covers what was signed before it started")
+    func resumed() throws {
+        let key = Curve25519.Signing.PrivateKey()
+        let first = Self.feed(1500, key: key)
+        let head = FeedHead(feed: first.last!.feed, seq: first.last!.seq, id: first.last!.id)
+        var writer = FeedWriter(key: key, head: head, clock: first.last!.hlc, pending: first[1000..<1500].map(\.signature))
+        let next = writer.append(Self.statusItems(600, from: 5000), now: Self.now).map(\.entry)
+        let all = first + next
+        #expect(all[1999].kind == .checkpoint)
+        #expect(EntryVerifier.vouched(all).count == 2000)
+    }
+
+    @Test("a batch holding whole checkpointed runs skips their signatures; the tail is checked")
+    func vouching() async throws {
+        let entries = Self.feed(2100)
+        let vouched = EntryVerifier.vouched(entries)
+        #expect(vouched == Set(0..<2000))
+        // A batch that starts inside a run cannot use that run's checkpoint.
+        #expect(EntryVerifier.vouched(Array(entries[500...])) == Set(500..<1500))
+        let verified = try await EntryVerifier.verify(entries, heads: [:], knownID: { _, _ in nil })
+        #expect(verified.count == 2100)
+    }
+
+    @Test("a relay that changes a covered signature, payload or link gets the whole run checked, and refused")
+    func tampering() async throws {
+        let entries = Self.feed(1000)
+        let victim = entries[400]
+        func replaced(_ e: Entry) -> [Entry] {
+            var copy = entries
+            copy[400] = e
+            return copy
+        }
+        var junk = victim.signature
+        junk[0] ^= 1
+        let u = victim.unsigned
+        let edited = UnsignedEntry(
+            feed: u.feed, seq: u.seq, prev: u.prev, hlc: u.hlc, kind: .suspend,
+            payload: EntryPayload.status(StatusPayload(credentialID: "urn:uuid:00000000-0000-4000-8000-999999999999")).json.canonicalBytes)
+        // The last keeps every link and the digest (it claims the old id), so the run is
+        // vouched for; the entry's own id check refuses it.
+        let attacks: [(String, [Entry], String, Bool)] = [
+            ("a flipped signature bit", replaced(Entry(unsigned: u, id: victim.id, signature: junk)), "signature does not verify", false),
+            ("another payload under its new id", replaced(Entry(unsigned: edited, id: edited.id, signature: victim.signature)), "signature does not verify", false),
+            ("another payload under the old id", replaced(Entry(unsigned: edited, id: victim.id, signature: victim.signature)), "id does not match", true),
+        ]
+        for (what, batch, reason, linksHold) in attacks {
+            #expect(EntryVerifier.vouched(batch).count == (linksHold ? 1000 : 0), "\(what)")
+            await #expect(throws: VellumError.self, "\(what) was accepted") {
+                _ = try await EntryVerifier.verify(batch, heads: [:], knownID: { _, _ in nil })
+            }
+            do { _ = try await EntryVerifier.verifyContents(batch) } catch { #expect(error.message.contains(reason), "\(what): \(error.message)") }
+        }
+    }
+
+    @Test("a checkpoint signed by another key vouches for nothing and is refused")
+    func strangersCheckpoint() async throws {
+        var entries = Self.feed(1000)
+        let real = entries[999]
+        let forged = Entry(unsigned: real.unsigned, id: real.id, signature: Array(try Curve25519.Signing.PrivateKey().signature(for: real.id.bytes)))
+        entries[999] = forged
+        #expect(EntryVerifier.vouched(entries).isEmpty)
+        await #expect(throws: VellumError.self) { _ = try await EntryVerifier.verifyContents(entries) }
+    }
+
+    @Test("what a checkpoint trusts: the writer's word for the signatures it covers")
+    func writersWord() async throws {
+        // Only the key holder can make this: a bad signature inside its own checkpointed run.
+        let key = Curve25519.Signing.PrivateKey()
+        var entries = Self.feed(999, key: key)
+        var bad = entries[10].signature
+        bad[5] ^= 0xff
+        entries[10] = Entry(unsigned: entries[10].unsigned, id: entries[10].id, signature: bad)
+        let cp = UnsignedEntry(
+            feed: entries[0].feed, seq: 1000, prev: entries[998].id, hlc: entries[998].hlc, kind: .checkpoint,
+            payload: EntryPayload.checkpoint(CheckpointPayload(covering: entries.map(\.signature))).json.canonicalBytes)
+        entries.append(Entry(unsigned: cp, id: cp.id, signature: Array(try key.signature(for: cp.id.bytes))))
+        #expect(EntryVerifier.vouched(entries).count == 1000)
+        // Checked alone (as `vellum audit` checks every entry), the entry is refused.
+        #expect(throws: VellumError.self) { _ = try EntryVerifier.verifyContents(entries[10]) }
+    }
+
+    @Test("a catch-up asks for runs that end on checkpoint positions")
+    func alignedWants() {
+        let feed = FeedKey([UInt8](repeating: 7, count: 32))!
+        func want(have: UInt64, remote: UInt64) -> WantRange {
+            let local = have == 0 ? [:] : [feed: FeedHead(feed: feed, seq: have, id: .zero)]
+            return Reconciliation.wants(local: local, remote: [FeedHead(feed: feed, seq: remote, id: .zero)], limit: 2000)[0]
+        }
+        #expect(want(have: 0, remote: 1_000_000).limit == 2000)
+        #expect(want(have: 1234, remote: 1_000_000).limit == 1766)  // 1235...3000
+        #expect(want(have: 3000, remote: 1_000_000).limit == 2000)
+        #expect(want(have: 1234, remote: 2100).limit == 866)  // the rest fits: nothing cut
+        #expect(want(have: 1234, remote: 3500).limit == 1766)
+    }
+}
