@@ -19,7 +19,9 @@ public struct CredentialKey: Sendable, Hashable, Comparable, CustomStringConvert
     public static func == (a: CredentialKey, b: CredentialKey) -> Bool { a.feed == b.feed && a.id.utf8.elementsEqual(b.id.utf8) }
     public func hash(into hasher: inout Hasher) {
         hasher.combine(feed)
-        for byte in id.utf8 { hasher.combine(byte) }
+        var id = id  // contiguous UTF-8 for a native string: one call, not one per byte
+        id.withUTF8 { hasher.combine(bytes: UnsafeRawBufferPointer($0)) }
+        hasher.combine(id.utf8.count)
     }
 
     /// By id bytes, then feed bytes: the state root's order.

@@ -24,7 +24,14 @@ extension UnsignedEntry {
 
 extension Entry {
     /// encoding ‖ signature.
-    public var wireBytes: [UInt8] { unsigned.encoding + signature }
+    public var wireBytes: [UInt8] {
+        var out = unsigned.encoding
+        out += signature
+        return out
+    }
+
+    /// `wireBytes.count`, without encoding.
+    public var wireSize: Int { UnsignedEntry.domainTag.count + 32 + 8 + 32 + 8 + 1 + 4 + payload.count + signature.count }
 
     /// Parses `encoding ‖ signature`; the id is recomputed, so a mismatch cannot be claimed.
     public init(wireBytes bytes: [UInt8]) throws(VellumError) {
@@ -58,6 +65,7 @@ public struct ByteReader {
 public struct ByteWriter {
     public private(set) var bytes: [UInt8] = []
     public init() {}
+    public mutating func reserve(_ count: Int) { bytes.reserveCapacity(bytes.count + count) }
     public mutating func append(_ b: [UInt8]) { bytes += b }
     public mutating func uint8(_ v: UInt8) { bytes.append(v) }
     public mutating func uint32(_ v: UInt32) { withUnsafeBytes(of: v.bigEndian) { bytes += $0 } }

@@ -8,7 +8,7 @@ public enum EntryVerifier {
     /// feed's own did:key). A status entry always speaks of the feed's own credential
     /// (`VerifiedEntry.credentialKey`), so it needs no check here. `signatureVouched`: a
     /// checkpoint in the same batch vouches for the signature (`vouched`), so it is not checked.
-    public static func verifyContents(_ entry: Entry, signatureVouched: Bool = false) throws(VellumError) -> VerifiedEntry {
+    public static func verifyContents(_ entry: Entry, signatureVouched: Bool = false, feedDID: String? = nil) throws(VellumError) -> VerifiedEntry {
         let u = entry.unsigned
         guard u.seq >= 1 else { throw VellumError(.invalidEntry, "entry \(entry.id): seq must start at 1") }
         guard u.payload.count <= UnsignedEntry.maximumPayloadSize else {
@@ -29,7 +29,7 @@ public enum EntryVerifier {
             throw VellumError(.invalidEntry, "entry \(entry.id): signature is \(entry.signature.count) bytes, not 64")
         }
         let payload = try EntryPayload(kind: u.kind, bytes: u.payload)
-        let feedDID = entry.feed.didKey.did
+        let feedDID = feedDID ?? entry.feed.didKey.did
         switch payload {
         case .issue(let issue):
             guard issue.issuer.utf8.elementsEqual(feedDID.utf8) else {
@@ -80,8 +80,12 @@ public enum EntryVerifier {
     /// Signatures that a checkpoint in the batch vouches for are not checked one by one.
     public static func verifyContents(_ entries: [Entry]) async throws(VellumError) -> [VerifiedEntry] {
         let vouched = vouched(entries)
-        let results = await Parallel.map(Array(entries.indices)) { i -> Result<VerifiedEntry, VellumError> in
-            do throws(VellumError) { return .success(try verifyContents(entries[i], signatureVouched: vouched.contains(i))) } catch { return .failure(error) }
+        var dids: [FeedKey: String] = [:]  // one base58 encoding per feed, not per entry
+        for e in entries where dids[e.feed] == nil { dids[e.feed] = e.feed.didKey.did }
+        let results = await Parallel.map(Array(entries.indices)) { [dids] i -> Result<VerifiedEntry, VellumError> in
+            do throws(VellumError) {
+                return .success(try verifyContents(entries[i], signatureVouched: vouched.contains(i), feedDID: dids[entries[i].feed]))
+            } catch { return .failure(error) }
         }
         var verified: [VerifiedEntry] = []
         verified.reserveCapacity(entries.count)

@@ -113,6 +113,8 @@ public struct SyncSession: Sendable {
     public init(firstRequestID: UInt32) { nextID = firstRequestID }
 
     public var isFinished: Bool { phase == .done }
+    /// Whether the round is pulling entries (a reply now is a batch to store).
+    public var isPulling: Bool { phase == .pull }
 
     /// Opens the round: our heads.
     public mutating func start(_ replica: some SyncReplica) throws(VellumError) -> [Directive] {

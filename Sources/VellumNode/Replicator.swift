@@ -198,6 +198,9 @@ public actor Replicator {
         var session = SyncSession(firstRequestID: UInt32.random(in: 1...UInt32.max))
         var directives = try session.start(replica)
         var inbound = stream.makeAsyncIterator()
+        // A batch is verified (on every core) as soon as it is accepted, while the one before
+        // it is still being stored: keyed by its first entry's id.
+        var verifying: [EntryID: Task<Result<[VerifiedEntry], VellumError>, Never>] = [:]
         while true {
             while !directives.isEmpty {
                 switch directives.removeFirst() {
@@ -205,7 +208,7 @@ public actor Replicator {
                     transmit(message, requestID: id, on: socket, events: events)
                 case .store(let entries):
                     let added: Int
-                    do { added = try await store(entries) } catch let error as VellumError where error.code != .storage && error.code != .io {
+                    do { added = try await store(entries, verified: entries.first.flatMap { verifying.removeValue(forKey: $0.id) }) } catch let error as VellumError where error.code != .storage && error.code != .io {
                         // Entries we asked for that do not verify: counted against the peer.
                         reject(key, error.message, kind: error.code.rawValue)
                         throw error
@@ -233,7 +236,13 @@ public actor Replicator {
             }
             guard let event = await inbound.next(isolation: self) else { throw VellumError(.io, "shutting down") }
             switch event {
-            case .reply(let id, let message): directives = try session.onReply(requestID: id, message: message, replica: replica)
+            case .reply(let id, let message):
+                directives = try session.onReply(requestID: id, message: message, replica: replica)
+                if case .entries(let entries) = message, let first = entries.first, session.isPulling,
+                    !directives.contains(where: { if case .drop = $0 { true } else { false } })
+                {
+                    verifying[first.id] = Self.verify(entries)
+                }
             case .timeout(let id): directives = session.onTimeout(requestID: id)
             }
         }
@@ -368,12 +377,20 @@ public actor Replicator {
     }
 
     /// Verifies entries (signatures on every core, off this actor, so it keeps serving peers
-    /// meanwhile), then links and stores them; returns how many were new.
-    private func store(_ entries: [Entry]) async throws -> Int {
-        let contents = await Task.detached { () -> Result<[VerifiedEntry], VellumError> in
+    /// meanwhile), then links and stores them; returns how many were new. `verified`: the same
+    /// batch's verification, started when it arrived; used if it covers exactly these entries
+    /// (the session may have set some aside since).
+    private func store(_ entries: [Entry], verified: Task<Result<[VerifiedEntry], VellumError>, Never>? = nil) async throws -> Int {
+        var contents = await verified?.value
+        if case .success(let done)? = contents, !done.map(\.id).elementsEqual(entries.map(\.id)) { contents = nil }
+        if contents == nil { contents = await Self.verify(entries).value }
+        return try node.importVerified(try contents!.get()).added
+    }
+
+    private static func verify(_ entries: [Entry]) -> Task<Result<[VerifiedEntry], VellumError>, Never> {
+        Task.detached {
             do throws(VellumError) { return .success(try await EntryVerifier.verifyContents(entries)) } catch { return .failure(error) }
-        }.value
-        return try node.importVerified(try contents.get()).added
+        }
     }
 
     private func recordFork(_ a: Entry, _ b: Entry, from peer: String) throws {

@@ -74,6 +74,28 @@ sqlite3_finalize(stmt)
 sqlite3_close(db)
 print(String(format: "raw SQLite insert (1 row, WAL):   %10.0f /s", insertRate))
 
+// Limit 2b: raw SQLite inserts of 700-byte rows (an entry's size) keyed by a random 32-byte id,
+// all in one WAL transaction: what storing a replicated entry costs at the least.
+var db700: OpaquePointer?
+sqlite3_open(sqliteDir + "/raw700.sqlite", &db700)
+sqlite3_exec(db700, "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; CREATE TABLE t (id BLOB PRIMARY KEY, row BLOB)", nil, nil, nil)
+var stmt700: OpaquePointer?
+sqlite3_prepare_v2(db700, "INSERT INTO t VALUES (?,?)", -1, &stmt700, nil)
+let row700 = [UInt8](repeating: 0x62, count: 700 - 32)
+let rowRate = await rate(count) {
+    sqlite3_exec(db700, "BEGIN", nil, nil, nil)
+    for i in 0..<count {
+        sqlite3_reset(stmt700)
+        sqlite3_bind_blob(stmt700, 1, messages[i], 32, csqlite_transient())
+        sqlite3_bind_blob(stmt700, 2, row700, Int32(row700.count), csqlite_transient())
+        sqlite3_step(stmt700)
+    }
+    sqlite3_exec(db700, "COMMIT", nil, nil, nil)
+}
+sqlite3_finalize(stmt700)
+sqlite3_close(db700)
+print(String(format: "raw SQLite insert (700 B, 1 txn): %10.0f /s", rowRate))
+
 // Limit for issuance: two signatures and one row per credential.
 let limit = 1 / (2 / signRate + 1 / insertRate)
 print(String(format: "limit: 2 signatures + 1 row:      %10.0f /s", limit))
@@ -161,12 +183,23 @@ for (name, dir) in [("B", bDir), ("C", cDir)] {
         }
     }
     await client.shutdown()
+    if name == "C" {
+        // Disk per replicated entry: the fresh replica issued nothing, so its ledger file is
+        // what replication costs, next to the entries' own wire size.
+        let store = try LedgerStore(path: NodeDirectory(path: dir).ledgerPath, create: false)
+        try store.checkpoint()
+        var entries = 0, wire = 0
+        try store.forEachEntry { entries += 1; wire += $0.wireBytes.count }
+        let size = (try FileManager.default.attributesOfItem(atPath: NodeDirectory(path: dir).ledgerPath)[.size] as? Int) ?? 0
+        let perEntry = Double(size) / Double(entries), wirePerEntry = Double(wire) / Double(entries)
+        print(String(format: "disk per replicated entry:        %10.0f bytes  (%.2f × its %.0f-byte wire size; target <= 900 bytes or <= 1.5×)", perEntry, perEntry / wirePerEntry, wirePerEntry))
+    }
     if name == "B" {
         let overhead = total.bytesSent + total.bytesReceived - tenBytes
         print("reconcile \(count) shared + 10 new:  \(total.pulled) pulled, \(total.roundTrips) round trips, \(total.bytesSent + total.bytesReceived) bytes (\(overhead) beyond the 10 entries)")
     } else {
         let catchUp = Double(total.pulled) / elapsed
-        print(String(format: "catch-up of a fresh node:         %10.0f entries/s  (%.2f of raw verify; %d entries, %d round trips)", catchUp, catchUp / verifyRate, total.pulled, total.roundTrips))
+        print(String(format: "catch-up of a fresh node:         %10.0f entries/s  (%.2f of raw 700 B SQLite inserts, %.2f of raw verify; %d entries, %d round trips)", catchUp, catchUp / rowRate, catchUp / verifyRate, total.pulled, total.roundTrips))
     }
 }
 await serverA.shutdown()

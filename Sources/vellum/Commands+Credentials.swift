@@ -9,7 +9,8 @@ struct Issue: AsyncVellumCommand {
         discussion: """
             One credential: --subject and --achievement; the credential goes to --out or standard output and its \
             id to standard output (standard error when the credential itself goes there).
-            Bulk: --csv FILE --out-dir DIR; the header names the columns with the flag names \
+            Bulk: --csv FILE and either --out-dir DIR (one file per credential and manifest.csv) or --out FILE.jsonl \
+            (one credential per line, in row order); the header names the columns with the flag names \
             (subject, achievement, achievement-type, description, criteria, valid-until).
             """)
     @OptionGroup var data: DataOptions
@@ -22,16 +23,17 @@ struct Issue: AsyncVellumCommand {
     @Option(help: "How it is earned (criteria narrative).") var criteria: String?
     @Option(name: .customLong("valid-until"), help: "Expiry: an ISO 8601 date (end of that day, UTC) or date-time.")
     var validUntil: String?
-    @Option(help: "Write the credential to FILE.") var out: String?
+    @Option(help: "Write the credential to FILE; with --csv, every credential to FILE.jsonl, one per line.") var out: String?
     @Option(help: "Bulk: a CSV file with a header line.") var csv: String?
     @Option(name: .customLong("out-dir"), help: "Bulk: the directory that receives one credential file per row.")
     var outDir: String?
 
     func validate() throws {
         if csv != nil {
-            guard outDir != nil else { throw ValidationError("--csv needs --out-dir DIR") }
-            guard subject == nil, achievement == nil, out == nil else {
-                throw ValidationError("--csv takes its subjects and achievements from the file; drop --subject/--achievement/--out")
+            guard (outDir != nil) != (out != nil) else { throw ValidationError("--csv needs --out-dir DIR or --out FILE.jsonl (one of them)") }
+            if let out, !out.hasSuffix(".jsonl") { throw ValidationError("with --csv, --out names a JSON Lines file: FILE.jsonl") }
+            guard subject == nil, achievement == nil else {
+                throw ValidationError("--csv takes its subjects and achievements from the file; drop --subject/--achievement")
             }
         } else {
             guard subject != nil, achievement != nil else { throw ValidationError("give --subject and --achievement, or --csv FILE") }
@@ -40,7 +42,7 @@ struct Issue: AsyncVellumCommand {
     }
 
     func execute() async throws {
-        if let csv, let outDir { return try await bulk(csv: csv, outDir: outDir) }
+        if let csv { return try await bulk(csv: csv) }
         let request = CredentialRequest(
             subject: subject!, achievementName: achievement!, achievementType: achievementType, description: description,
             criteria: criteria, validUntil: try validUntil.map(BulkIssuance.parseValidUntil))
@@ -59,42 +61,85 @@ struct Issue: AsyncVellumCommand {
         }
     }
 
-    func bulk(csv: String, outDir: String) async throws {
+    func bulk(csv: String) async throws {
         let text = String(decoding: try readInput(csv), as: UTF8.self)
         let rows = try BulkIssuance.rows(csv: text, file: csv, now: Node.systemClock())
         let node = try data.open()
-        do {
-            try FileManager.default.createDirectory(atPath: outDir, withIntermediateDirectories: true)
-        } catch {
-            throw VellumError(.io, "cannot create \(outDir): \(error.localizedDescription)")
-        }
+        var sink = try BulkOutput(outDir: outDir, jsonl: out)
         let progress = ProgressBar(total: rows.count, label: "issuing", enabled: Terminal.stderrIsTerminal && !output.json)
         let started = Date()
-        var manifest = "line,credential,file\n"
         var done = 0
         try await node.issue(rows.map(\.request)) { batch in
-            // File creation is slow on some filesystems: write a batch's files on every core.
-            let names = batch.map { $0.id.replacingOccurrences(of: "urn:uuid:", with: "") + ".json" }
-            let failures = await Parallel.map(Array(zip(batch, names)), chunk: 32) { credential, file -> String? in
-                do { try createFile(credential.document.prettyString + "\n", at: outDir + "/" + file) } catch {
-                    return "\(error)"
-                }
-                return nil
-            }
-            if let failure = failures.compactMap({ $0 }).first { throw VellumError(.io, failure) }
-            for (credential, file) in zip(batch, names) {
-                manifest += "\(rows[done].line),\(credential.id),\(file)\n"
-                done += 1
-            }
+            try await sink.write(batch, lines: rows[done..<(done + batch.count)].map(\.line))
+            done += batch.count
             progress.update(done)
         }
         progress.finish()
-        try writeOutput(manifest, to: outDir + "/manifest.csv", replace: true)
+        try sink.finish()
         let seconds = Date().timeIntervalSince(started)
         if output.json {
-            Terminal.print(["issued": .number(Double(done)), "outDir": .string(outDir), "manifest": .string(outDir + "/manifest.csv"), "seconds": .number((seconds * 1000).rounded() / 1000)])
+            var report: [String: JSON] = ["issued": .number(Double(done)), "seconds": .number((seconds * 1000).rounded() / 1000)]
+            if let outDir { report["outDir"] = .string(outDir) }
+            report[out == nil ? "manifest" : "out"] = .string(sink.summaryPath)
+            Terminal.print(.object(report))
+        } else if let outDir {
+            print("issued \(done) credentials into \(outDir) in \(String(format: "%.2f", seconds)) s (manifest: \(sink.summaryPath))")
         } else {
-            print("issued \(done) credentials into \(outDir) in \(String(format: "%.2f", seconds)) s (manifest: \(outDir)/manifest.csv)")
+            print("issued \(done) credentials into \(sink.summaryPath) in \(String(format: "%.2f", seconds)) s")
+        }
+    }
+}
+
+/// Where `vellum issue --csv` puts what it issued: one file per credential and a manifest
+/// (`--out-dir`), or one JSON Lines file (`--out FILE.jsonl`), written a batch at a time.
+struct BulkOutput {
+    let outDir: String?
+    let jsonl: FileHandle?
+    let summaryPath: String
+    private var manifest = "line,credential,file\n"
+
+    init(outDir: String?, jsonl: String?) throws {
+        self.outDir = outDir
+        if let jsonl {
+            let fd = open(jsonl, O_WRONLY | O_CREAT | O_EXCL, 0o644)
+            guard fd >= 0 else {
+                throw VellumError(errno == EEXIST ? .conflict : .io, "cannot create \(jsonl): \(String(cString: strerror(errno)))")
+            }
+            self.jsonl = FileHandle(fileDescriptor: fd, closeOnDealloc: true)
+            summaryPath = jsonl
+        } else {
+            let dir = outDir!
+            do { try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true) } catch {
+                throw VellumError(.io, "cannot create \(dir): \(error.localizedDescription)")
+            }
+            self.jsonl = nil
+            summaryPath = dir + "/manifest.csv"
+        }
+    }
+
+    mutating func write(_ batch: [IssuedCredential], lines: [Int]) async throws {
+        if let jsonl {
+            var bytes: [UInt8] = []
+            for credential in batch { bytes += credential.canonicalDocument + [0x0A] }
+            do { try jsonl.write(contentsOf: bytes) } catch { throw VellumError(.io, "cannot write \(summaryPath): \(error.localizedDescription)") }
+            return
+        }
+        let dir = outDir!
+        // File creation is slow on some filesystems: write a batch's files on every core.
+        let names = batch.map { $0.id.replacingOccurrences(of: "urn:uuid:", with: "") + ".json" }
+        let failures = await Parallel.map(Array(zip(batch, names)), chunk: 32) { credential, file -> String? in
+            do { try createFile(credential.document.prettyString + "\n", at: dir + "/" + file) } catch { return "\(error)" }
+            return nil
+        }
+        if let failure = failures.compactMap({ $0 }).first { throw VellumError(.io, failure) }
+        for (line, (credential, file)) in zip(lines, zip(batch, names)) { manifest += "\(line),\(credential.id),\(file)\n" }
+    }
+
+    func finish() throws {
+        if let jsonl {
+            do { try jsonl.synchronize() } catch { throw VellumError(.io, "cannot write \(summaryPath): \(error.localizedDescription)") }
+        } else {
+            try writeOutput(manifest, to: summaryPath, replace: true)
         }
     }
 }

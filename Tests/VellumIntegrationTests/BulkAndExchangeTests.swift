@@ -34,6 +34,32 @@ struct BulkAndExchangeTests {
         #expect(audit.code == 0 && audit.json["credentials"] == 10_000)
     }
 
+    @Test("--csv with --out FILE.jsonl: one credential per line in row order, each verifies; an existing file is not replaced")
+    func bulkJSONLines() throws {
+        let scratch = try Scratch()
+        let node = try scratch.initializedNode()
+        var csv = "subject,achievement\n"
+        for i in 0..<2_500 { csv += "student\(i)@example.edu,Course \(i % 7)\n" }
+        try scratch.write("cohort.csv", csv)
+        let r = try node.run(["issue", "--csv", scratch.file("cohort.csv"), "--out", scratch.file("cohort.jsonl"), "--json"], timeout: 300)
+        #expect(r.code == 0, "\(r.stderr)")
+        #expect(r.json["issued"] == 2_500 && r.json["out"]?.stringValue == scratch.file("cohort.jsonl"))
+        let lines = try scratch.read("cohort.jsonl").split(separator: "\n")
+        #expect(lines.count == 2_500)
+        let credentials = try lines.map { try JSON(parsing: Array($0.utf8)) }
+        #expect(credentials[0]["credentialSubject"]?["id"]?.stringValue == "mailto:student0@example.edu")
+        #expect(credentials[2_499]["credentialSubject"]?["id"]?.stringValue == "mailto:student2499@example.edu")
+        try scratch.write("one.json", String(lines[1_234]))
+        #expect(try node.run(["verify", scratch.file("one.json")]).code == 0)
+
+        let before = try node.digest()
+        let again = try node.run(["issue", "--csv", scratch.file("cohort.csv"), "--out", scratch.file("cohort.jsonl")])
+        #expect(again.code != 0 && again.stderr.contains("cohort.jsonl"), "\(again.stderr)")
+        let wrongName = try node.run(["issue", "--csv", scratch.file("cohort.csv"), "--out", scratch.file("cohort.json")])
+        #expect(wrongName.code != 0 && wrongName.stderr.contains("FILE.jsonl"), "\(wrongName.stderr)")
+        #expect(try node.digest() == before)
+    }
+
     @Test("a bad row names FILE:LINE and nothing is issued", arguments: [
         ("subject,achievement\nalice@example.edu,Intro\nbob@example.edu,\n", ":3:", "achievement name is empty"),
         ("subject,achievement,valid-until\nalice@example.edu,Intro,2030-01-01\n\"carol,Intro,2030-01-01\n", ":3:", "never closed"),
