@@ -66,6 +66,9 @@ public struct SyncSession: Sendable {
     /// What a request in flight expects as its answer.
     enum Expectation: Sendable, Equatable {
         case heads
+        /// Our own summary, to compare the peer's with.
+        case summary(HeadsSummary)
+        case headsIn(UInt64)
         case suspect(FeedHead)
         case forkEvidence
         case want([WantRange])
@@ -74,6 +77,8 @@ public struct SyncSession: Sendable {
         var request: String {
             switch self {
             case .heads: "HEADS"
+            case .summary: "SUMMARY"
+            case .headsIn: "HEADS-IN"
             case .suspect, .want: "WANT"
             case .forkEvidence: "FORK"
             case .push: "ENTRIES"
@@ -92,6 +97,10 @@ public struct SyncSession: Sendable {
     private var outstanding: [UInt32: Expectation] = [:]
     private(set) var phase = Phase.idle
     private var theirs: [FeedHead] = []
+    /// The buckets (`HeadsSummary`) this round compares; all of them unless summaries showed
+    /// that only some differ.
+    private var scope: UInt64 = .max
+    private let summarize: Bool
     private var suspects: [FeedHead] = []
     private var evidence: [(Entry, Entry)] = []
     /// Forks this round proved (the shell records them; they go out with the held evidence).
@@ -110,7 +119,12 @@ public struct SyncSession: Sendable {
 
     /// `firstRequestID` should be unpredictable (the shell draws it at random); ids then count
     /// up from it, skipping 0.
-    public init(firstRequestID: UInt32) { nextID = firstRequestID }
+    /// `summarize`: open with a `SUMMARY` (one round trip when in sync, then only the differing
+    /// buckets' heads), as the replicator does; otherwise with every head (`HEADS`).
+    public init(firstRequestID: UInt32, summarize: Bool = false) {
+        nextID = firstRequestID
+        self.summarize = summarize
+    }
 
     public var isFinished: Bool { phase == .done }
     /// Whether the round is pulling entries (a reply now is a batch to store).
@@ -120,7 +134,12 @@ public struct SyncSession: Sendable {
     public mutating func start(_ replica: some SyncReplica) throws(VellumError) -> [Directive] {
         guard phase == .idle else { return [] }
         phase = .heads
-        return [send(.heads(try replica.heads().values.sorted { $0.feed < $1.feed }), expecting: .heads)]
+        let heads = try replica.heads().values.sorted { $0.feed < $1.feed }
+        if summarize {
+            let ours = HeadsSummary(heads)
+            return [send(.summary(ours.request), expecting: .summary(ours))]
+        }
+        return [send(.heads(heads), expecting: .heads)]
     }
 
     /// A reply arrived on the session's connection.
@@ -135,12 +154,21 @@ public struct SyncSession: Sendable {
         }
         switch (expected, message) {
         case (.heads, .heads(let heads)):
-            theirs = heads
-            // Each suspect costs a round trip: a peer that claims many divergent heads gets a
-            // few checked per round, not a round that never ends.
-            suspects = Array(Reconciliation.divergent(remote: heads, localID: { try? replica.entry(feed: $0, seq: $1)?.id }).prefix(Self.maxSuspectsPerRound))
-            phase = .suspects
-            return try nextSuspect(replica)
+            return try compare(heads, replica)
+        case (.summary(let ours), .summary(let summary)):
+            guard summary.buckets.count == HeadsSummary.bucketCount else { return violation("peer answered SUMMARY without its bucket digests") }
+            if summary.root == ours.root {
+                // The same heads: nothing to pull or push, every feed is caught up; fork
+                // evidence still goes out, as in every round.
+                return try compare(try replica.heads().values.sorted { $0.feed < $1.feed }, replica)
+            }
+            let differing = ours.differing(from: summary)
+            scope = differing == 0 ? .max : differing  // equal truncated digests, unequal roots: compare all
+            let mine = try scoped(replica.heads()).values.sorted { $0.feed < $1.feed }
+            return [send(.headsIn(buckets: scope, mine), expecting: .headsIn(scope))]
+        case (.headsIn(let asked), .headsIn(let buckets, let heads)):
+            guard buckets == asked else { return violation("peer answered HEADS-IN for other buckets than asked") }
+            return try compare(heads, replica)
         case (.suspect(let head), .entries(let got)):
             var out: [Directive] = []
             if let theirEntry = got.first, got.count == 1, theirEntry.feed == head.feed, theirEntry.seq == head.seq,
@@ -167,8 +195,14 @@ public struct SyncSession: Sendable {
             received.append(entries)
             return try pumpPull(replica)
         case (.push(let count), .heads(let updated)):
-            let progressed = updated.reduce(0) { $0 + Int($1.seq) } > theirs.reduce(0) { $0 + Int($1.seq) }
-            theirs = updated
+            // The peer answers with its heads of the feeds pushed (an older one, with all).
+            var merged = Dictionary(theirs.map { ($0.feed, $0) }, uniquingKeysWith: { a, _ in a })
+            var progressed = false
+            for h in updated where h.seq > merged[h.feed]?.seq ?? 0 {
+                merged[h.feed] = h
+                progressed = true
+            }
+            theirs = merged.values.sorted { $0.feed < $1.feed }
             report.pushed += count
             var out: [Directive] = [.progress(moved: report.pulled + report.pushed, of: toPull + toPush)]
             if progressed { out += try nextPush(replica) } else { out += try finish(replica) }
@@ -206,6 +240,21 @@ public struct SyncSession: Sendable {
 
     // MARK: steps
 
+    /// The peer's heads (of the buckets in scope) arrived: find suspects, then pull and push.
+    private mutating func compare(_ heads: [FeedHead], _ replica: some SyncReplica) throws(VellumError) -> [Directive] {
+        theirs = heads
+        // Each suspect costs a round trip: a peer that claims many divergent heads gets a
+        // few checked per round, not a round that never ends.
+        suspects = Array(Reconciliation.divergent(remote: heads, localID: { try? replica.entry(feed: $0, seq: $1)?.id }).prefix(Self.maxSuspectsPerRound))
+        phase = .suspects
+        return try nextSuspect(replica)
+    }
+
+    /// Our heads in the buckets this round compares.
+    private func scoped(_ heads: [FeedKey: FeedHead]) -> [FeedKey: FeedHead] {
+        scope == .max ? heads : heads.filter { scope & HeadsSummary.bit($0.key) != 0 }
+    }
+
     private mutating func send(_ message: SyncMessage, expecting: Expectation) -> Directive {
         if nextID == 0 { nextID = 1 }  // 0 is what a confused peer would answer with
         let id = nextID
@@ -232,7 +281,7 @@ public struct SyncSession: Sendable {
             let head = suspects.removeFirst()
             return [send(.want([WantRange(feed: head.feed, fromSeq: head.seq, limit: 1)]), expecting: .suspect(head))]
         }
-        let local = try replica.heads()
+        let local = scoped(try replica.heads())
         let remoteSeqs = Dictionary(theirs.map { ($0.feed, $0.seq) }, uniquingKeysWith: max)
         toPull = theirs.reduce(0) { sum, h in sum + Int(h.seq - min(h.seq, local[h.feed]?.seq ?? 0)) }
         toPush = local.values.reduce(0) { sum, h in sum + Int(h.seq - min(h.seq, remoteSeqs[h.feed] ?? 0)) }
@@ -294,7 +343,7 @@ public struct SyncSession: Sendable {
     private mutating func nextPush(_ replica: some SyncReplica) throws(VellumError) -> [Directive] {
         phase = .push
         let quarantined = try replica.quarantinedFeeds().union(excluded)
-        let gives = Reconciliation.gives(local: try replica.heads(), remote: theirs, limit: Self.batchLimit, quarantined: quarantined)
+        let gives = Reconciliation.gives(local: scoped(try replica.heads()), remote: theirs, limit: Self.batchLimit, quarantined: quarantined)
         let batch = gives.isEmpty ? [] : try replica.entries(for: gives)
         guard !batch.isEmpty else { return try finish(replica) }
         return [send(.entries(batch), expecting: .push(batch.count))]

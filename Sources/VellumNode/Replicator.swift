@@ -195,7 +195,7 @@ public actor Replicator {
             events.finish()
         }
         let replica = StoreReplica(store: node.store)
-        var session = SyncSession(firstRequestID: UInt32.random(in: 1...UInt32.max))
+        var session = SyncSession(firstRequestID: UInt32.random(in: 1...UInt32.max), summarize: true)
         var directives = try session.start(replica)
         var inbound = stream.makeAsyncIterator()
         // A batch is verified (on every core) as soon as it is accepted, while the one before
@@ -344,20 +344,30 @@ public actor Replicator {
         case .heads(let theirs):
             try markCaughtUp(with: theirs)
             return .heads(try ourHeads())
+        case .summary(let theirs):
+            let ours = HeadsSummary(try ourHeads())
+            if theirs.root == ours.root {
+                try node.store.markHeard(Array(try node.store.heads().keys), at: Node.systemClock().millisecondsSinceEpoch)
+            }
+            return .summary(ours)
+        case .headsIn(let buckets, let theirs):
+            try markCaughtUp(with: theirs)
+            return .headsIn(buckets: buckets, try ourHeads().filter { buckets & HeadsSummary.bit($0.feed) != 0 })
         case .want(let ranges):
             return .entries(try replica.entries(for: ranges))
         case .entries(let entries):
             let (clean, forks) = try Reconciliation.screen(entries, against: replica)
             for (mine, theirs) in forks { try recordFork(mine, theirs, from: peer) }
             if !clean.isEmpty { _ = try await store(clean) }
-            return .heads(try ourHeads())
+            let pushed = Set(entries.map(\.feed))
+            return .heads(try ourHeads().filter { pushed.contains($0.feed) })
         case .fork(let a, let b):
             // One pair per feed is kept: evidence for a feed already quarantined costs no checks.
             if try !node.store.quarantinedFeeds().contains(a.feed) {
                 try Reconciliation.verifyFork(a, b)
                 try recordFork(a, b, from: peer)
             }
-            return .heads(try ourHeads())
+            return .heads(try ourHeads().filter { $0.feed == a.feed })
         case .error:
             throw VellumError(.invalidInput, "ERROR is not a request")
         }

@@ -95,6 +95,8 @@ struct ReplyBindingTests {
             switch message {
             case .heads, .entries, .fork: await liar.send(.heads([]), requestID: id, to: request.routingID)
             case .want: await liar.send(.entries([]), requestID: id, to: request.routingID)
+            case .summary: await liar.send(.summary(HeadsSummary([FeedHead]())), requestID: id, to: request.routingID)
+            case .headsIn(let buckets, _): await liar.send(.headsIn(buckets: buckets, []), requestID: id, to: request.routingID)
             case .error: break
             }
         }

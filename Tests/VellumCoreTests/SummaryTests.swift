@@ -1,0 +1,109 @@
+@preconcurrency import Crypto
+import Testing
+import VellumCore
+
+/// Anti-entropy by summary (Docs/PROTOCOL.md): replicas in sync agree in one round trip of
+/// well under a kilobyte; when they differ, only the differing buckets' heads travel.
+@Suite("Summaries: idle anti-entropy costs one round trip")
+struct SummaryTests {
+    /// What a serving replica answers (the pure part of `Replicator.answer`).
+    static func answer(_ message: SyncMessage, _ server: inout MemoryReplica) -> SyncMessage {
+        let heads = server.heads().values.sorted { $0.feed < $1.feed }
+        switch message {
+        case .heads: return .heads(heads)
+        case .summary: return .summary(HeadsSummary(heads))
+        case .headsIn(let buckets, _): return .headsIn(buckets: buckets, heads.filter { buckets & HeadsSummary.bit($0.feed) != 0 })
+        case .want(let ranges): return .entries(server.entries(for: ranges))
+        case .entries(let entries):
+            server.add(entries)
+            let pushed = Set(entries.map(\.feed))
+            return .heads(server.heads().values.filter { pushed.contains($0.feed) }.sorted { $0.feed < $1.feed })
+        case .fork, .error: return .heads([])
+        }
+    }
+
+    /// Runs one round to its end; returns the report and the bytes both ways.
+    static func round(_ client: inout MemoryReplica, _ server: inout MemoryReplica) throws -> (SyncReport, bytes: Int) {
+        var session = SyncSession(firstRequestID: 1, summarize: true)
+        var directives = try session.start(client)
+        var bytes = 0
+        while !directives.isEmpty {
+            let d = directives.removeFirst()
+            switch d {
+            case .send(let message, let id):
+                let reply = answer(message, &server)
+                bytes += message.frames(requestID: id).reduce(0) { $0 + $1.count } + reply.frames(requestID: id).reduce(0) { $0 + $1.count }
+                directives += try session.onReply(requestID: id, message: reply, replica: client)
+            case .store:
+                let added = client.apply([d])!
+                directives += try session.onStored(added: added, replica: client)
+            case .finished(let report): return (report, bytes)
+            case .fail(let error): throw error
+            default: continue
+            }
+        }
+        Issue.record("the round never finished")
+        return (SyncReport(), bytes)
+    }
+
+    /// `count` feeds of one entry each.
+    static func feeds(_ count: Int) throws -> [Entry] {
+        try (0..<count).flatMap { i in try feed(1, tag: "f\(i)") }
+    }
+
+    @Test("1,000 feeds in sync: one round trip, under 1 KB, and every feed caught up")
+    func inSync() throws {
+        let entries = try Self.feeds(1000)
+        var a = MemoryReplica(entries), b = MemoryReplica(entries)
+        let (report, bytes) = try Self.round(&a, &b)
+        #expect(report.roundTrips == 1)
+        #expect(bytes < 1024, "\(bytes) bytes")
+        var session = SyncSession(firstRequestID: 1, summarize: true)
+        let start = try session.start(a)
+        guard case .send(.summary(let ours), 1)? = start.first else { Issue.record("no SUMMARY"); return }
+        let end = try session.onReply(requestID: 1, message: .summary(HeadsSummary(b.heads().values)), replica: a)
+        #expect(end.first == .markHeard(a.heads().keys.sorted()))
+        #expect(ours.buckets.isEmpty)
+    }
+
+    @Test("one feed of 1,000 differs: it alone moves, and the bytes follow the differing bucket, not every feed")
+    func oneDiffers() throws {
+        let shared = try Self.feeds(1000)
+        let extra = try feed(3, tag: "new")
+        var a = MemoryReplica(shared), b = MemoryReplica(shared + extra)
+        let (report, bytes) = try Self.round(&a, &b)
+        #expect(report.pulled == 3 && report.pushed == 0)
+        #expect(a.heads() == b.heads())
+        let entryBytes = extra.reduce(0) { $0 + $1.wireBytes.count }
+        // Every head both ways would be 2 × 72 KB; a bucket holds about 1,000/64 of them.
+        #expect(bytes - entryBytes < 8_000, "\(bytes - entryBytes) bytes beyond the entries")
+        // And the next round is idle again.
+        #expect(try Self.round(&a, &b).0.roundTrips == 1)
+    }
+
+    @Test("both sides hold feeds the other lacks, in many buckets: one round converges them both ways")
+    func bothWays() throws {
+        let shared = try Self.feeds(200)
+        let onlyA = try Self.feeds(40), onlyB = try Self.feeds(40)
+        var a = MemoryReplica(shared + onlyA), b = MemoryReplica(shared + onlyB)
+        var grown = MemoryReplica(shared)
+        grown.add(try feed(5, tag: "grow"))
+        a.add(grown.feeds.values.flatMap { $0 })
+        let (report, _) = try Self.round(&a, &b)
+        #expect(report.pulled == 40 && report.pushed == 45)
+        #expect(a.heads() == b.heads())
+    }
+
+    @Test("a summary with a wrong number of buckets, or HEADS-IN with a head outside its buckets, does not decode")
+    func malformed() throws {
+        let heads = MemoryReplica(try Self.feeds(20)).heads().values.sorted { $0.feed < $1.feed }
+        var body = SyncMessage.summary(HeadsSummary(heads)).frames(requestID: 9)
+        body[1][36] = 3  // the bucket count byte
+        #expect(throws: VellumError.self) { _ = try SyncMessage.decode(body) }
+        let outside = heads.first!
+        let wrong = SyncMessage.headsIn(buckets: ~HeadsSummary.bit(outside.feed), [outside]).frames(requestID: 9)
+        #expect(throws: VellumError.self) { _ = try SyncMessage.decode(wrong) }
+        let fine = SyncMessage.headsIn(buckets: HeadsSummary.bit(outside.feed), [outside])
+        #expect(try SyncMessage.decode(fine.frames(requestID: 9)).message == fine)
+    }
+}
