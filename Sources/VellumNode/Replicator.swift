@@ -451,5 +451,8 @@ public struct ReplicatorService: Service {
         let replicator = self.replicator
         await cancelWhenGracefulShutdown { await replicator.run() }
         await replicator.shutdown()
+        // What this node's replication cost, for Scripts/converge and anyone reading the log.
+        let (sent, received) = await (replicator.bytesSent, replicator.bytesReceived)
+        replicator.log("replication: sent \(sent) bytes, received \(received) bytes")
     }
 }

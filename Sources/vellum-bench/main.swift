@@ -35,7 +35,9 @@ default:
     break
 }
 
-let count = Int(CommandLine.arguments.dropFirst().first ?? "") ?? 100_000
+// `--smoke`: every figure at a tiny size (Scripts/test runs it, so the benchmarks cannot rot).
+let smoke = CommandLine.arguments.contains("--smoke")
+let count = smoke ? 300 : Int(CommandLine.arguments.dropFirst().first ?? "") ?? 100_000
 let cores = ProcessInfo.processInfo.activeProcessorCount
 print("vellum bench: \(count) credentials, \(cores) cores")
 
@@ -136,7 +138,7 @@ let hostile: [(String, [UInt8])] = [
     ("a 1,000,000-digit number", Array(("{\"n\":1" + String(repeating: "7", count: 1_000_000) + "}").utf8)),
 ]
 for (what, body) in hostile {
-    let runs = 20
+    let runs = smoke ? 2 : 20
     let handled = try await seconds {
         for _ in 0..<runs {
             guard let json = try? JSON(parsing: body, maximumValues: VellumAPI.maxBodyValues) else { continue }
@@ -204,4 +206,35 @@ for (name, dir) in [("B", bDir), ("C", cDir)] {
 }
 await serverA.shutdown()
 for dir in [nodeDir, bDir, cDir] { try? FileManager.default.removeItem(atPath: dir) }
+
+// Idle anti-entropy: two replicas holding the same 1,000 feeds, one round over CURVE; then the
+// same after one feed grew on one side (the cost follows the differing feeds).
+let feedCount = smoke ? 50 : 1000
+let feedsEntries: [Entry] = (0..<feedCount).flatMap { i -> [Entry] in
+    let key = Curve25519.Signing.PrivateKey()
+    var writer = FeedWriter(key: key, head: nil, clock: HLC(rawValue: 0))
+    return writer.append([(.revoke, .status(StatusPayload(credentialID: "urn:uuid:00000000-0000-4000-8000-\(String(format: "%012d", i))")))], now: Timestamp(millisecondsSinceEpoch: 1_800_000_000_000)).map(\.entry)
+}
+let xDir = scratchDirectory() + "/x", yDir = scratchDirectory() + "/y"
+let x = try Node.create(at: xDir, name: "Replica X", baseURL: "https://x.example.edu")
+let y = try Node.create(at: yDir, name: "Replica Y", baseURL: "https://y.example.edu")
+_ = try await x.importEntries(feedsEntries)
+_ = try await y.importEntries(feedsEntries)
+try x.addPeer(address: "tcp://127.0.0.1:9", key: y.transport.publicKey)
+try y.addPeer(address: "tcp://127.0.0.1:9", key: x.transport.publicKey)
+let serverX = try Replicator(dataPath: xDir)
+let endpointX = try await serverX.listen("tcp://127.0.0.1:0")
+await serverX.start()
+let clientY = try Replicator(dataPath: yDir)
+await clientY.start()
+try await clientY.connect(address: endpointX, key: x.transport.publicKey)
+_ = try await clientY.syncRound(with: x.transport.publicKey)  // the CURVE handshake, out of the figure
+let idle = try await clientY.syncRound(with: x.transport.publicKey)
+print("idle anti-entropy, \(feedCount) feeds in sync: \(idle.roundTrips) round trip(s), \(idle.bytesSent + idle.bytesReceived) bytes (target: 1 round trip, <= 1 KB; every head would be \(72 * feedCount) bytes each way)")
+try await x.issue(CredentialRequest(subject: "late@example.edu", achievementName: "Lab Safety"))
+let oneFeed = try await clientY.syncRound(with: x.transport.publicKey)
+print("anti-entropy, 1 of \(feedCount + 1) feeds differs: \(oneFeed.roundTrips) round trips, \(oneFeed.bytesSent + oneFeed.bytesReceived) bytes, \(oneFeed.pulled) entries pulled")
+await clientY.shutdown()
+await serverX.shutdown()
+for dir in [xDir, yDir] { try? FileManager.default.removeItem(atPath: dir) }
 
