@@ -21,7 +21,6 @@ public struct CredentialKey: Sendable, Hashable, Comparable, CustomStringConvert
         hasher.combine(feed)
         var id = id  // contiguous UTF-8 for a native string: one call, not one per byte
         id.withUTF8 { hasher.combine(bytes: UnsafeRawBufferPointer($0)) }
-        hasher.combine(id.utf8.count)
     }
 
     /// By id bytes, then feed bytes: the state root's order.

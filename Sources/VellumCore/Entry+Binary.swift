@@ -24,14 +24,10 @@ extension UnsignedEntry {
 
 extension Entry {
     /// encoding ‖ signature.
-    public var wireBytes: [UInt8] {
-        var out = unsigned.encoding
-        out += signature
-        return out
-    }
+    public var wireBytes: [UInt8] { unsigned.encoding + signature }
 
     /// `wireBytes.count`, without encoding.
-    public var wireSize: Int { UnsignedEntry.domainTag.count + 32 + 8 + 32 + 8 + 1 + 4 + payload.count + signature.count }
+    public var wireSize: Int { unsigned.encodedSize + signature.count }
 
     /// Parses `encoding ‖ signature`; the id is recomputed, so a mismatch cannot be claimed.
     public init(wireBytes bytes: [UInt8]) throws(VellumError) {

@@ -54,7 +54,6 @@ public struct Bytes32: Sendable, Hashable, Comparable, CustomStringConvertible {
     public var hex: String { Hex.encode(bytes) }
     public var description: String { hex }
     public static func < (a: Bytes32, b: Bytes32) -> Bool { a.bytes.lexicographicallyPrecedes(b.bytes) }
-    public static func == (a: Bytes32, b: Bytes32) -> Bool { a.bytes == b.bytes }
     /// All 32 bytes in one call (the synthesized hash feeds them to the hasher one at a time,
     /// a tenth of a catch-up's CPU). Still every byte: keys and ids from the wire are chosen
     /// by peers, so hashing a prefix would let one collide them on purpose.
@@ -100,7 +99,7 @@ public struct UnsignedEntry: Sendable, Hashable {
     /// payload length ‖ payload, integers big-endian.
     public var encoding: [UInt8] {
         var out = UnsignedEntry.domainTag
-        out.reserveCapacity(out.count + 32 + 8 + 32 + 8 + 1 + 4 + payload.count + 64)  // room for the signature of `wireBytes`
+        out.reserveCapacity(encodedSize + 64)  // room for the signature of `wireBytes`
         out += feed.bytes
         appendBigEndian(seq, to: &out)
         out += prev.bytes
@@ -110,6 +109,9 @@ public struct UnsignedEntry: Sendable, Hashable {
         out += payload
         return out
     }
+
+    /// `encoding.count`, without encoding.
+    public var encodedSize: Int { UnsignedEntry.domainTag.count + 32 + 8 + 32 + 8 + 1 + 4 + payload.count }
 
     /// SHA-256 of the encoding.
     public var id: EntryID { EntryID(Array(SHA256.hash(data: encoding)))! }

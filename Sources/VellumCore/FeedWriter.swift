@@ -28,42 +28,39 @@ public struct FeedWriter: Sendable {
     /// Builds, chains and signs entries of the given kinds, one after another (a status change
     /// and its lists: a few signatures).
     public mutating func append(_ items: [(EntryKind, EntryPayload)], now: Timestamp) -> [LinkedEntry] {
-        guard !items.isEmpty else { return [] }
-        var out = checkpointIfDue(now: now)
-        var rest = items[...]
-        while !rest.isEmpty {
-            let segment = chainSegment(&rest, now: now)
+        var rest = items[...], out: [LinkedEntry] = []
+        while let (checkpoint, segment) = nextSegment(&rest, now: now) {
             let key = self.key
-            out += seal(segment, signatures: segment.map { Array(try! key.signature(for: $0.1.bytes)) })
-            out += checkpointIfDue(now: now)
+            out += checkpoint + seal(segment, signatures: segment.map { Array(try! key.signature(for: $0.1.bytes)) })
         }
         return out
     }
 
     /// The same, signing on every core: for bulk issuance.
     public mutating func appendSigningInParallel(_ items: [(EntryKind, EntryPayload)], now: Timestamp) async -> [LinkedEntry] {
-        guard !items.isEmpty else { return [] }
-        var out = checkpointIfDue(now: now)
-        var rest = items[...]
-        while !rest.isEmpty {
-            let segment = chainSegment(&rest, now: now)
+        var rest = items[...], out: [LinkedEntry] = []
+        while let (checkpoint, segment) = nextSegment(&rest, now: now) {
             let key = self.key
-            out += seal(segment, signatures: await Parallel.map(segment.map(\.1)) { id in Array(try! key.signature(for: id.bytes)) })
-            out += checkpointIfDue(now: now)
+            out += checkpoint + seal(segment, signatures: await Parallel.map(segment.map(\.1)) { Array(try! key.signature(for: $0.bytes)) })
         }
         return out
     }
 
-    /// Chains at least one item from the front of `rest`, then more up to the next checkpoint
-    /// position.
-    private mutating func chainSegment(_ rest: inout ArraySlice<(EntryKind, EntryPayload)>, now: Timestamp) -> [(UnsignedEntry, EntryID, EntryPayload)] {
+    /// The checkpoint due at the next seq (if any), then at least one item from the front of
+    /// `rest` chained, and more up to the next checkpoint position: a run to sign before the
+    /// next checkpoint can be computed. Nil when nothing is left.
+    private mutating func nextSegment(
+        _ rest: inout ArraySlice<(EntryKind, EntryPayload)>, now: Timestamp
+    ) -> ([LinkedEntry], [(UnsignedEntry, EntryID, EntryPayload)])? {
+        guard !rest.isEmpty else { return nil }
+        let checkpoint = checkpointIfDue(now: now)
         var segment: [(UnsignedEntry, EntryID, EntryPayload)] = []
         while let (kind, payload) = rest.first, segment.isEmpty || !CheckpointPayload.isDue(at: (head?.seq ?? 0) + 1) {
             rest.removeFirst()
             let (u, id) = chain(kind: kind, payload: payload, now: now)
             segment.append((u, id, payload))
         }
-        return segment
+        return (checkpoint, segment)
     }
 
     /// The checkpoint, if the next seq is a checkpoint position and there is something to cover.

@@ -13,11 +13,11 @@ public enum SyncMessage: Sendable, Equatable {
     case fork(Entry, Entry)
     /// A refusal, with a code and a message.
     case error(code: UInt16, message: String)
-    /// "A digest of the heads I hold." Request: the root alone; the reply adds the bucket
-    /// digests, so a round between replicas in sync is one round trip of about 600 bytes.
+    /// "A digest of the heads I hold": its root and bucket digests. Answered with `headsIn`.
     case summary(HeadsSummary)
-    /// "My heads in these buckets (a bit each of 64)." Request and reply: only the buckets
-    /// whose digests differ are compared, so the cost follows the feeds that differ.
+    /// "My heads in these buckets (a bit each of 64)": the reply to a `summary`, naming the
+    /// buckets whose digests differ (none between replicas in sync: one round trip of about
+    /// 600 bytes), so the cost follows the feeds that differ, not all of them.
     case headsIn(buckets: UInt64, [FeedHead])
 
     public static let version: UInt8 = 1
@@ -65,8 +65,6 @@ public enum SyncMessage: Sendable, Equatable {
             body.heads(heads)
         case .summary(let summary):
             body.append(summary.root)
-            body.uint32(summary.feeds)
-            body.uint8(UInt8(summary.buckets.count))
             for b in summary.buckets { body.append(b) }
         case .want(let ranges):
             body.uint32(UInt32(ranges.count))
@@ -152,12 +150,10 @@ public enum SyncMessage: Sendable, Equatable {
             let text = try body.bytes(frames[1].count - 4)
             message = .error(code: UInt16(truncatingIfNeeded: code), message: String(decoding: text, as: UTF8.self))
         case 6:
-            let root = try body.bytes(32), feeds = try body.uint32()
-            let count = Int(try body.uint8())
-            guard count == 0 || count == HeadsSummary.bucketCount else { throw VellumError(.invalidInput, "a summary has 0 or \(HeadsSummary.bucketCount) buckets, not \(count)") }
+            let root = try body.bytes(32)
             var buckets: [[UInt8]] = []
-            for _ in 0..<count { buckets.append(try body.bytes(HeadsSummary.bucketDigestSize)) }
-            message = .summary(HeadsSummary(root: root, feeds: feeds, buckets: buckets))
+            for _ in 0..<HeadsSummary.bucketCount { buckets.append(try body.bytes(HeadsSummary.bucketDigestSize)) }
+            message = .summary(HeadsSummary(root: root, buckets: buckets))
         case 7:
             let buckets = try body.uint64()
             let heads = try body.heads()
@@ -210,13 +206,11 @@ public struct HeadsSummary: Sendable, Equatable {
     public static let bucketCount = 64
     public static let bucketDigestSize = 8
     public let root: [UInt8]
-    public let feeds: UInt32
-    /// Empty in a request; in a reply, the first 8 bytes of each bucket's digest.
+    /// The first 8 bytes of each bucket's digest.
     public let buckets: [[UInt8]]
 
-    public init(root: [UInt8], feeds: UInt32, buckets: [[UInt8]]) {
+    public init(root: [UInt8], buckets: [[UInt8]]) {
         self.root = root
-        self.feeds = feeds
         self.buckets = buckets
     }
 
@@ -238,17 +232,27 @@ public struct HeadsSummary: Sendable, Equatable {
         }
         var root = SHA256()
         for d in digests { root.update(data: d) }
-        self.init(root: Array(root.finalize()), feeds: UInt32(heads.count), buckets: digests.map { Array($0.prefix(Self.bucketDigestSize)) })
+        self.init(root: Array(root.finalize()), buckets: digests.map { Array($0.prefix(Self.bucketDigestSize)) })
     }
 
-    /// The request form: the root alone.
-    public var request: HeadsSummary { HeadsSummary(root: root, feeds: feeds, buckets: []) }
-
-    /// The buckets (a bit each) whose digests differ from `other`'s.
+    /// The buckets (a bit each) to compare head by head with `other`: none if the roots are
+    /// equal; those whose digests differ; all if the roots differ but the (truncated) bucket
+    /// digests do not.
     public func differing(from other: HeadsSummary) -> UInt64 {
+        guard root != other.root else { return 0 }
         var mask: UInt64 = 0
-        for i in 0..<min(buckets.count, other.buckets.count) where buckets[i] != other.buckets[i] { mask |= 1 << UInt64(i) }
-        return mask
+        for i in 0..<Self.bucketCount where buckets[i] != other.buckets[i] { mask |= 1 << UInt64(i) }
+        return mask == 0 ? .max : mask
+    }
+}
+
+extension Reconciliation {
+    /// The answer to a `SUMMARY`: our heads in the buckets that differ, and the feeds outside
+    /// them, whose heads the peer holds as we do (caught up).
+    public static func answer(_ theirs: HeadsSummary, heads: [FeedHead]) -> (reply: SyncMessage, caughtUp: [FeedKey]) {
+        let buckets = HeadsSummary(heads).differing(from: theirs)
+        let differ = { (h: FeedHead) in buckets & HeadsSummary.bit(h.feed) != 0 }
+        return (.headsIn(buckets: buckets, heads.filter(differ)), heads.filter { !differ($0) }.map(\.feed))
     }
 }
 

@@ -66,9 +66,8 @@ public struct SyncSession: Sendable {
     /// What a request in flight expects as its answer.
     enum Expectation: Sendable, Equatable {
         case heads
-        /// Our own summary, to compare the peer's with.
-        case summary(HeadsSummary)
-        case headsIn(UInt64)
+        /// The answer to our `SUMMARY`: the peer's heads in the buckets that differ.
+        case headsIn
         case suspect(FeedHead)
         case forkEvidence
         case want([WantRange])
@@ -77,8 +76,7 @@ public struct SyncSession: Sendable {
         var request: String {
             switch self {
             case .heads: "HEADS"
-            case .summary: "SUMMARY"
-            case .headsIn: "HEADS-IN"
+            case .headsIn: "SUMMARY"
             case .suspect, .want: "WANT"
             case .forkEvidence: "FORK"
             case .push: "ENTRIES"
@@ -97,9 +95,6 @@ public struct SyncSession: Sendable {
     private var outstanding: [UInt32: Expectation] = [:]
     private(set) var phase = Phase.idle
     private var theirs: [FeedHead] = []
-    /// The buckets (`HeadsSummary`) this round compares; all of them unless summaries showed
-    /// that only some differ.
-    private var scope: UInt64 = .max
     private let summarize: Bool
     private var suspects: [FeedHead] = []
     private var evidence: [(Entry, Entry)] = []
@@ -119,8 +114,9 @@ public struct SyncSession: Sendable {
 
     /// `firstRequestID` should be unpredictable (the shell draws it at random); ids then count
     /// up from it, skipping 0.
-    /// `summarize`: open with a `SUMMARY` (one round trip when in sync, then only the differing
-    /// buckets' heads), as the replicator does; otherwise with every head (`HEADS`).
+    /// `summarize`: open with a `SUMMARY` of our heads, answered with the peer's heads in the
+    /// buckets that differ (none when in sync), as the replicator does; otherwise with every
+    /// head (`HEADS`), as a reader that holds little may.
     public init(firstRequestID: UInt32, summarize: Bool = false) {
         nextID = firstRequestID
         self.summarize = summarize
@@ -135,10 +131,7 @@ public struct SyncSession: Sendable {
         guard phase == .idle else { return [] }
         phase = .heads
         let heads = try replica.heads().values.sorted { $0.feed < $1.feed }
-        if summarize {
-            let ours = HeadsSummary(heads)
-            return [send(.summary(ours.request), expecting: .summary(ours))]
-        }
+        if summarize { return [send(.summary(HeadsSummary(heads)), expecting: .headsIn)] }
         return [send(.heads(heads), expecting: .heads)]
     }
 
@@ -155,20 +148,10 @@ public struct SyncSession: Sendable {
         switch (expected, message) {
         case (.heads, .heads(let heads)):
             return try compare(heads, replica)
-        case (.summary(let ours), .summary(let summary)):
-            guard summary.buckets.count == HeadsSummary.bucketCount else { return violation("peer answered SUMMARY without its bucket digests") }
-            if summary.root == ours.root {
-                // The same heads: nothing to pull or push, every feed is caught up; fork
-                // evidence still goes out, as in every round.
-                return try compare(try replica.heads().values.sorted { $0.feed < $1.feed }, replica)
-            }
-            let differing = ours.differing(from: summary)
-            scope = differing == 0 ? .max : differing  // equal truncated digests, unequal roots: compare all
-            let mine = try scoped(replica.heads()).values.sorted { $0.feed < $1.feed }
-            return [send(.headsIn(buckets: scope, mine), expecting: .headsIn(scope))]
-        case (.headsIn(let asked), .headsIn(let buckets, let heads)):
-            guard buckets == asked else { return violation("peer answered HEADS-IN for other buckets than asked") }
-            return try compare(heads, replica)
+        case (.headsIn, .headsIn(let buckets, let heads)):
+            // Outside the buckets the peer named, its heads are ours: their digests matched.
+            let same = try replica.heads().values.filter { buckets & HeadsSummary.bit($0.feed) == 0 }
+            return try compare((heads + same).sorted { $0.feed < $1.feed }, replica)
         case (.suspect(let head), .entries(let got)):
             var out: [Directive] = []
             if let theirEntry = got.first, got.count == 1, theirEntry.feed == head.feed, theirEntry.seq == head.seq,
@@ -240,7 +223,7 @@ public struct SyncSession: Sendable {
 
     // MARK: steps
 
-    /// The peer's heads (of the buckets in scope) arrived: find suspects, then pull and push.
+    /// The peer's heads arrived: find suspects, then pull and push.
     private mutating func compare(_ heads: [FeedHead], _ replica: some SyncReplica) throws(VellumError) -> [Directive] {
         theirs = heads
         // Each suspect costs a round trip: a peer that claims many divergent heads gets a
@@ -250,10 +233,6 @@ public struct SyncSession: Sendable {
         return try nextSuspect(replica)
     }
 
-    /// Our heads in the buckets this round compares.
-    private func scoped(_ heads: [FeedKey: FeedHead]) -> [FeedKey: FeedHead] {
-        scope == .max ? heads : heads.filter { scope & HeadsSummary.bit($0.key) != 0 }
-    }
 
     private mutating func send(_ message: SyncMessage, expecting: Expectation) -> Directive {
         if nextID == 0 { nextID = 1 }  // 0 is what a confused peer would answer with
@@ -281,7 +260,7 @@ public struct SyncSession: Sendable {
             let head = suspects.removeFirst()
             return [send(.want([WantRange(feed: head.feed, fromSeq: head.seq, limit: 1)]), expecting: .suspect(head))]
         }
-        let local = scoped(try replica.heads())
+        let local = try replica.heads()
         let remoteSeqs = Dictionary(theirs.map { ($0.feed, $0.seq) }, uniquingKeysWith: max)
         toPull = theirs.reduce(0) { sum, h in sum + Int(h.seq - min(h.seq, local[h.feed]?.seq ?? 0)) }
         toPush = local.values.reduce(0) { sum, h in sum + Int(h.seq - min(h.seq, remoteSeqs[h.feed] ?? 0)) }
@@ -343,7 +322,7 @@ public struct SyncSession: Sendable {
     private mutating func nextPush(_ replica: some SyncReplica) throws(VellumError) -> [Directive] {
         phase = .push
         let quarantined = try replica.quarantinedFeeds().union(excluded)
-        let gives = Reconciliation.gives(local: scoped(try replica.heads()), remote: theirs, limit: Self.batchLimit, quarantined: quarantined)
+        let gives = Reconciliation.gives(local: try replica.heads(), remote: theirs, limit: Self.batchLimit, quarantined: quarantined)
         let batch = gives.isEmpty ? [] : try replica.entries(for: gives)
         guard !batch.isEmpty else { return try finish(replica) }
         return [send(.entries(batch), expecting: .push(batch.count))]

@@ -7,8 +7,13 @@ struct FeedState: Equatable, Sendable {
     var head: FeedHead?
     var clock: HLC
     var nextStatusIndex: Int
-    /// Signatures since the last checkpoint position (`FeedWriter.pending`).
+    /// Signatures since the last checkpoint position (`FeedWriter.pending`): they follow from
+    /// the head, so equality leaves them out.
     var pending: [[UInt8]]
+
+    static func == (a: FeedState, b: FeedState) -> Bool {
+        a.head == b.head && a.clock == b.clock && a.nextStatusIndex == b.nextStatusIndex
+    }
 
     func writer(_ key: Curve25519.Signing.PrivateKey) -> FeedWriter { FeedWriter(key: key, head: head, clock: clock, pending: pending) }
 }
@@ -58,12 +63,13 @@ struct Issuer: @unchecked Sendable {  // Curve25519 keys are immutable values
 extension Node {
     var issuer: Issuer { Issuer(key: key, did: did, name: name, baseURL: baseURL) }
 
-    func readFeedState() throws -> FeedState {
+    /// `pending: false` leaves out the signatures a writer needs: enough to compare states.
+    func readFeedState(pending: Bool = true) throws -> FeedState {
         let head = try store.heads()[feed]
         return FeedState(
             head: head, clock: HLC(rawValue: UInt64(try store.meta("clock") ?? "0") ?? 0),
             nextStatusIndex: Int(try store.meta("next_status_index") ?? "0") ?? 0,
-            pending: try head.map { try store.signaturesSinceCheckpoint(feed: feed, head: $0.seq) } ?? [])
+            pending: try head.map { pending ? try store.signaturesSinceCheckpoint(feed: feed, head: $0.seq) : [] } ?? [])
     }
 
     func writeFeedState(_ state: FeedState) throws {
@@ -113,7 +119,7 @@ extension Node {
     /// signed (nil: sign it again).
     private func store(_ batch: PreparedBatch) throws -> [IssuedCredential]? {
         try store.transaction {
-            guard try readFeedState() == batch.before else { return nil }
+            guard try readFeedState(pending: false) == batch.before else { return nil }
             let local = batch.issued.map {
                 LocalCredential(
                     credentialID: $0.id, subject: $0.subject, salt: $0.subjectSalt, document: String(decoding: $0.canonicalDocument, as: UTF8.self))

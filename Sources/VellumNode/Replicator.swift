@@ -345,14 +345,9 @@ public actor Replicator {
             try markCaughtUp(with: theirs)
             return .heads(try ourHeads())
         case .summary(let theirs):
-            let ours = HeadsSummary(try ourHeads())
-            if theirs.root == ours.root {
-                try node.store.markHeard(Array(try node.store.heads().keys), at: Node.systemClock().millisecondsSinceEpoch)
-            }
-            return .summary(ours)
-        case .headsIn(let buckets, let theirs):
-            try markCaughtUp(with: theirs)
-            return .headsIn(buckets: buckets, try ourHeads().filter { buckets & HeadsSummary.bit($0.feed) != 0 })
+            let (reply, caughtUp) = Reconciliation.answer(theirs, heads: try ourHeads())
+            try node.store.markHeard(caughtUp, at: Node.systemClock().millisecondsSinceEpoch)
+            return reply
         case .want(let ranges):
             return .entries(try replica.entries(for: ranges))
         case .entries(let entries):
@@ -368,8 +363,8 @@ public actor Replicator {
                 try recordFork(a, b, from: peer)
             }
             return .heads(try ourHeads().filter { $0.feed == a.feed })
-        case .error:
-            throw VellumError(.invalidInput, "ERROR is not a request")
+        case .error, .headsIn:
+            throw VellumError(.invalidInput, "\(message.name) is not a request")
         }
     }
 

@@ -1,6 +1,7 @@
 @preconcurrency import Crypto
 import Testing
 import VellumCore
+import VellumTestSupport
 
 /// Checkpoints (Docs/LEDGER.md): where writers put them, what a batch may skip, and what a
 /// relay that tampers with a checkpointed run gets for it.
@@ -109,6 +110,60 @@ struct CheckpointTests {
         entries[999] = forged
         #expect(EntryVerifier.vouched(entries).isEmpty)
         await #expect(throws: VellumError.self) { _ = try await EntryVerifier.verifyContents(entries) }
+    }
+
+    @Test("a stranger's valid checkpoint, in its own feed, over another feed's signatures vouches for none of them")
+    func strangersOwnCheckpoint() async throws {
+        var victim = Self.feed(999)
+        var junk = victim[500].signature
+        junk[0] ^= 1
+        victim[500] = Entry(unsigned: victim[500].unsigned, id: victim[500].id, signature: junk)
+        // The stranger signs, in its own feed, a checkpoint over the victim's (tampered) run.
+        let stranger = Curve25519.Signing.PrivateKey()
+        var writer = FeedWriter(key: stranger, head: nil, clock: HLC(rawValue: 0))
+        let own = writer.append(Self.statusItems(1), now: Self.now).map(\.entry)
+        let cp = UnsignedEntry(
+            feed: own[0].feed, seq: 2, prev: own[0].id, hlc: own[0].hlc, kind: .checkpoint,
+            payload: EntryPayload.checkpoint(CheckpointPayload(covering: victim.map(\.signature))).json.canonicalBytes)
+        let forged = Entry(unsigned: cp, id: cp.id, signature: Array(try stranger.signature(for: cp.id.bytes)))
+        let batch = victim + own + [forged]
+        #expect(EntryVerifier.vouched(batch).isDisjoint(with: 0..<999))
+        await #expect(throws: VellumError.self) { _ = try await EntryVerifier.verifyContents(batch) }
+    }
+
+    @Test("in any order and any split into batches, an honest run is taken whole and a tampered one never (seeded)", arguments: propertySeeds)
+    func arrivalOrder(seed: UInt64) async throws {
+        var rng = SeededGenerator(seed: seed)
+        let honest = Self.feed(2300)
+        var tampered = honest
+        let victim = Int.random(in: 0..<1999, using: &rng)
+        var junk = tampered[victim].signature
+        junk[3] ^= 0x40
+        tampered[victim] = Entry(unsigned: tampered[victim].unsigned, id: tampered[victim].id, signature: junk)
+        for (run, honestRun) in [(honest, true), (tampered, false)] {
+            // Consecutive batches of random sizes, each shuffled: how a replica might receive them.
+            var held: [Entry] = []
+            var start = 0
+            while start < run.count {
+                let end = min(run.count, start + Int.random(in: 1...2100, using: &rng))
+                let batch = Array(run[start..<end]).shuffled(using: &rng)
+                let last = held.last
+                let heads = last.map { [$0.feed: FeedHead(feed: $0.feed, seq: $0.seq, id: $0.id)] } ?? [:]
+                do {
+                    let linked = try await EntryVerifier.verify(batch, heads: heads, knownID: { _, _ in nil })
+                    held += linked.map(\.verified.entry).sorted { $0.seq < $1.seq }
+                } catch {
+                    break
+                }
+                start = end
+            }
+            if honestRun {
+                #expect(held.count == run.count, "seed \(seed): an honest run was refused after \(held.count) entries")
+            } else {
+                #expect(!held.contains { $0.signature == junk }, "seed \(seed): the tampered entry at \(victim) was stored")
+                #expect(held.count <= victim, "seed \(seed)")
+            }
+        }
     }
 
     @Test("what a checkpoint trusts: the writer's word for the signatures it covers")

@@ -3,7 +3,7 @@ import Testing
 import VellumCore
 
 /// Anti-entropy by summary (Docs/PROTOCOL.md): replicas in sync agree in one round trip of
-/// well under a kilobyte; when they differ, only the differing buckets' heads travel.
+/// well under a kilobyte; when they differ, only the differing buckets' heads travel back.
 @Suite("Summaries: idle anti-entropy costs one round trip")
 struct SummaryTests {
     /// What a serving replica answers (the pure part of `Replicator.answer`).
@@ -11,14 +11,13 @@ struct SummaryTests {
         let heads = server.heads().values.sorted { $0.feed < $1.feed }
         switch message {
         case .heads: return .heads(heads)
-        case .summary: return .summary(HeadsSummary(heads))
-        case .headsIn(let buckets, _): return .headsIn(buckets: buckets, heads.filter { buckets & HeadsSummary.bit($0.feed) != 0 })
+        case .summary(let theirs): return Reconciliation.answer(theirs, heads: heads).reply
         case .want(let ranges): return .entries(server.entries(for: ranges))
         case .entries(let entries):
             server.add(entries)
             let pushed = Set(entries.map(\.feed))
             return .heads(server.heads().values.filter { pushed.contains($0.feed) }.sorted { $0.feed < $1.feed })
-        case .fork, .error: return .heads([])
+        case .fork, .error, .headsIn: return .heads([])
         }
     }
 
@@ -61,9 +60,9 @@ struct SummaryTests {
         var session = SyncSession(firstRequestID: 1, summarize: true)
         let start = try session.start(a)
         guard case .send(.summary(let ours), 1)? = start.first else { Issue.record("no SUMMARY"); return }
-        let end = try session.onReply(requestID: 1, message: .summary(HeadsSummary(b.heads().values)), replica: a)
+        #expect(ours == HeadsSummary(b.heads().values) && ours.buckets.count == 64)
+        let end = try session.onReply(requestID: 1, message: .headsIn(buckets: 0, []), replica: a)
         #expect(end.first == .markHeard(a.heads().keys.sorted()))
-        #expect(ours.buckets.isEmpty)
     }
 
     @Test("one feed of 1,000 differs: it alone moves, and the bytes follow the differing bucket, not every feed")
@@ -94,16 +93,21 @@ struct SummaryTests {
         #expect(a.heads() == b.heads())
     }
 
-    @Test("a summary with a wrong number of buckets, or HEADS-IN with a head outside its buckets, does not decode")
+    @Test("a summary short of its 64 bucket digests, or HEADS-IN with a head outside its buckets, does not decode")
     func malformed() throws {
         let heads = MemoryReplica(try Self.feeds(20)).heads().values.sorted { $0.feed < $1.feed }
         var body = SyncMessage.summary(HeadsSummary(heads)).frames(requestID: 9)
-        body[1][36] = 3  // the bucket count byte
+        #expect(body[1].count == 32 + 64 * 8)
+        body[1].removeLast(8)
         #expect(throws: VellumError.self) { _ = try SyncMessage.decode(body) }
         let outside = heads.first!
         let wrong = SyncMessage.headsIn(buckets: ~HeadsSummary.bit(outside.feed), [outside]).frames(requestID: 9)
         #expect(throws: VellumError.self) { _ = try SyncMessage.decode(wrong) }
         let fine = SyncMessage.headsIn(buckets: HeadsSummary.bit(outside.feed), [outside])
         #expect(try SyncMessage.decode(fine.frames(requestID: 9)).message == fine)
+        // Equal (truncated) bucket digests under different roots: every bucket is compared.
+        let ours = HeadsSummary(heads)
+        #expect(ours.differing(from: HeadsSummary(root: [UInt8](repeating: 0, count: 32), buckets: ours.buckets)) == .max)
+        #expect(ours.differing(from: ours) == 0)
     }
 }
