@@ -1,7 +1,7 @@
 @preconcurrency import Crypto
 
 /// A writer's signed statement over a run of its own feed (`EntryKind.checkpoint`), so that a
-/// replica catching up checks one signature for a thousand entries instead of one each.
+/// replica catching up checks one signature for a hundred entries instead of one each.
 ///
 /// A checkpoint at seq n covers the `covers` entries before it. Its payload holds SHA-256 over
 /// their signatures (64 bytes each, in seq order); its id covers that digest and its `prev`,
@@ -19,7 +19,7 @@ public struct CheckpointPayload: Sendable, Hashable {
 
     /// Writers place a checkpoint at every seq that is a multiple of this, covering the entries
     /// since the previous one; a catch-up asks for runs that end on these seqs.
-    public static let interval: UInt64 = 1000
+    public static let interval: UInt64 = 100
     /// The most entries one checkpoint may cover: what checking it costs is bounded.
     public static let maximumCovers = 4096
 

@@ -351,19 +351,24 @@ extension WantRange {
 
 extension Reconciliation {
     /// Splits received entries into those to verify and store, and fork evidence: an entry at
-    /// a (feed, seq) where we hold a different one, proven by checking both. Entries of
-    /// quarantined feeds, and of feeds found forked in this batch, are left out.
+    /// a (feed, seq) where we hold a different one, proven by checking both. Entries we already
+    /// hold (the same id: the same fields, already verified) cost nothing more, and entries of
+    /// quarantined feeds and of feeds found forked in this batch are left out.
     public static func screen(
         _ entries: [Entry], against replica: some SyncReplica, excluding: Set<FeedKey> = []
     ) throws(VellumError) -> (clean: [Entry], forks: [(Entry, Entry)]) {
         var skipped = excluding.union(try replica.quarantinedFeeds())
+        var held: Set<EntryID> = []
         var forks: [(Entry, Entry)] = []
         for e in entries where !skipped.contains(e.feed) {
-            if let mine = try replica.entry(feed: e.feed, seq: e.seq), mine.id != e.id, (try? verifyFork(mine, e)) != nil {
+            guard let mine = try replica.entry(feed: e.feed, seq: e.seq) else { continue }
+            if mine.id == e.id {
+                held.insert(e.id)
+            } else if (try? verifyFork(mine, e)) != nil {
                 forks.append((mine, e))
                 skipped.insert(e.feed)
             }
         }
-        return (entries.filter { !skipped.contains($0.feed) }, forks)
+        return (entries.filter { !skipped.contains($0.feed) && !held.contains($0.id) }, forks)
     }
 }

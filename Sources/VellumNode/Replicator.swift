@@ -31,6 +31,8 @@ public actor Replicator {
     /// The reconciliation round under way with each peer (see `run`).
     private var peerRounds: [String: Task<Void, Never>] = [:]
     private var stopping = false
+    /// Entries being verified and stored, each with the work storing its batch (see `store`).
+    private var importing: [EntryID: Task<Int, any Error>] = [:]
     public private(set) var bytesSent = 0
     public private(set) var bytesReceived = 0
 
@@ -241,7 +243,7 @@ public actor Replicator {
                 if case .entries(let entries) = message, let first = entries.first, session.isPulling,
                     !directives.contains(where: { if case .drop = $0 { true } else { false } })
                 {
-                    verifying[first.id] = Self.verify(entries)
+                    verifying[first.id] = preverify(entries)
                 }
             case .timeout(let id): directives = session.onTimeout(requestID: id)
             }
@@ -382,14 +384,40 @@ public actor Replicator {
     }
 
     /// Verifies entries (signatures on every core, off this actor, so it keeps serving peers
-    /// meanwhile), then links and stores them; returns how many were new. `verified`: the same
-    /// batch's verification, started when it arrived; used if it covers exactly these entries
-    /// (the session may have set some aside since).
+    /// meanwhile), then links and stores them; returns how many were new. `verified`: some of
+    /// them verified already (`preverify`). Several peers often send the same entries at
+    /// once: a batch that shares entries with one being stored waits for it, then verifies
+    /// and stores only what is still missing (waiting, not skipping: the other copy may fail).
     private func store(_ entries: [Entry], verified: Task<Result<[VerifiedEntry], VellumError>, Never>? = nil) async throws -> Int {
-        var contents = await verified?.value
-        if case .success(let done)? = contents, !done.map(\.id).elementsEqual(entries.map(\.id)) { contents = nil }
-        if contents == nil { contents = await Self.verify(entries).value }
-        return try node.importVerified(try contents!.get()).added
+        var entries = entries
+        var busy = Set(entries.compactMap { importing[$0.id] })
+        while !busy.isEmpty {
+            for other in busy { _ = try? await other.value }
+            entries = try entries.filter { try node.store.entryID(feed: $0.feed, seq: $0.seq) != $0.id }
+            busy = Set(entries.compactMap { importing[$0.id] })
+        }
+        guard !entries.isEmpty else { return 0 }
+        let kept = entries
+        let work = Task { try await self.verifyAndImport(kept, verified: verified) }
+        for e in entries { importing[e.id] = work }
+        defer { for e in entries where importing[e.id] == work { importing[e.id] = nil } }
+        return try await work.value
+    }
+
+    private func verifyAndImport(_ entries: [Entry], verified: Task<Result<[VerifiedEntry], VellumError>, Never>?) async throws -> Int {
+        var byID: [EntryID: VerifiedEntry] = [:]
+        if case .success(let done)? = await verified?.value { for v in done { byID[v.id] = v } }
+        let missing = entries.filter { byID[$0.id] == nil }
+        if !missing.isEmpty { for v in try await Self.verify(missing).value.get() { byID[v.id] = v } }
+        return try node.importVerified(entries.map { byID[$0.id]! }).added
+    }
+
+    /// Starts verifying a batch as it arrives, while the one before it is still being stored:
+    /// its entries not held yet and not being stored from another peer's copy.
+    private func preverify(_ entries: [Entry]) -> Task<Result<[VerifiedEntry], VellumError>, Never>? {
+        let held = (try? node.store.heads()) ?? [:]
+        let fresh = entries.filter { importing[$0.id] == nil && $0.seq > held[$0.feed]?.seq ?? 0 }
+        return fresh.isEmpty ? nil : Self.verify(fresh)
     }
 
     private static func verify(_ entries: [Entry]) -> Task<Result<[VerifiedEntry], VellumError>, Never> {

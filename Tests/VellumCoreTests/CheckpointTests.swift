@@ -5,9 +5,11 @@ import VellumTestSupport
 
 /// Checkpoints (Docs/LEDGER.md): where writers put them, what a batch may skip, and what a
 /// relay that tampers with a checkpointed run gets for it.
-@Suite("Checkpoints: one signature for a thousand entries")
+@Suite("Checkpoints: one signature for a run of entries")
 struct CheckpointTests {
     static let now = Timestamp(millisecondsSinceEpoch: 1_700_000_000_000)
+    /// Where checkpoints go: every multiple of this seq.
+    static let n = Int(CheckpointPayload.interval)
 
     static func statusItems(_ count: Int, from first: Int = 0) -> [(EntryKind, EntryPayload)] {
         (first..<(first + count)).map { i in
@@ -15,8 +17,9 @@ struct CheckpointTests {
         }
     }
 
-    /// A feed of `count` entries with its checkpoints, written in runs of `run` items.
-    static func feed(_ count: Int, run: Int = 700, key: Curve25519.Signing.PrivateKey = .init()) -> [Entry] {
+    /// A feed of `count` entries with its checkpoints, written in runs of `run` items (runs
+    /// that do not end on checkpoint positions).
+    static func feed(_ count: Int, run: Int = n * 7 / 10, key: Curve25519.Signing.PrivateKey = .init()) -> [Entry] {
         var writer = FeedWriter(key: key, head: nil, clock: HLC(rawValue: 0))
         var out: [Entry] = []
         var i = 0
@@ -27,23 +30,24 @@ struct CheckpointTests {
         return Array(out.prefix(count))
     }
 
-    @Test("a writer puts a checkpoint at every multiple of 1,000, over the 999 signatures before it")
+    @Test("a writer puts a checkpoint at every multiple of the interval, over the signatures since the one before")
     func placement() async throws {
-        let entries = Self.feed(2100)
-        #expect(entries.map(\.seq) == Array(1...2100))
-        #expect(entries.filter { $0.kind == .checkpoint }.map(\.seq) == [1000, 2000])
-        let checkpoint = entries[999]
+        let n = Self.n
+        let entries = Self.feed(2 * n + n / 10)
+        #expect(entries.map(\.seq) == Array(1...UInt64(2 * n + n / 10)))
+        #expect(entries.filter { $0.kind == .checkpoint }.map(\.seq) == [UInt64(n), UInt64(2 * n)])
+        let checkpoint = entries[n - 1]
         guard case .checkpoint(let payload) = try EntryPayload(kind: .checkpoint, bytes: checkpoint.payload) else {
             Issue.record("not a checkpoint payload")
             return
         }
-        #expect(payload.covers == 999)
-        #expect(payload.signatures == CheckpointPayload.digest(entries[0..<999].map(\.signature)))
+        #expect(payload.covers == n - 1)
+        #expect(payload.signatures == CheckpointPayload.digest(entries[0..<(n - 1)].map(\.signature)))
         // Parallel signing makes the same structure.
         var parallel = FeedWriter(key: .init(), head: nil, clock: HLC(rawValue: 0))
-        let bulk = await parallel.appendSigningInParallel(Self.statusItems(2500), now: Self.now)
-        #expect(bulk.filter { $0.kind == .checkpoint }.map(\.seq) == [1000, 2000])
-        #expect(bulk.count == 2502)
+        let bulk = await parallel.appendSigningInParallel(Self.statusItems(2 * n + n / 2), now: Self.now)
+        #expect(bulk.filter { $0.kind == .checkpoint }.map(\.seq) == [UInt64(n), UInt64(2 * n)])
+        #expect(bulk.count == 2 * n + n / 2 + 2)
         // Every entry, checkpoints included, verifies on its own too.
         for e in entries { _ = try EntryVerifier.verifyContents(e) }
     }
@@ -51,33 +55,35 @@ struct CheckpointTests {
     @Test("a writer resumed from the store covers what was signed before it started")
     func resumed() throws {
         let key = Curve25519.Signing.PrivateKey()
-        let first = Self.feed(1500, key: key)
+        let n = Self.n
+        let first = Self.feed(n + n / 2, key: key)
         let head = FeedHead(feed: first.last!.feed, seq: first.last!.seq, id: first.last!.id)
-        var writer = FeedWriter(key: key, head: head, clock: first.last!.hlc, pending: first[1000..<1500].map(\.signature))
-        let next = writer.append(Self.statusItems(600, from: 5000), now: Self.now).map(\.entry)
+        var writer = FeedWriter(key: key, head: head, clock: first.last!.hlc, pending: first[n..<(n + n / 2)].map(\.signature))
+        let next = writer.append(Self.statusItems(n * 6 / 10, from: 50 * n), now: Self.now).map(\.entry)
         let all = first + next
-        #expect(all[1999].kind == .checkpoint)
-        #expect(EntryVerifier.vouched(all).count == 2000)
+        #expect(all[2 * n - 1].kind == .checkpoint)
+        #expect(EntryVerifier.vouched(all).count == 2 * n)
     }
 
     @Test("a batch holding whole checkpointed runs skips their signatures; the tail is checked")
     func vouching() async throws {
-        let entries = Self.feed(2100)
+        let n = Self.n
+        let entries = Self.feed(2 * n + n / 10)
         let vouched = EntryVerifier.vouched(entries)
-        #expect(vouched == Set(0..<2000))
+        #expect(vouched == Set(0..<(2 * n)))
         // A batch that starts inside a run cannot use that run's checkpoint.
-        #expect(EntryVerifier.vouched(Array(entries[500...])) == Set(500..<1500))
+        #expect(EntryVerifier.vouched(Array(entries[(n / 2)...])) == Set((n / 2)..<(n / 2 + n)))
         let verified = try await EntryVerifier.verify(entries, heads: [:], knownID: { _, _ in nil })
-        #expect(verified.count == 2100)
+        #expect(verified.count == 2 * n + n / 10)
     }
 
     @Test("a relay that changes a covered signature, payload or link gets the whole run checked, and refused")
     func tampering() async throws {
-        let entries = Self.feed(1000)
-        let victim = entries[400]
+        let entries = Self.feed(Self.n)
+        let victim = entries[Self.n * 4 / 10]
         func replaced(_ e: Entry) -> [Entry] {
             var copy = entries
-            copy[400] = e
+            copy[Self.n * 4 / 10] = e
             return copy
         }
         var junk = victim.signature
@@ -94,7 +100,7 @@ struct CheckpointTests {
             ("another payload under the old id", replaced(Entry(unsigned: edited, id: victim.id, signature: victim.signature)), "id does not match", true),
         ]
         for (what, batch, reason, linksHold) in attacks {
-            #expect(EntryVerifier.vouched(batch).count == (linksHold ? 1000 : 0), "\(what)")
+            #expect(EntryVerifier.vouched(batch).count == (linksHold ? Self.n : 0), "\(what)")
             await #expect(throws: VellumError.self, "\(what) was accepted") {
                 _ = try await EntryVerifier.verify(batch, heads: [:], knownID: { _, _ in nil })
             }
@@ -104,20 +110,21 @@ struct CheckpointTests {
 
     @Test("a checkpoint signed by another key vouches for nothing and is refused")
     func strangersCheckpoint() async throws {
-        var entries = Self.feed(1000)
-        let real = entries[999]
+        var entries = Self.feed(Self.n)
+        let real = entries[Self.n - 1]
         let forged = Entry(unsigned: real.unsigned, id: real.id, signature: Array(try Curve25519.Signing.PrivateKey().signature(for: real.id.bytes)))
-        entries[999] = forged
+        entries[Self.n - 1] = forged
         #expect(EntryVerifier.vouched(entries).isEmpty)
         await #expect(throws: VellumError.self) { _ = try await EntryVerifier.verifyContents(entries) }
     }
 
     @Test("a stranger's valid checkpoint, in its own feed, over another feed's signatures vouches for none of them")
     func strangersOwnCheckpoint() async throws {
-        var victim = Self.feed(999)
-        var junk = victim[500].signature
+        var victim = Self.feed(Self.n - 1)
+        let at = Self.n / 2
+        var junk = victim[at].signature
         junk[0] ^= 1
-        victim[500] = Entry(unsigned: victim[500].unsigned, id: victim[500].id, signature: junk)
+        victim[at] = Entry(unsigned: victim[at].unsigned, id: victim[at].id, signature: junk)
         // The stranger signs, in its own feed, a checkpoint over the victim's (tampered) run.
         let stranger = Curve25519.Signing.PrivateKey()
         var writer = FeedWriter(key: stranger, head: nil, clock: HLC(rawValue: 0))
@@ -127,16 +134,17 @@ struct CheckpointTests {
             payload: EntryPayload.checkpoint(CheckpointPayload(covering: victim.map(\.signature))).json.canonicalBytes)
         let forged = Entry(unsigned: cp, id: cp.id, signature: Array(try stranger.signature(for: cp.id.bytes)))
         let batch = victim + own + [forged]
-        #expect(EntryVerifier.vouched(batch).isDisjoint(with: 0..<999))
+        #expect(EntryVerifier.vouched(batch).isDisjoint(with: 0..<(Self.n - 1)))
         await #expect(throws: VellumError.self) { _ = try await EntryVerifier.verifyContents(batch) }
     }
 
     @Test("in any order and any split into batches, an honest run is taken whole and a tampered one never (seeded)", arguments: propertySeeds)
     func arrivalOrder(seed: UInt64) async throws {
         var rng = SeededGenerator(seed: seed)
-        let honest = Self.feed(2300)
+        let n = Self.n
+        let honest = Self.feed(2 * n + n * 3 / 10)
         var tampered = honest
-        let victim = Int.random(in: 0..<1999, using: &rng)
+        let victim = Int.random(in: 0..<(2 * n - 1), using: &rng)
         var junk = tampered[victim].signature
         junk[3] ^= 0x40
         tampered[victim] = Entry(unsigned: tampered[victim].unsigned, id: tampered[victim].id, signature: junk)
@@ -145,7 +153,7 @@ struct CheckpointTests {
             var held: [Entry] = []
             var start = 0
             while start < run.count {
-                let end = min(run.count, start + Int.random(in: 1...2100, using: &rng))
+                let end = min(run.count, start + Int.random(in: 1...(2 * n + n / 10), using: &rng))
                 let batch = Array(run[start..<end]).shuffled(using: &rng)
                 let last = held.last
                 let heads = last.map { [$0.feed: FeedHead(feed: $0.feed, seq: $0.seq, id: $0.id)] } ?? [:]
@@ -170,15 +178,16 @@ struct CheckpointTests {
     func writersWord() async throws {
         // Only the key holder can make this: a bad signature inside its own checkpointed run.
         let key = Curve25519.Signing.PrivateKey()
-        var entries = Self.feed(999, key: key)
+        let n = Self.n
+        var entries = Self.feed(n - 1, key: key)
         var bad = entries[10].signature
         bad[5] ^= 0xff
         entries[10] = Entry(unsigned: entries[10].unsigned, id: entries[10].id, signature: bad)
         let cp = UnsignedEntry(
-            feed: entries[0].feed, seq: 1000, prev: entries[998].id, hlc: entries[998].hlc, kind: .checkpoint,
+            feed: entries[0].feed, seq: UInt64(n), prev: entries[n - 2].id, hlc: entries[n - 2].hlc, kind: .checkpoint,
             payload: EntryPayload.checkpoint(CheckpointPayload(covering: entries.map(\.signature))).json.canonicalBytes)
         entries.append(Entry(unsigned: cp, id: cp.id, signature: Array(try key.signature(for: cp.id.bytes))))
-        #expect(EntryVerifier.vouched(entries).count == 1000)
+        #expect(EntryVerifier.vouched(entries).count == n)
         // Checked alone (as `vellum audit` checks every entry), the entry is refused.
         #expect(throws: VellumError.self) { _ = try EntryVerifier.verifyContents(entries[10]) }
     }
@@ -190,10 +199,14 @@ struct CheckpointTests {
             let local = have == 0 ? [:] : [feed: FeedHead(feed: feed, seq: have, id: .zero)]
             return Reconciliation.wants(local: local, remote: [FeedHead(feed: feed, seq: remote, id: .zero)], limit: 2000)[0]
         }
+        /// A range cut by the batch limit ends on a checkpoint position, as late as it can.
+        func endsOnCheckpoint(_ w: WantRange) -> Bool {
+            (w.fromSeq + UInt64(w.limit) - 1) % CheckpointPayload.interval == 0 && w.limit > 2000 - UInt32(Self.n)
+        }
         #expect(want(have: 0, remote: 1_000_000).limit == 2000)
-        #expect(want(have: 1234, remote: 1_000_000).limit == 1766)  // 1235...3000
+        #expect(endsOnCheckpoint(want(have: 1234, remote: 1_000_000)))
         #expect(want(have: 3000, remote: 1_000_000).limit == 2000)
         #expect(want(have: 1234, remote: 2100).limit == 866)  // the rest fits: nothing cut
-        #expect(want(have: 1234, remote: 3500).limit == 1766)
+        #expect(endsOnCheckpoint(want(have: 1234, remote: 3500)))
     }
 }

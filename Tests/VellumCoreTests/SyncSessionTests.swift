@@ -185,9 +185,10 @@ struct SyncSessionTests {
 
     @Test("pull in batches: the next WANT goes out before the store, and never more than one WANT while a batch is stored")
     func batching() throws {
-        let theirs = try feed(Int(SyncSession.batchLimit) * 2 + 1)  // with its checkpoints: 2 batches + 5
+        let theirs = try feed(Int(SyncSession.batchLimit) * 2 + 1)  // with its checkpoints: 2 batches and a few
         let total = theirs.count
-        #expect(total == Int(SyncSession.batchLimit) * 2 + 5)
+        let rest = total - Int(SyncSession.batchLimit) * 2
+        #expect(rest > 0 && theirs.count { $0.kind == .checkpoint } == total / Int(CheckpointPayload.interval))
         let f = theirs[0].feed
         var local = MemoryReplica()
         var session = SyncSession(firstRequestID: UInt32.max - 1)
@@ -211,7 +212,7 @@ struct SyncSessionTests {
             Issue.record("\(afterStore1.count) directives"); return
         }
         #expect(afterStore1[0] == .progress(moved: Int(limit), of: total))
-        #expect(w3 == [WantRange(feed: f, fromSeq: UInt64(2 * limit) + 1, limit: 5)] && s2 == batch2)
+        #expect(w3 == [WantRange(feed: f, fromSeq: UInt64(2 * limit) + 1, limit: UInt32(rest))] && s2 == batch2)
         let batch3 = Array(theirs[Int(2 * limit)...])
         #expect(try session.onReply(requestID: id3, message: .entries(batch3), replica: local).isEmpty)
         let afterStore2 = try session.onStored(added: local.apply([.store(s2)])!, replica: local)
@@ -291,5 +292,12 @@ struct SyncSessionTests {
         let (clean, forks) = try Reconciliation.screen(theirs + other, against: MemoryReplica(mine))
         #expect(clean == other)
         #expect(forks.count == 1 && forks[0].0 == mine[0] && forks[0].1 == theirs[0])
+    }
+
+    @Test("screening received entries: entries already held are not verified or stored again")
+    func screenHeld() throws {
+        let entries = try feed(3, tag: "held")
+        let (clean, forks) = try Reconciliation.screen(entries, against: MemoryReplica(Array(entries.prefix(2))))
+        #expect(clean == [entries[2]] && forks.isEmpty)
     }
 }

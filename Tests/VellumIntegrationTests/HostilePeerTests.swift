@@ -53,7 +53,7 @@ struct HostilePeerTests {
         defer { daemon.stop() }
         let serverKey = node.transportKey
         let clientKeys = try (0..<3).map { _ in try CurveKeyPair.generate() }
-        for k in clientKeys { #expect(try node.run(["peer", "add", "tcp://127.0.0.1:9", "--key", k.publicKey]).code == 0) }
+        for k in clientKeys { #expect(try node.run(["peer", "add", "tcp://127.0.0.1:9", "--key=\(k.publicKey)"]).code == 0) }
         try await Task.sleep(for: .milliseconds(1500))  // the node re-reads its allow-list twice a second
         let before = try node.digest()
 
@@ -189,7 +189,7 @@ struct AllowListTests {
         }
         #expect(try await !attempt(1))
 
-        #expect(try node.run(["peer", "add", "tcp://127.0.0.1:9", "--key", keys.publicKey]).code == 0)
+        #expect(try node.run(["peer", "add", "tcp://127.0.0.1:9", "--key=\(keys.publicKey)"]).code == 0)
         let listed = try node.run(["peer", "list", "--json"]).json.arrayValue ?? []
         #expect(listed.map { $0["key"]?.stringValue } == [keys.publicKey])
         let added = Date()
@@ -203,11 +203,11 @@ struct AllowListTests {
         let open = try await RawPeer(endpoint: daemon.endpoint, serverKey: serverKey, keys: keys)
         defer { open.reactor.shutdown() }
         guard case .heads? = await open.ask(.heads([]), within: 2) else { Issue.record("not served before removal"); return }
-        #expect(try node.run(["peer", "remove", "--key", keys.publicKey]).code == 0)
+        #expect(try node.run(["peer", "remove", "--key=\(keys.publicKey)"]).code == 0)
         try await Task.sleep(for: .seconds(2))
         #expect(await open.ask(.heads([]), within: 1) == nil, "still served 2 s after peer remove")
         #expect(try await !attempt(1))
-        let missing = try node.run(["peer", "remove", "--key", keys.publicKey])
+        let missing = try node.run(["peer", "remove", "--key=\(keys.publicKey)"])
         #expect(missing.code != 0 && missing.stderr.contains("no peer with key"))
     }
 }

@@ -67,7 +67,7 @@ extension VellumProcess {
     var transportKey: String { try! run(["id", "--json"]).json["transportKey"]!.stringValue! }
 
     func addPeer(_ other: VellumProcess, at endpoint: String) throws {
-        let r = try run(["peer", "add", endpoint, "--key", other.transportKey])
+        let r = try run(["peer", "add", endpoint, "--key=\(other.transportKey)"])
         #expect(r.code == 0, "\(r.stderr)")
     }
 

@@ -32,7 +32,7 @@ struct ReplyBindingTests {
         let daemon = try NodeProcess(node, http: true)
         defer { daemon.stop() }
         let keys = try CurveKeyPair.generate()
-        #expect(try node.run(["peer", "add", "tcp://127.0.0.1:9", "--key", keys.publicKey]).code == 0)
+        #expect(try node.run(["peer", "add", "tcp://127.0.0.1:9", "--key=\(keys.publicKey)"]).code == 0)
         try await Task.sleep(for: .milliseconds(1500))
         let peer = try await RawPeer(endpoint: daemon.endpoint, serverKey: node.transportKey, keys: keys)
         defer { peer.reactor.shutdown() }
@@ -76,7 +76,7 @@ struct ReplyBindingTests {
         defer { liar.reactor.shutdown() }
         try honest.addPeer(target, at: t.endpoint)
         try target.addPeer(honest, at: h.endpoint)
-        #expect(try target.run(["peer", "add", liar.endpoint, "--key", liar.keys.publicKey]).code == 0)
+        #expect(try target.run(["peer", "add", liar.endpoint, "--key=\(liar.keys.publicKey)"]).code == 0)
 
         // For every request the target sends it, the liar answers the neighbouring ids (where
         // a counter shared by every link would have put the honest peer's requests) with
