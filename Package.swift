@@ -69,17 +69,24 @@ let package = Package(
                 .product(name: "Prometheus", package: "swift-prometheus"),
             ]
         ),
+        // The protocol over a simulated network, in simulated time: convergence of more nodes than
+        // one machine runs as processes (Scripts/bench), and the in-memory replica of the unit tests.
+        .target(
+            name: "VellumSimulation",
+            dependencies: ["VellumCore", .product(name: "Crypto", package: "swift-crypto")]
+        ),
         // Scripts/bench: figures as ratios to the physical limits measured in the same run.
         .executableTarget(
             name: "vellum-bench",
             dependencies: [
-                "VellumNode", "VellumHTTP", "VellumStore", "VellumCore", "CSQLite", .product(name: "Hummingbird", package: "hummingbird"),
+                "VellumNode", "VellumHTTP", "VellumStore", "VellumCore", "VellumSimulation", "CSQLite",
+                .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        // Seeded randomness shared by the property tests of several targets.
-        .target(name: "VellumTestSupport", path: "Tests/VellumTestSupport"),
-        .testTarget(name: "VellumCoreTests", dependencies: ["VellumCore", "VellumTestSupport"]),
+        // Seeds shared by the property tests of several targets.
+        .target(name: "VellumTestSupport", dependencies: ["VellumSimulation"], path: "Tests/VellumTestSupport"),
+        .testTarget(name: "VellumCoreTests", dependencies: ["VellumCore", "VellumSimulation", "VellumTestSupport"]),
         .testTarget(name: "VellumWireTests", dependencies: ["VellumWire"]),
         .testTarget(name: "VellumStoreTests", dependencies: ["VellumStore", "VellumNode", "CSQLite", "VellumTestSupport"]),
         .testTarget(

@@ -1,26 +1,12 @@
 @preconcurrency import Crypto
 import Testing
 import VellumCore
+import VellumSimulation
 
 /// Anti-entropy by summary (Docs/PROTOCOL.md): replicas in sync agree in one round trip of
 /// well under a kilobyte; when they differ, only the differing buckets' heads travel back.
 @Suite("Summaries: idle anti-entropy costs one round trip")
 struct SummaryTests {
-    /// What a serving replica answers (the pure part of `Replicator.answer`).
-    static func answer(_ message: SyncMessage, _ server: inout MemoryReplica) -> SyncMessage {
-        let heads = server.heads().values.sorted { $0.feed < $1.feed }
-        switch message {
-        case .heads: return .heads(heads)
-        case .summary(let theirs): return Reconciliation.answer(theirs, heads: heads).reply
-        case .want(let ranges): return .entries(server.entries(for: ranges))
-        case .entries(let entries):
-            server.add(entries)
-            let pushed = Set(entries.map(\.feed))
-            return .heads(server.heads().values.filter { pushed.contains($0.feed) }.sorted { $0.feed < $1.feed })
-        case .fork, .error, .headsIn: return .heads([])
-        }
-    }
-
     /// Runs one round to its end; returns the report and the bytes both ways.
     static func round(_ client: inout MemoryReplica, _ server: inout MemoryReplica) throws -> (SyncReport, bytes: Int) {
         var session = SyncSession(firstRequestID: 1, summarize: true)
@@ -30,7 +16,7 @@ struct SummaryTests {
             let d = directives.removeFirst()
             switch d {
             case .send(let message, let id):
-                let reply = answer(message, &server)
+                let reply = server.answer(message)
                 bytes += message.frames(requestID: id).reduce(0) { $0 + $1.count } + reply.frames(requestID: id).reduce(0) { $0 + $1.count }
                 directives += try session.onReply(requestID: id, message: reply, replica: client)
             case .store:

@@ -1,55 +1,7 @@
 @preconcurrency import Crypto
 import Testing
 import VellumCore
-
-/// A replica in memory: what the shell would read from SQLite, and where it would store.
-struct MemoryReplica: SyncReplica {
-    var feeds: [FeedKey: [Entry]] = [:]  // seq order, from seq 1
-    var held: [(Entry, Entry)] = []
-    var quarantined: Set<FeedKey> = []
-
-    init(_ entries: [Entry] = []) { add(entries) }
-
-    mutating func add(_ entries: [Entry]) {
-        for e in entries where !quarantined.contains(e.feed) && (feeds[e.feed]?.count ?? 0) == Int(e.seq) - 1 {
-            feeds[e.feed, default: []].append(e)
-        }
-    }
-
-    func heads() -> [FeedKey: FeedHead] {
-        feeds.compactMapValues { $0.last.map { FeedHead(feed: $0.feed, seq: $0.seq, id: $0.id) } }
-    }
-
-    func entry(feed: FeedKey, seq: UInt64) -> Entry? {
-        guard let chain = feeds[feed], seq >= 1, seq <= UInt64(chain.count) else { return nil }
-        return chain[Int(seq) - 1]
-    }
-
-    func quarantinedFeeds() -> Set<FeedKey> { quarantined }
-    func forks() -> [(Entry, Entry)] { held }
-
-    func entries(for ranges: [WantRange]) -> [Entry] {
-        ranges.flatMap { r in (feeds[r.feed] ?? []).filter { $0.seq >= r.fromSeq && $0.seq - r.fromSeq < UInt64(r.limit) } }
-    }
-
-    /// Carries out what the shell would: stores, records forks.
-    mutating func apply(_ directives: [SyncSession.Directive]) -> Int? {
-        var added: Int?
-        for d in directives {
-            switch d {
-            case .store(let entries):
-                let before = feeds.values.reduce(0) { $0 + $1.count }
-                add(entries)
-                added = feeds.values.reduce(0) { $0 + $1.count } - before
-            case .recordFork(let a, let b):
-                held.append((a, b))
-                quarantined.insert(a.feed)
-            default: break
-            }
-        }
-        return added
-    }
-}
+import VellumSimulation
 
 /// A feed of `count` entries, signed by a fresh key (or `key`).
 func feed(_ count: Int, key: Curve25519.Signing.PrivateKey = .init(), tag: String = "a") throws -> [Entry] {
