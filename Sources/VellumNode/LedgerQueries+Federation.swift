@@ -3,11 +3,28 @@ import VellumCore
 import VellumStore
 
 /// The registry of a node's federation, rebuilt only when the log's documents change.
-public final class RegistryCache: @unchecked Sendable {  // `cached` is guarded by `lock`
+public final class RegistryCache: @unchecked Sendable {  // `cached` and `evidence` are guarded by `lock`
     private let lock = NSLock()
     private var cached: (count: Int, registry: FederationRegistry)?
+    /// Entries of trust paths, by id: the same few documents go into every status answer of a
+    /// campus, and an entry never changes under its id, so they are kept (up to `evidenceLimit`).
+    private var evidence: [EntryID: Entry] = [:]
+    private static let evidenceLimit = 4096
 
     public init() {}
+
+    /// The entries of a trust path, read once.
+    func evidence(_ ids: [EntryID], store: LedgerStore) throws(VellumError) -> [Entry] {
+        let known = lock.withLock { ids.compactMap { evidence[$0] } }
+        if known.count == ids.count { return known }
+        var read: [Entry] = []
+        for id in ids { if let e = try store.entry(id: id) { read.append(e) } }
+        lock.withLock {
+            if evidence.count + read.count > Self.evidenceLimit { evidence.removeAll() }
+            for e in read { evidence[e.id] = e }
+        }
+        return read
+    }
 
     func registry(federationID: String, store: LedgerStore) throws(VellumError) -> FederationRegistry {
         let count = try store.documentCount()
@@ -74,7 +91,7 @@ extension LedgerQueries {
         return TrustAnswer(
             issuer: feed.didKey.did, trusted: authority.org != nil, organization: org.map { ($0.id, $0.name) },
             federation: (registry.federationID, registry.name), reason: authority.reason,
-            evidence: try entries(registry.evidence(for: authority, feed: feed)))
+            evidence: try registryCache.evidence(registry.evidence(for: authority, feed: feed), store: store))
     }
 
     /// A credential's status in a federation (`FederatedMerge`), with its trust answer.

@@ -96,13 +96,13 @@ public struct StatusReport: Sendable {
     public var canonicalBytes: [UInt8] {
         StatusReport.canonicalBytes(
             asOf: asOf, at: at, evidenceJSON: evidenceJSON, id: credentialID, issuer: issuer, status: status, validUntil: validUntil,
-            trustJSON: trust?.json.canonicalBytes)
+            trust: trust)
     }
 
     /// The same bytes from their parts, for an answer whose evidence was serialized before.
     public static func canonicalBytes(
         asOf: Freshness?, at: Timestamp, evidenceJSON: [UInt8], id: String, issuer: String?, status: CredentialStatus, validUntil: String?,
-        trustJSON: [UInt8]? = nil
+        trust: TrustAnswer? = nil
     ) -> [UInt8] {
         var out: [UInt8] = []
         out.reserveCapacity(evidenceJSON.count + 512)
@@ -122,9 +122,9 @@ public struct StatusReport: Sendable {
         field("id"); string(id)
         field("issuer"); string(issuer)
         field("status"); string(status.rawValue)
-        if let trustJSON {
+        if let trust {
             field("trust")
-            out.append(contentsOf: trustJSON)
+            trust.writeCanonicalJSON(into: &out)
         }
         field("validUntil"); string(validUntil)
         out.append(UInt8(ascii: "}"))

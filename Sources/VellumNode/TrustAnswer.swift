@@ -22,4 +22,33 @@ public struct TrustAnswer: Sendable {
         if let reason { o["reason"] = .string(reason) }
         return .object(o)
     }
+
+    /// `json.canonicalBytes`, written directly (keys in JCS order, entries with their stored
+    /// payload bytes): it goes into every status answer of a federation node.
+    public func writeCanonicalJSON(into out: inout [UInt8]) {
+        func field(_ name: String, _ first: Bool = false) {
+            out.append(UInt8(ascii: first ? "{" : ","))
+            JSON.writeString(name, into: &out)
+            out.append(UInt8(ascii: ":"))
+        }
+        func pair(_ p: (id: String, name: String)) {
+            field("id", true); JSON.writeString(p.id, into: &out)
+            field("name"); JSON.writeString(p.name, into: &out)
+            out.append(UInt8(ascii: "}"))
+        }
+        field("evidence", true)
+        out.append(UInt8(ascii: "["))
+        for (i, e) in evidence.enumerated() {
+            if i > 0 { out.append(UInt8(ascii: ",")) }
+            e.writeCanonicalJSON(into: &out)
+        }
+        out.append(UInt8(ascii: "]"))
+        field("federation"); pair(federation)
+        field("issuer"); JSON.writeString(issuer, into: &out)
+        field("organization")
+        if let organization { pair(organization) } else { out.append(contentsOf: "null".utf8) }
+        if let reason { field("reason"); JSON.writeString(reason, into: &out) }
+        field("trusted"); out.append(contentsOf: (trusted ? "true" : "false").utf8)
+        out.append(UInt8(ascii: "}"))
+    }
 }

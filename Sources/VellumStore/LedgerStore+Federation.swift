@@ -17,20 +17,32 @@ extension LedgerStore {
 
     /// The issue facts of one credential (its issuing feed's), and the status facts of every
     /// feed naming its id: the input of `FederatedMerge`.
+    ///
+    /// An issue entry's facts come from its materialized credential row when it is the one the
+    /// row holds (its issuer is the feed's own did:key, which verification made sure of): every
+    /// status answer in a federation reads them, and parsing the payload was most of its cost.
     public func federatedFacts(of key: CredentialKey) throws(VellumError) -> (issues: [IssueFact], changes: [StatusFact]) {
-        let rows = try query("SELECT id, feed, seq, hlc, kind, payload FROM entries WHERE credential = ? AND kind BETWEEN 1 AND 4", [.text(key.id)]) {
-            row in
-            (EntryID(row.blob(0))!, FeedKey(row.blob(1))!, UInt64(row.int(2)), HLC(rawValue: UInt64(bitPattern: row.int(3))),
-             EntryKind(rawValue: UInt8(row.int(4)))!, row.blob(5))
-        }
         var issues: [IssueFact] = []
         var changes: [StatusFact] = []
-        for (id, feed, seq, hlc, kind, payload) in rows {
-            if kind == .issue {
-                guard feed == key.feed, case .issue(let p) = try? EntryPayload(stored: .issue, bytes: payload) else { continue }
+        var issuer: String?
+        _ = try query(
+            """
+            SELECT e.id, e.feed, e.seq, e.hlc, e.kind, c.issue_entry IS NOT NULL, c.valid_until, CASE WHEN c.issue_entry IS NULL THEN e.payload END
+            FROM entries e LEFT JOIN credentials c ON e.kind = 1 AND c.credential = e.credential AND c.feed = e.feed AND c.issue_entry = e.id
+            WHERE e.credential = ? AND e.kind BETWEEN 1 AND 4
+            """, [.text(key.id)]
+        ) { row in
+            let (id, feed, seq) = (EntryID(row.blob(0))!, FeedKey(row.blob(1))!, UInt64(row.int(2)))
+            let hlc = HLC(rawValue: UInt64(bitPattern: row.int(3)))
+            let kind = EntryKind(rawValue: UInt8(row.int(4)))!
+            guard kind == .issue else { return changes.append(StatusFact(entry: id, feed: feed, seq: seq, hlc: hlc, kind: kind)) }
+            guard feed == key.feed else { return }
+            if row.int(5) == 1 {
+                if issuer == nil { issuer = feed.didKey.did }
+                let until = row.isNull(6) ? nil : Timestamp(millisecondsSinceEpoch: row.int(6))
+                issues.append(IssueFact(entry: id, feed: feed, seq: seq, hlc: hlc, issuer: issuer!, validUntil: until))
+            } else if case .issue(let p) = try? EntryPayload(stored: .issue, bytes: row.blob(7)) {
                 issues.append(IssueFact(entry: id, feed: feed, seq: seq, hlc: hlc, issuer: p.issuer, validUntil: p.validUntil.flatMap { Timestamp(parsing: $0) }))
-            } else {
-                changes.append(StatusFact(entry: id, feed: feed, seq: seq, hlc: hlc, kind: kind))
             }
         }
         return (issues, changes)

@@ -7,11 +7,13 @@ import VellumNode
 /// The HTTP part of Scripts/bench: the script starts a real `vellum node --http` on a ledger
 /// built here, and this process's bare Hummingbird endpoint as the limit, and loads both with wrk.
 enum HTTPBench {
-    /// `vellum-bench ledger DIR COUNT IDS`: a node with COUNT credentials (1% of a sample
-    /// revoked), a random sample of 10,000 of their ids in the file IDS (a hot set, as a
-    /// registrar's recent cohort) and every id in IDS.all, for wrk to query.
-    static func ledger(at path: String, count: Int, ids: String) async throws {
-        let node = try Node.create(at: path, name: "Bench University", baseURL: "https://bench.example.edu")
+    /// `vellum-bench ledger DIR COUNT IDS [--federation]`: a node with COUNT credentials (1% of
+    /// a sample revoked), a random sample of 10,000 of their ids in the file IDS (a hot set, as
+    /// a registrar's recent cohort) and every id in IDS.all, for wrk to query. With
+    /// `--federation`, a campus node of a one-university federation (its organization in
+    /// DIR.org), delegated before it issues: its status answers carry the trust path.
+    static func ledger(at path: String, count: Int, ids: String, federation: Bool) async throws {
+        let node = try federation ? federationNode(at: path) : Node.create(at: path, name: "Bench University", baseURL: "https://bench.example.edu")
         let requests = (0..<count).map { i in
             CredentialRequest(subject: "student\(i)@example.edu", achievementName: "Course \(i % 40)", validUntil: Timestamp(parsing: "2031-01-01T00:00:00Z"))
         }
@@ -33,6 +35,19 @@ enum HTTPBench {
         try node.store.checkpoint()  // the node under test should not start by copying the WAL
         try (sample.joined(separator: "\n") + "\n").write(toFile: ids, atomically: true, encoding: .utf8)
         try all.write(toFile: ids + ".all", atomically: true, encoding: .utf8)
+    }
+
+    static func federationNode(at path: String) throws -> Node {
+        _ = try OrgDirectory.create(at: path + ".org", name: "Bench University")
+        let org = OrgDirectory(path: path + ".org")
+        let genesis = Genesis(name: "Bench Federation", threshold: 1, founders: [try org.events()[0].org])
+        var document = FederationDocument.genesis(genesis, events: [])
+        if case .organization(let log) = try org.append(.endorsement(digest: genesis.digest)) {
+            document = document.replacingEvents(of: log[0].org, with: log)
+        }
+        let node = try Node.create(at: path, name: "Bench Campus", baseURL: "https://campus.bench.example.edu", federation: document)
+        try node.publish(try org.append(.delegation(Delegation(feed: node.feed, transport: node.transport.publicKey, endpoint: nil, until: nil))))
+        return node
     }
 
     /// `vellum-bench bare-http FILE`: a Hummingbird server whose one route returns a small

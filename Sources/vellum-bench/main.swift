@@ -27,7 +27,7 @@ func scratchDirectory() -> String {
 switch CommandLine.arguments.dropFirst().first {
 case "ledger":
     let a = CommandLine.arguments
-    try await HTTPBench.ledger(at: a[2], count: Int(a[3])!, ids: a[4])
+    try await HTTPBench.ledger(at: a[2], count: Int(a[3])!, ids: a[4], federation: a.contains("--federation"))
     exit(0)
 case "bare-http":
     try await HTTPBench.bareServer(endpointFile: CommandLine.arguments[2])

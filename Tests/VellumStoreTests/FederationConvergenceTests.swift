@@ -98,6 +98,8 @@ struct FederationConvergenceTests {
             for label in ["x", "y", "w", "late"] {
                 let r = try replica.status(of: setup.ids[label]!)
                 answers.append("\(label) \(r.status.rawValue) \(r.trust?.trusted ?? false)")
+                // The bytes served (written directly, trust path and its reason included) are the answer's canonical JSON.
+                #expect(r.trust != nil && r.canonicalBytes == r.json.canonicalBytes, "seed \(seed): \(label)")
             }
             if let reference {
                 #expect(answers == reference, "seed \(seed) round \(round): the arrival order changed the state")
