@@ -52,6 +52,18 @@ extension Entry {
 }
 
 extension Entry {
+    /// Entries as a canonical JSON array (`writeCanonicalJSON` each): the evidence of answers.
+    public static func canonicalJSONArray(_ entries: [Entry]) -> [UInt8] {
+        var out: [UInt8] = [UInt8(ascii: "[")]
+        out.reserveCapacity(entries.count * 1024)
+        for (i, e) in entries.enumerated() {
+            if i > 0 { out.append(UInt8(ascii: ",")) }
+            e.writeCanonicalJSON(into: &out)
+        }
+        out.append(UInt8(ascii: "]"))
+        return out
+    }
+
     /// `json.canonicalBytes`, written directly: the payload bytes go in as they are, which is
     /// their canonical form for any entry that passed `EntryVerifier` (it checks exactly
     /// that). Status answers use it so that serving one costs no JSON parsing.

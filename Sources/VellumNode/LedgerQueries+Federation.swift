@@ -3,27 +3,28 @@ import VellumCore
 import VellumStore
 
 /// The registry of a node's federation, rebuilt only when the log's documents change.
-public final class RegistryCache: @unchecked Sendable {  // `cached` and `evidence` are guarded by `lock`
+public final class RegistryCache: @unchecked Sendable {  // `cached` and `paths` are guarded by `lock`
     private let lock = NSLock()
     private var cached: (count: Int, registry: FederationRegistry)?
-    /// Entries of trust paths, by id: the same few documents go into every status answer of a
-    /// campus, and an entry never changes under its id, so they are kept (up to `evidenceLimit`).
-    private var evidence: [EntryID: Entry] = [:]
-    private static let evidenceLimit = 4096
+    /// Trust paths' entries and their JSON, by the ids of the path: every status answer of a
+    /// campus carries the same few entries, and an entry never changes under its id, so they
+    /// are read and written once (up to `pathLimit` paths).
+    private var paths: [[EntryID]: (entries: [Entry], json: [UInt8])] = [:]
+    private static let pathLimit = 1024
 
     public init() {}
 
-    /// The entries of a trust path, read once.
-    func evidence(_ ids: [EntryID], store: LedgerStore) throws(VellumError) -> [Entry] {
-        let known = lock.withLock { ids.compactMap { evidence[$0] } }
-        if known.count == ids.count { return known }
-        var read: [Entry] = []
-        for id in ids { if let e = try store.entry(id: id) { read.append(e) } }
+    /// The entries of a trust path, with `TrustAnswer.evidenceJSON` of them.
+    func evidence(_ ids: [EntryID], store: LedgerStore) throws(VellumError) -> (entries: [Entry], json: [UInt8]) {
+        if let known = lock.withLock({ paths[ids] }) { return known }
+        var entries: [Entry] = []
+        for id in ids { if let e = try store.entry(id: id) { entries.append(e) } }
+        let path = (entries, Entry.canonicalJSONArray(entries))
         lock.withLock {
-            if evidence.count + read.count > Self.evidenceLimit { evidence.removeAll() }
-            for e in read { evidence[e.id] = e }
+            if paths.count >= Self.pathLimit { paths.removeAll() }
+            paths[ids] = path
         }
-        return read
+        return path
     }
 
     func registry(federationID: String, store: LedgerStore) throws(VellumError) -> FederationRegistry {

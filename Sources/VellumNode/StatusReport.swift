@@ -80,16 +80,7 @@ public struct StatusReport: Sendable {
     }
 
     /// The evidence array as canonical JSON.
-    public var evidenceJSON: [UInt8] {
-        var out: [UInt8] = [UInt8(ascii: "[")]
-        out.reserveCapacity(2048)
-        for (i, e) in evidence.enumerated() {
-            if i > 0 { out.append(UInt8(ascii: ",")) }
-            e.writeCanonicalJSON(into: &out)
-        }
-        out.append(UInt8(ascii: "]"))
-        return out
-    }
+    public var evidenceJSON: [UInt8] { Entry.canonicalJSONArray(evidence) }
 
     /// `json.canonicalBytes`, written directly (the hot path of `GET /v1/credentials/{id}/status`):
     /// entries go in with their stored payload bytes, nothing is parsed. A test keeps the two equal.

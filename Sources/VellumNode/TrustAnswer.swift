@@ -10,6 +10,31 @@ public struct TrustAnswer: Sendable {
     public let federation: (id: String, name: String)
     public let reason: String?
     public let evidence: [Entry]
+    /// `evidence` as canonical JSON, written once with it (`RegistryCache` keeps it per path).
+    let evidenceJSON: [UInt8]
+
+    init(
+        issuer: String, trusted: Bool, organization: (id: String, name: String)?, federation: (id: String, name: String), reason: String?,
+        evidence: (entries: [Entry], json: [UInt8])
+    ) {
+        self.issuer = issuer
+        self.trusted = trusted
+        self.organization = organization
+        self.federation = federation
+        self.reason = reason
+        self.evidence = evidence.entries
+        evidenceJSON = evidence.json
+    }
+
+    init(
+        issuer: String, trusted: Bool, organization: (id: String, name: String)?, federation: (id: String, name: String), reason: String?,
+        evidence: [Entry]
+    ) {
+        self.init(
+            issuer: issuer, trusted: trusted, organization: organization, federation: federation, reason: reason,
+            evidence: (evidence, Entry.canonicalJSONArray(evidence)))
+    }
+
 
     public var json: JSON {
         var o: [String: JSON] = [
@@ -37,12 +62,7 @@ public struct TrustAnswer: Sendable {
             out.append(UInt8(ascii: "}"))
         }
         field("evidence", true)
-        out.append(UInt8(ascii: "["))
-        for (i, e) in evidence.enumerated() {
-            if i > 0 { out.append(UInt8(ascii: ",")) }
-            e.writeCanonicalJSON(into: &out)
-        }
-        out.append(UInt8(ascii: "]"))
+        out.append(contentsOf: evidenceJSON)
         field("federation"); pair(federation)
         field("issuer"); JSON.writeString(issuer, into: &out)
         field("organization")
