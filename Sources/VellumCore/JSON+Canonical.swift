@@ -30,12 +30,11 @@ extension JSON {
             out.append(UInt8(ascii: "]"))
         case .object(let members):
             out.append(UInt8(ascii: "{"))
-            let keys = members.keys.sorted(by: JSON.canonicalOrder)
-            for (i, key) in keys.enumerated() {
+            for (i, member) in members.sorted(by: { JSON.canonicalOrder($0.key, $1.key) }).enumerated() {
                 if i > 0 { out.append(UInt8(ascii: ",")) }
-                JSON.writeString(key, into: &out)
+                JSON.writeString(member.key, into: &out)
                 out.append(UInt8(ascii: ":"))
-                members[key]!.writeCanonical(into: &out)
+                member.value.writeCanonical(into: &out)
             }
             out.append(UInt8(ascii: "}"))
         }
