@@ -386,15 +386,16 @@ public actor Replicator {
     /// Verifies entries (signatures on every core, off this actor, so it keeps serving peers
     /// meanwhile), then links and stores them; returns how many were new. `verified`: some of
     /// them verified already (`preverify`). Several peers often send the same entries at
-    /// once: a batch that shares entries with one being stored waits for it, then verifies
-    /// and stores only what is still missing (waiting, not skipping: the other copy may fail).
+    /// once: a batch that shares entries with batches being stored waits for them, once, then
+    /// verifies and stores only what is still missing. Waiting, not skipping: another copy
+    /// may fail (an entry's id does not cover its signature); once: a peer sending copy after
+    /// copy cannot keep an honest batch waiting.
     private func store(_ entries: [Entry], verified: Task<Result<[VerifiedEntry], VellumError>, Never>? = nil) async throws -> Int {
         var entries = entries
-        var busy = Set(entries.compactMap { importing[$0.id] })
-        while !busy.isEmpty {
+        let busy = Set(entries.compactMap { importing[$0.id] })
+        if !busy.isEmpty {
             for other in busy { _ = try? await other.value }
             entries = try entries.filter { try node.store.entryID(feed: $0.feed, seq: $0.seq) != $0.id }
-            busy = Set(entries.compactMap { importing[$0.id] })
         }
         guard !entries.isEmpty else { return 0 }
         let kept = entries

@@ -126,6 +126,46 @@ struct HostilePeerTests {
         #expect(try node.run(["audit"]).code == 0)
     }
 
+    @Test("a forged copy of honest entries, sent first, costs the honest copy a wait, never its place")
+    func forgedCopyFirst() async throws {
+        let scratch = try Scratch()
+        let node = try scratch.initializedNode("target")
+        let daemon = try NodeProcess(node)
+        defer { daemon.stop() }
+        let attackerKeys = try CurveKeyPair.generate(), relayKeys = try CurveKeyPair.generate()
+        for k in [attackerKeys, relayKeys] { #expect(try node.run(["peer", "add", "tcp://127.0.0.1:9", "--key=\(k.publicKey)"]).code == 0) }
+        try await Task.sleep(for: .milliseconds(1500))  // the node re-reads its allow-list twice a second
+        let attacker = try await RawPeer(endpoint: daemon.endpoint, serverKey: node.transportKey, keys: attackerKeys)
+        let relay = try await RawPeer(endpoint: daemon.endpoint, serverKey: node.transportKey, keys: relayKeys)
+        defer { attacker.reactor.shutdown(); relay.reactor.shutdown() }
+        // A third party's feed: the relay passes it on honestly, the attacker with the same ids
+        // (an id does not cover the signature) and one signature forged.
+        let writerKey = Curve25519.Signing.PrivateKey()
+        let did = try DIDKey(publicKey: Array(writerKey.publicKey.rawRepresentation))
+        var writer = FeedWriter(key: writerKey, head: nil, clock: HLC(rawValue: 0))
+        let items = (0..<400).map { (EntryKind.issue, issuePayload("urn:uuid:relayed-\($0)", issuer: did)) }
+        let honest = writer.append(items, now: Timestamp(millisecondsSinceEpoch: 1_800_000_000_000)).map(\.entry)
+        var forged = honest
+        for i in [50, 150, 250, 350] {  // one in every checkpointed run: each signature is checked
+            forged[i] = Entry(unsigned: honest[i].unsigned, id: honest[i].id, signature: honest[i].signature.map { $0 ^ 0x20 })
+        }
+        // The forged copy goes first; the honest one arrives while it is being checked, most
+        // likely (any order must end the same way).
+        async let forgedReply = attacker.ask(.entries(forged), within: 20)
+        try await Task.sleep(for: .milliseconds(2))
+        async let honestReply = relay.ask(.entries(honest), within: 20)
+        let (f, h) = await (forgedReply, honestReply)
+        guard case .heads(let heads)? = h else { Issue.record("the honest copy was not taken: \(String(describing: f)), \(String(describing: h))"); return }
+        #expect(heads.map(\.seq) == [honest.last!.seq] && heads.first?.id == honest.last!.id)
+        switch f {
+        case .error(422, _)?: break  // checked and refused
+        case .heads?: break  // came after the honest copy was stored: set aside as held, it changed nothing
+        default: Issue.record("the forged copy got \(String(describing: f))")
+        }
+        // Every stored signature verifies: the forged ones were never stored.
+        #expect(try node.run(["audit"]).code == 0)
+    }
+
     @Test("equivocation: two entries at one (feed, seq) are kept as evidence, the feed quarantined, the evidence gossiped")
     func fork() throws {
         let scratch = try Scratch()
