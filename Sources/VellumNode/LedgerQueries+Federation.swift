@@ -20,6 +20,7 @@ public final class RegistryCache: @unchecked Sendable {  // `cached` and `paths`
         var entries: [Entry] = []
         for id in ids { if let e = try store.entry(id: id) { entries.append(e) } }
         let path = (entries, Entry.canonicalJSONArray(entries))
+        guard entries.count == ids.count else { return path }  // not all held yet: read again next time
         lock.withLock {
             if paths.count >= Self.pathLimit { paths.removeAll() }
             paths[ids] = path

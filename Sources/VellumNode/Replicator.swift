@@ -201,7 +201,7 @@ public actor Replicator {
         var directives = try session.start(replica)
         var inbound = stream.makeAsyncIterator()
         // A batch is verified (on every core) as soon as it is accepted, while the one before
-        // it is still being stored: keyed by its first entry's id.
+        // it is still being stored: each such check, under the id of every entry it covers.
         var verifying: [EntryID: Task<Result<[VerifiedEntry], VellumError>, Never>] = [:]
         while true {
             while !directives.isEmpty {
@@ -210,7 +210,9 @@ public actor Replicator {
                     transmit(message, requestID: id, on: socket, events: events)
                 case .store(let entries):
                     let added: Int
-                    do { added = try await store(entries, verified: entries.first.flatMap { verifying.removeValue(forKey: $0.id) }) } catch let error as VellumError where error.code != .storage && error.code != .io {
+                    let checks = Set(entries.compactMap { verifying[$0.id] })
+                    verifying = verifying.filter { !checks.contains($0.value) }
+                    do { added = try await store(entries, verified: Array(checks)) } catch let error as VellumError where error.code != .storage && error.code != .io {
                         // Entries we asked for that do not verify: counted against the peer.
                         reject(key, error.message, kind: error.code.rawValue)
                         throw error
@@ -240,10 +242,11 @@ public actor Replicator {
             switch event {
             case .reply(let id, let message):
                 directives = try session.onReply(requestID: id, message: message, replica: replica)
-                if case .entries(let entries) = message, let first = entries.first, session.isPulling,
-                    !directives.contains(where: { if case .drop = $0 { true } else { false } })
+                if case .entries(let entries) = message, session.isPulling,
+                    !directives.contains(where: { if case .drop = $0 { true } else { false } }),
+                    let (fresh, check) = preverify(entries)
                 {
-                    verifying[first.id] = preverify(entries)
+                    for e in fresh { verifying[e.id] = check }
                 }
             case .timeout(let id): directives = session.onTimeout(requestID: id)
             }
@@ -384,30 +387,35 @@ public actor Replicator {
     }
 
     /// Verifies entries (signatures on every core, off this actor, so it keeps serving peers
-    /// meanwhile), then links and stores them; returns how many were new. `verified`: some of
-    /// them verified already (`preverify`). Several peers often send the same entries at
-    /// once: a batch that shares entries with batches being stored waits for them, once, then
+    /// meanwhile), then links and stores them; returns how many of them the replica now holds
+    /// that it did not before. `verified`: checks of some of them already under way
+    /// (`preverify`). Pull rounds with several peers often fetch the same entries at once (and
+    /// a push may bring what a pull is storing; pushes themselves are handled one at a time):
+    /// a batch that shares entries with batches being stored waits for them, once, then
     /// verifies and stores only what is still missing. Waiting, not skipping: another copy
     /// may fail (an entry's id does not cover its signature); once: a peer sending copy after
     /// copy cannot keep an honest batch waiting.
-    private func store(_ entries: [Entry], verified: Task<Result<[VerifiedEntry], VellumError>, Never>? = nil) async throws -> Int {
+    private func store(_ entries: [Entry], verified: [Task<Result<[VerifiedEntry], VellumError>, Never>] = []) async throws -> Int {
         var entries = entries
+        var storedMeanwhile = 0
         let busy = Set(entries.compactMap { importing[$0.id] })
         if !busy.isEmpty {
             for other in busy { _ = try? await other.value }
+            let before = entries.count
             entries = try entries.filter { try node.store.entryID(feed: $0.feed, seq: $0.seq) != $0.id }
+            storedMeanwhile = before - entries.count
         }
-        guard !entries.isEmpty else { return 0 }
+        guard !entries.isEmpty else { return storedMeanwhile }
         let kept = entries
         let work = Task { try await self.verifyAndImport(kept, verified: verified) }
         for e in entries { importing[e.id] = work }
         defer { for e in entries where importing[e.id] == work { importing[e.id] = nil } }
-        return try await work.value
+        return try await work.value + storedMeanwhile
     }
 
-    private func verifyAndImport(_ entries: [Entry], verified: Task<Result<[VerifiedEntry], VellumError>, Never>?) async throws -> Int {
+    private func verifyAndImport(_ entries: [Entry], verified: [Task<Result<[VerifiedEntry], VellumError>, Never>]) async throws -> Int {
         var byID: [EntryID: VerifiedEntry] = [:]
-        if case .success(let done)? = await verified?.value { for v in done { byID[v.id] = v } }
+        for check in verified { if case .success(let done) = await check.value { for v in done { byID[v.id] = v } } }
         let missing = entries.filter { byID[$0.id] == nil }
         if !missing.isEmpty { for v in try await Self.verify(missing).value.get() { byID[v.id] = v } }
         return try node.importVerified(entries.map { byID[$0.id]! }).added
@@ -415,10 +423,10 @@ public actor Replicator {
 
     /// Starts verifying a batch as it arrives, while the one before it is still being stored:
     /// its entries not held yet and not being stored from another peer's copy.
-    private func preverify(_ entries: [Entry]) -> Task<Result<[VerifiedEntry], VellumError>, Never>? {
+    private func preverify(_ entries: [Entry]) -> ([Entry], Task<Result<[VerifiedEntry], VellumError>, Never>)? {
         let held = (try? node.store.heads()) ?? [:]
         let fresh = entries.filter { importing[$0.id] == nil && $0.seq > held[$0.feed]?.seq ?? 0 }
-        return fresh.isEmpty ? nil : Self.verify(fresh)
+        return fresh.isEmpty ? nil : (fresh, Self.verify(fresh))
     }
 
     private static func verify(_ entries: [Entry]) -> Task<Result<[VerifiedEntry], VellumError>, Never> {

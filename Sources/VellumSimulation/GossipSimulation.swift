@@ -10,9 +10,12 @@ import VellumCore
 /// it dials that has none under way, if its log grew or `antiEntropy` has passed. A message
 /// takes a random one-way latency plus its size over the link's bandwidth, and is lost with
 /// probability `loss` (its round then fails at `requestTimeout`, as a node's does). A node's
-/// CPU is busy `storeCost` per entry it stores (what `Scripts/bench` measured a catch-up to
-/// cost on this machine); serving reads costs nothing here. Replayable from `seed` (up to
-/// Swift's per-process hashing order).
+/// CPU is busy `storeCost` per new entry it stores, pulled or pushed (what `Scripts/bench`
+/// measured a catch-up to cost on this machine, both cores of a node included); entries it
+/// holds already cost nothing, and serving reads costs nothing here. Not modelled: a pull
+/// batch fetched from two peers at once is charged twice (the node waits and stores it once).
+/// Within one process a seed replays exactly; across processes Swift's per-process hash
+/// seeding may change the order of equal-time events (`SWIFT_DETERMINISTIC_HASHING=1` fixes it).
 public struct GossipSimulation {
     public struct Configuration: Sendable {
         public var nodes = 128
@@ -108,6 +111,8 @@ private enum Event {
     case request(to: Int, from: Int, frames: [[UInt8]])
     case reply(to: Int, from: Int, frames: [[UInt8]])
     case stored(node: Int, peer: Int, entries: [Entry])
+    /// A pushed batch is stored, after the node's CPU got to it: now it answers.
+    case pushStored(node: Int, from: Int, requestID: UInt32, message: SyncMessage)
     case timeout(node: Int, peer: Int, requestID: UInt32)
 }
 
@@ -163,14 +168,18 @@ private final class Network {
         case .request(let i, let from, let frames):
             guard let (id, message) = try? SyncMessage.decode(frames) else { return }
             let node = nodes[i]
-            var departs = now
             if case .entries(let entries) = message {
-                node.busyUntil = max(now, node.busyUntil) + Double(entries.count) * config.storeCost
-                departs = node.busyUntil
+                // Stored (and answered) once the node's CPU has got to it; what it holds already costs nothing.
+                let fresh = (try? Reconciliation.screen(entries, against: node.replica).clean.count) ?? entries.count
+                node.busyUntil = max(now, node.busyUntil) + Double(fresh) * config.storeCost
+                queue.push(.pushStored(node: i, from: from, requestID: id, message: message), at: node.busyUntil)
+                return
             }
-            let reply = node.replica.answer(message)
+            send(node.replica.answer(message).frames(requestID: id), from: i, to: from, at: now, isReply: true)
+        case .pushStored(let i, let from, let id, let message):
+            let reply = nodes[i].replica.answer(message)
             markIfDone(i)
-            send(reply.frames(requestID: id), from: i, to: from, at: departs, isReply: true)
+            send(reply.frames(requestID: id), from: i, to: from, at: now, isReply: true)
         case .reply(let i, let from, let frames):
             guard let round = nodes[i].rounds[from], let (id, message) = try? SyncMessage.decode(frames) else { return }
             round.inbox.append((id, message))

@@ -116,7 +116,15 @@ sqlite3_exec(dbShape, """
 var entryStmt: OpaquePointer?, credentialStmt: OpaquePointer?
 sqlite3_prepare_v2(dbShape, "INSERT INTO entries (id, feed, seq, prev, hlc, kind, payload, signature, credential) VALUES (?,?,?,?,?,1,?,?,?)", -1, &entryStmt, nil)
 sqlite3_prepare_v2(dbShape, "INSERT INTO credentials VALUES (?,?,'active',?,NULL,1924992000000)", -1, &credentialStmt, nil)
-let credentialIDs = (0..<count).map { _ in "urn:uuid:" + UUID().uuidString.lowercased() }
+// Time-ordered ids, as Vellum issues them (UUIDv7: 48 bits of milliseconds first), at about
+// 20 a millisecond: the credential index and rows grow at their right edge, as in a real log.
+let credentialIDs = (0..<count).map { i -> String in
+    let ms = UInt64(1_800_000_000_000 + i / 20), r = messages[i]
+    let hex = String(format: "%012llx7%03x%04x%012llx", ms, Int(r[0]) << 4 | Int(r[1] >> 4), 0x8000 | Int(r[2]) << 6 | Int(r[3] >> 2),
+        r[4..<10].reduce(UInt64(0)) { $0 << 8 | UInt64($1) })
+    let h = Array(hex)
+    return "urn:uuid:" + String(h[0..<8]) + "-" + String(h[8..<12]) + "-" + String(h[12..<16]) + "-" + String(h[16..<20]) + "-" + String(h[20..<32])
+}
 let shapedPayload = [UInt8](repeating: 0x63, count: 430)
 let shapeRate = await rate(count) {
     sqlite3_exec(dbShape, "BEGIN", nil, nil, nil)
