@@ -35,7 +35,6 @@ public struct TrustAnswer: Sendable {
             evidence: (evidence, Entry.canonicalJSONArray(evidence)))
     }
 
-
     public var json: JSON {
         var o: [String: JSON] = [
             "issuer": .string(issuer),
