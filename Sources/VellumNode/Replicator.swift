@@ -202,7 +202,7 @@ public actor Replicator {
         var inbound = stream.makeAsyncIterator()
         // A batch is verified (on every core) as soon as it is accepted, while the one before
         // it is still being stored: each such check, under the id of every entry it covers.
-        var verifying: [EntryID: Task<Result<[VerifiedEntry], VellumError>, Never>] = [:]
+        var verifying: [EntryID: PreCheck] = [:]
         while true {
             while !directives.isEmpty {
                 switch directives.removeFirst() {
@@ -244,9 +244,9 @@ public actor Replicator {
                 directives = try session.onReply(requestID: id, message: message, replica: replica)
                 if case .entries(let entries) = message, session.isPulling,
                     !directives.contains(where: { if case .drop = $0 { true } else { false } }),
-                    let (fresh, check) = preverify(entries)
+                    let check = preverify(entries)
                 {
-                    for e in fresh { verifying[e.id] = check }
+                    for id in check.ids { verifying[id] = check }
                 }
             case .timeout(let id): directives = session.onTimeout(requestID: id)
             }
@@ -395,7 +395,7 @@ public actor Replicator {
     /// verifies and stores only what is still missing. Waiting, not skipping: another copy
     /// may fail (an entry's id does not cover its signature); once: a peer sending copy after
     /// copy cannot keep an honest batch waiting.
-    private func store(_ entries: [Entry], verified: [Task<Result<[VerifiedEntry], VellumError>, Never>] = []) async throws -> Int {
+    private func store(_ entries: [Entry], verified: [PreCheck] = []) async throws -> Int {
         var entries = entries
         var storedMeanwhile = 0
         let busy = Set(entries.compactMap { importing[$0.id] })
@@ -413,9 +413,17 @@ public actor Replicator {
         return try await work.value + storedMeanwhile
     }
 
-    private func verifyAndImport(_ entries: [Entry], verified: [Task<Result<[VerifiedEntry], VellumError>, Never>]) async throws -> Int {
+    private func verifyAndImport(_ entries: [Entry], verified: [PreCheck]) async throws -> Int {
         var byID: [EntryID: VerifiedEntry] = [:]
-        for check in verified { if case .success(let done) = await check.value { for v in done { byID[v.id] = v } } }
+        let batch = Set(entries.map(\.id))
+        for check in verified {
+            switch await check.task.value {
+            case .success(let done): for v in done { byID[v.id] = v }
+            // Every entry it refused is still here: checking them again would only double the cost of a bad batch.
+            case .failure(let error) where check.ids.isSubset(of: batch): throw error
+            case .failure: continue
+            }
+        }
         let missing = entries.filter { byID[$0.id] == nil }
         if !missing.isEmpty { for v in try await Self.verify(missing).value.get() { byID[v.id] = v } }
         return try node.importVerified(entries.map { byID[$0.id]! }).added
@@ -423,10 +431,20 @@ public actor Replicator {
 
     /// Starts verifying a batch as it arrives, while the one before it is still being stored:
     /// its entries not held yet and not being stored from another peer's copy.
-    private func preverify(_ entries: [Entry]) -> ([Entry], Task<Result<[VerifiedEntry], VellumError>, Never>)? {
+    private func preverify(_ entries: [Entry]) -> PreCheck? {
         let held = (try? node.store.heads()) ?? [:]
         let fresh = entries.filter { importing[$0.id] == nil && $0.seq > held[$0.feed]?.seq ?? 0 }
-        return fresh.isEmpty ? nil : (fresh, Self.verify(fresh))
+        return fresh.isEmpty ? nil : PreCheck(ids: Set(fresh.map(\.id)), task: Self.verify(fresh))
+    }
+
+    /// A check of entries started as they arrived (`preverify`), with the ids it covers; one
+    /// check is one task (it is hashed as its task, not as its thousands of ids).
+    struct PreCheck: Hashable {
+        let ids: Set<EntryID>
+        let task: Task<Result<[VerifiedEntry], VellumError>, Never>
+
+        static func == (a: PreCheck, b: PreCheck) -> Bool { a.task == b.task }
+        func hash(into hasher: inout Hasher) { hasher.combine(task) }
     }
 
     private static func verify(_ entries: [Entry]) -> Task<Result<[VerifiedEntry], VellumError>, Never> {
