@@ -24,7 +24,7 @@ extension LedgerStore {
     public func federatedFacts(of key: CredentialKey) throws(VellumError) -> (issues: [IssueFact], changes: [StatusFact]) {
         var issues: [IssueFact] = []
         var changes: [StatusFact] = []
-        var issuer: String?
+        var ownIssuer: String?  // the feed's did:key, encoded once
         _ = try query(
             """
             SELECT e.id, e.feed, e.seq, e.hlc, e.kind, c.issue_entry IS NOT NULL, c.valid_until, CASE WHEN c.issue_entry IS NULL THEN e.payload END
@@ -38,9 +38,10 @@ extension LedgerStore {
             guard kind == .issue else { return changes.append(StatusFact(entry: id, feed: feed, seq: seq, hlc: hlc, kind: kind)) }
             guard feed == key.feed else { return }
             if row.int(5) == 1 {
-                if issuer == nil { issuer = feed.didKey.did }
+                let issuer = ownIssuer ?? feed.didKey.did
+                ownIssuer = issuer
                 let until = row.isNull(6) ? nil : Timestamp(millisecondsSinceEpoch: row.int(6))
-                issues.append(IssueFact(entry: id, feed: feed, seq: seq, hlc: hlc, issuer: issuer!, validUntil: until))
+                issues.append(IssueFact(entry: id, feed: feed, seq: seq, hlc: hlc, issuer: issuer, validUntil: until))
             } else if case .issue(let p) = try? EntryPayload(stored: .issue, bytes: row.blob(7)) {
                 issues.append(IssueFact(entry: id, feed: feed, seq: seq, hlc: hlc, issuer: p.issuer, validUntil: p.validUntil.flatMap { Timestamp(parsing: $0) }))
             }

@@ -48,74 +48,70 @@ let messages = (0..<count).map { i in Array(SHA512.hash(data: withUnsafeBytes(of
 let signRate = await rate(count) { _ = await Parallel.map(messages) { try! key.signature(for: $0) } }
 print(String(format: "raw Ed25519 sign, all cores:      %10.0f /s", signRate))
 
-// Limit 2: raw SQLite inserts per second, rows shaped like an entry plus its state and document.
 let sqliteDir = scratchDirectory()
 defer { try? FileManager.default.removeItem(atPath: sqliteDir) }
-var db: OpaquePointer?
-sqlite3_open(sqliteDir + "/raw.sqlite", &db)
-sqlite3_exec(db, "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; CREATE TABLE t (id BLOB PRIMARY KEY, feed BLOB, seq INTEGER, payload BLOB, signature BLOB, doc TEXT)", nil, nil, nil)
-var stmt: OpaquePointer?
-sqlite3_prepare_v2(db, "INSERT INTO t VALUES (?,?,?,?,?,?)", -1, &stmt, nil)
-let payload = [UInt8](repeating: 0x61, count: 420), document = String(repeating: "d", count: 1900)
-let insertRate = await rate(count) {
-    for batchStart in stride(from: 0, to: count, by: 1000) {
-        sqlite3_exec(db, "BEGIN", nil, nil, nil)
-        for i in batchStart..<min(count, batchStart + 1000) {
-            sqlite3_reset(stmt)
-            sqlite3_bind_blob(stmt, 1, messages[i], 32, csqlite_transient())
-            sqlite3_bind_blob(stmt, 2, messages[0], 32, csqlite_transient())
-            sqlite3_bind_int64(stmt, 3, Int64(i))
-            sqlite3_bind_blob(stmt, 4, payload, Int32(payload.count), csqlite_transient())
-            sqlite3_bind_blob(stmt, 5, messages[i], 64, csqlite_transient())
-            sqlite3_bind_text(stmt, 6, document, -1, csqlite_transient())
-            sqlite3_step(stmt)
-        }
-        sqlite3_exec(db, "COMMIT", nil, nil, nil)
+
+/// Raw C SQLite (WAL, `synchronous=NORMAL`): creates `file` with `schema`, then stores `count`
+/// items, `perTransaction` to a transaction, each by running every statement of `inserts`
+/// once after `bind(statements, i)` bound its values. Returns items per second; the file is
+/// checkpointed and closed after, so its size is what the items take.
+func rawInserts(_ file: String, schema: String, inserts: [String], perTransaction: Int, bind: ([OpaquePointer?], Int) -> Void) async -> Double {
+    var db: OpaquePointer?
+    sqlite3_open(sqliteDir + "/" + file, &db)
+    sqlite3_exec(db, schema + "; PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;", nil, nil, nil)
+    let statements = inserts.map { sql -> OpaquePointer? in
+        var stmt: OpaquePointer?
+        sqlite3_prepare_v2(db, sql, -1, &stmt, nil)
+        return stmt
     }
+    let itemsPerSecond = await rate(count) {
+        for batchStart in stride(from: 0, to: count, by: perTransaction) {
+            sqlite3_exec(db, "BEGIN", nil, nil, nil)
+            for i in batchStart..<min(count, batchStart + perTransaction) {
+                for stmt in statements { sqlite3_reset(stmt) }
+                bind(statements, i)
+                for stmt in statements { sqlite3_step(stmt) }
+            }
+            sqlite3_exec(db, "COMMIT", nil, nil, nil)
+        }
+    }
+    for stmt in statements { sqlite3_finalize(stmt) }
+    sqlite3_exec(db, "PRAGMA wal_checkpoint(TRUNCATE)", nil, nil, nil)
+    sqlite3_close(db)
+    return itemsPerSecond
 }
-sqlite3_finalize(stmt)
-sqlite3_close(db)
+
+// Limit 2: raw SQLite inserts, rows shaped like an entry plus its state and document, 1,000
+// to a transaction.
+let payload = [UInt8](repeating: 0x61, count: 420), document = String(repeating: "d", count: 1900)
+let insertRate = await rawInserts(
+    "raw.sqlite", schema: "CREATE TABLE t (id BLOB PRIMARY KEY, feed BLOB, seq INTEGER, payload BLOB, signature BLOB, doc TEXT)",
+    inserts: ["INSERT INTO t VALUES (?,?,?,?,?,?)"], perTransaction: 1000
+) { s, i in
+    sqlite3_bind_blob(s[0], 1, messages[i], 32, csqlite_transient())
+    sqlite3_bind_blob(s[0], 2, messages[0], 32, csqlite_transient())
+    sqlite3_bind_int64(s[0], 3, Int64(i))
+    sqlite3_bind_blob(s[0], 4, payload, Int32(payload.count), csqlite_transient())
+    sqlite3_bind_blob(s[0], 5, messages[i], 64, csqlite_transient())
+    sqlite3_bind_text(s[0], 6, document, -1, csqlite_transient())
+}
 print(String(format: "raw SQLite insert (1 row, WAL):   %10.0f /s", insertRate))
 
 // Limit 2b: raw SQLite inserts of 700-byte rows (an entry's size) keyed by a random 32-byte id,
 // all in one WAL transaction: what storing a replicated entry costs at the least.
-var db700: OpaquePointer?
-sqlite3_open(sqliteDir + "/raw700.sqlite", &db700)
-sqlite3_exec(db700, "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; CREATE TABLE t (id BLOB PRIMARY KEY, row BLOB)", nil, nil, nil)
-var stmt700: OpaquePointer?
-sqlite3_prepare_v2(db700, "INSERT INTO t VALUES (?,?)", -1, &stmt700, nil)
 let row700 = [UInt8](repeating: 0x62, count: 700 - 32)
-let rowRate = await rate(count) {
-    sqlite3_exec(db700, "BEGIN", nil, nil, nil)
-    for i in 0..<count {
-        sqlite3_reset(stmt700)
-        sqlite3_bind_blob(stmt700, 1, messages[i], 32, csqlite_transient())
-        sqlite3_bind_blob(stmt700, 2, row700, Int32(row700.count), csqlite_transient())
-        sqlite3_step(stmt700)
-    }
-    sqlite3_exec(db700, "COMMIT", nil, nil, nil)
+let rowRate = await rawInserts(
+    "raw700.sqlite", schema: "CREATE TABLE t (id BLOB PRIMARY KEY, row BLOB)", inserts: ["INSERT INTO t VALUES (?,?)"], perTransaction: count
+) { s, i in
+    sqlite3_bind_blob(s[0], 1, messages[i], 32, csqlite_transient())
+    sqlite3_bind_blob(s[0], 2, row700, Int32(row700.count), csqlite_transient())
 }
-sqlite3_finalize(stmt700)
-sqlite3_close(db700)
 print(String(format: "raw SQLite insert (700 B, 1 txn): %10.0f /s", rowRate))
 
 // Limit 2c: the same entries stored the way a replica must keep them (Docs/LEDGER.md): the
 // entry row with its credential id, unique by id and by (feed, seq), indexed by (credential,
 // feed), and the credential's materialized row; raw C SQLite, one transaction. What this
 // schema costs at the least, next to the single-B-tree row of 2b; and its file size per entry.
-var dbShape: OpaquePointer?
-sqlite3_open(sqliteDir + "/shape.sqlite", &dbShape)
-sqlite3_exec(dbShape, """
-    PRAGMA page_size = 8192; PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;
-    CREATE TABLE entries (rowid INTEGER PRIMARY KEY, id BLOB NOT NULL UNIQUE, feed BLOB NOT NULL, seq INTEGER NOT NULL, prev BLOB NOT NULL,
-        hlc INTEGER NOT NULL, kind INTEGER NOT NULL, payload BLOB NOT NULL, signature BLOB NOT NULL, credential TEXT NOT NULL, UNIQUE (feed, seq));
-    CREATE INDEX entries_by_credential_feed ON entries (credential, feed);
-    CREATE TABLE credentials (credential TEXT NOT NULL, feed BLOB NOT NULL, status TEXT NOT NULL, issue_entry BLOB NOT NULL,
-        decided_by BLOB, valid_until INTEGER, PRIMARY KEY (credential, feed)) WITHOUT ROWID;
-    """, nil, nil, nil)
-var entryStmt: OpaquePointer?, credentialStmt: OpaquePointer?
-sqlite3_prepare_v2(dbShape, "INSERT INTO entries (id, feed, seq, prev, hlc, kind, payload, signature, credential) VALUES (?,?,?,?,?,1,?,?,?)", -1, &entryStmt, nil)
-sqlite3_prepare_v2(dbShape, "INSERT INTO credentials VALUES (?,?,'active',?,NULL,1924992000000)", -1, &credentialStmt, nil)
 // Time-ordered ids, as Vellum issues them (UUIDv7: 48 bits of milliseconds first), at about
 // 20 a millisecond: the credential index and rows grow at their right edge, as in a real log.
 let credentialIDs = (0..<count).map { i -> String in
@@ -126,31 +122,34 @@ let credentialIDs = (0..<count).map { i -> String in
     return "urn:uuid:" + String(h[0..<8]) + "-" + String(h[8..<12]) + "-" + String(h[12..<16]) + "-" + String(h[16..<20]) + "-" + String(h[20..<32])
 }
 let shapedPayload = [UInt8](repeating: 0x63, count: 430)
-let shapeRate = await rate(count) {
-    sqlite3_exec(dbShape, "BEGIN", nil, nil, nil)
-    for i in 0..<count {
-        sqlite3_reset(entryStmt)
-        sqlite3_bind_blob(entryStmt, 1, messages[i], 32, csqlite_transient())
-        sqlite3_bind_blob(entryStmt, 2, messages[0], 32, csqlite_transient())
-        sqlite3_bind_int64(entryStmt, 3, Int64(i + 1))
-        sqlite3_bind_blob(entryStmt, 4, messages[max(0, i - 1)], 32, csqlite_transient())
-        sqlite3_bind_int64(entryStmt, 5, Int64(i) << 16)
-        sqlite3_bind_blob(entryStmt, 6, shapedPayload, Int32(shapedPayload.count), csqlite_transient())
-        sqlite3_bind_blob(entryStmt, 7, messages[i], 64, csqlite_transient())
-        sqlite3_bind_text(entryStmt, 8, credentialIDs[i], -1, csqlite_transient())
-        sqlite3_step(entryStmt)
-        sqlite3_reset(credentialStmt)
-        sqlite3_bind_text(credentialStmt, 1, credentialIDs[i], -1, csqlite_transient())
-        sqlite3_bind_blob(credentialStmt, 2, messages[0], 32, csqlite_transient())
-        sqlite3_bind_blob(credentialStmt, 3, messages[i], 32, csqlite_transient())
-        sqlite3_step(credentialStmt)
-    }
-    sqlite3_exec(dbShape, "COMMIT", nil, nil, nil)
+let shapeRate = await rawInserts(
+    "shape.sqlite",
+    schema: """
+        PRAGMA page_size = 8192;
+        CREATE TABLE entries (rowid INTEGER PRIMARY KEY, id BLOB NOT NULL UNIQUE, feed BLOB NOT NULL, seq INTEGER NOT NULL, prev BLOB NOT NULL,
+            hlc INTEGER NOT NULL, kind INTEGER NOT NULL, payload BLOB NOT NULL, signature BLOB NOT NULL, credential TEXT NOT NULL, UNIQUE (feed, seq));
+        CREATE INDEX entries_by_credential_feed ON entries (credential, feed);
+        CREATE TABLE credentials (credential TEXT NOT NULL, feed BLOB NOT NULL, status TEXT NOT NULL, issue_entry BLOB NOT NULL,
+            decided_by BLOB, valid_until INTEGER, PRIMARY KEY (credential, feed)) WITHOUT ROWID;
+        """,
+    inserts: [
+        "INSERT INTO entries (id, feed, seq, prev, hlc, kind, payload, signature, credential) VALUES (?,?,?,?,?,1,?,?,?)",
+        "INSERT INTO credentials VALUES (?,?,'active',?,NULL,1924992000000)",
+    ],
+    perTransaction: count
+) { s, i in
+    sqlite3_bind_blob(s[0], 1, messages[i], 32, csqlite_transient())
+    sqlite3_bind_blob(s[0], 2, messages[0], 32, csqlite_transient())
+    sqlite3_bind_int64(s[0], 3, Int64(i + 1))
+    sqlite3_bind_blob(s[0], 4, messages[max(0, i - 1)], 32, csqlite_transient())
+    sqlite3_bind_int64(s[0], 5, Int64(i) << 16)
+    sqlite3_bind_blob(s[0], 6, shapedPayload, Int32(shapedPayload.count), csqlite_transient())
+    sqlite3_bind_blob(s[0], 7, messages[i], 64, csqlite_transient())
+    sqlite3_bind_text(s[0], 8, credentialIDs[i], -1, csqlite_transient())
+    sqlite3_bind_text(s[1], 1, credentialIDs[i], -1, csqlite_transient())
+    sqlite3_bind_blob(s[1], 2, messages[0], 32, csqlite_transient())
+    sqlite3_bind_blob(s[1], 3, messages[i], 32, csqlite_transient())
 }
-sqlite3_finalize(entryStmt)
-sqlite3_finalize(credentialStmt)
-sqlite3_exec(dbShape, "PRAGMA wal_checkpoint(TRUNCATE)", nil, nil, nil)
-sqlite3_close(dbShape)
 let shapeBytes = Double((try? FileManager.default.attributesOfItem(atPath: sqliteDir + "/shape.sqlite")[.size] as? Int) ?? 0) / Double(count)
 print(String(format: "raw SQLite insert, replica schema: %9.0f /s  (%.2f of 700 B rows; %.0f bytes on disk per entry)", shapeRate, shapeRate / rowRate, shapeBytes))
 
