@@ -1,3 +1,4 @@
+@preconcurrency import Crypto
 import VellumCore
 
 /// Turns a registrar's CSV into credential requests. The header names the columns with the
@@ -55,6 +56,9 @@ public enum BulkIssuance {
         }
         return rows
     }
+
+    /// What names a bulk file in the ledger's record of issued rows: the SHA-256 of its bytes.
+    public static func digest(_ file: [UInt8]) -> [UInt8] { Array(SHA256.hash(data: file)) }
 
     /// An RFC 3339 date-time, or a date (`2027-06-30`), meaning the end of that day in UTC.
     public static func parseValidUntil(_ text: String) throws(VellumError) -> Timestamp {

@@ -84,9 +84,12 @@ extension Node {
     /// in between, a prepared batch no longer fits the feed's head and is signed again.
     /// A batch that opens a new status list also publishes its first (all clear) signed lists.
     /// `onBatch` runs after each commit with the credentials it made durable.
+    /// `rows`, one per request, records which bulk file row each credential was issued for.
     public func issue(
-        _ requests: [CredentialRequest], batchSize: Int = 4000, onBatch: ([IssuedCredential]) async throws -> Void = { _ in }
+        _ requests: [CredentialRequest], rows: [BulkRow]? = nil, batchSize: Int = 4000,
+        onBatch: ([IssuedCredential]) async throws -> Void = { _ in }
     ) async throws {
+        precondition(rows.map { $0.count == requests.count } ?? true, "one bulk row per request")
         let checkTime = clock()
         for request in requests { _ = try request.validated(validFrom: checkTime) }
         let batches = stride(from: 0, to: requests.count, by: batchSize).map {
@@ -100,8 +103,9 @@ extension Node {
             let (now, assumed) = (clock(), prepared.after)
             async let following = k + 1 < batches.count ? issuer.prepare(batches[k + 1], on: assumed, now: now) : nil
             var attempts = 0
+            let batchRows = rows.map { Array($0[(k * batchSize)..<(k * batchSize + requests.count)]) }
             while true {
-                if let issued = try store(prepared) {
+                if let issued = try store(prepared, rows: batchRows) {
                     try await onBatch(issued)
                     break
                 }
@@ -117,12 +121,13 @@ extension Node {
 
     /// Appends a prepared batch in one write transaction, unless the feed moved since it was
     /// signed (nil: sign it again).
-    private func store(_ batch: PreparedBatch) throws -> [IssuedCredential]? {
+    private func store(_ batch: PreparedBatch, rows: [BulkRow]?) throws -> [IssuedCredential]? {
         try store.transaction {
             guard try readFeedState(pending: false) == batch.before else { return nil }
-            let local = batch.issued.map {
+            let local = batch.issued.enumerated().map { i, credential in
                 LocalCredential(
-                    credentialID: $0.id, subject: $0.subject, salt: $0.subjectSalt, document: String(decoding: $0.canonicalDocument, as: UTF8.self))
+                    credentialID: credential.id, subject: credential.subject, salt: credential.subjectSalt,
+                    document: String(decoding: credential.canonicalDocument, as: UTF8.self), row: rows?[i])
             }
             try store.append(batch.entries, local: local)
             var after = batch.after
@@ -137,12 +142,50 @@ extension Node {
         }
     }
 
+    /// How many rows of a bulk file (by `BulkIssuance.digest` of its bytes) earlier runs issued.
+    public func issuedRows(of file: [UInt8]) throws -> Int { try store.bulkRows(file: file).count }
+
+    /// Issues one credential per row of a bulk file, at most once per row of the same file
+    /// (`file`: `BulkIssuance.digest` of its bytes): a re-run after an interruption issues only the rows
+    /// still missing, and first hands back, from this node's documents, the rows an earlier
+    /// run issued, so their files can be written again. Returns how many rows that was.
+    public func issue(
+        _ rows: [BulkIssuance.Row], file: [UInt8], batchSize: Int = 4000, onBatch: ([BulkCredential]) async throws -> Void
+    ) async throws -> Int {
+        let earlier = try store.bulkRows(file: file)
+        for start in stride(from: 0, to: earlier.count, by: batchSize) {
+            try await onBatch(try earlier[start..<min(earlier.count, start + batchSize)].map { row in
+                let bytes = Array(row.document.utf8)
+                do { return BulkCredential(line: row.line, id: row.id, document: try JSON(parsing: bytes), canonicalDocument: bytes) } catch {
+                    throw VellumError(.storage, "the stored document of \(row.id) does not parse: \(error)")
+                }
+            })
+        }
+        let done = Set(earlier.map(\.line))
+        let missing = rows.filter { !done.contains($0.line) }
+        var next = 0
+        try await issue(missing.map(\.request), rows: missing.map { BulkRow(file: file, line: $0.line) }, batchSize: batchSize) { batch in
+            let lines = missing[next..<(next + batch.count)].map(\.line)
+            next += batch.count
+            try await onBatch(zip(lines, batch).map { BulkCredential(line: $0, id: $1.id, document: $1.document, canonicalDocument: $1.canonicalDocument) })
+        }
+        return earlier.count
+    }
+
     /// Issues one credential.
     public func issue(_ request: CredentialRequest) async throws -> IssuedCredential {
         var result: IssuedCredential?
         try await issue([request]) { result = $0.first }
         return result!
     }
+}
+
+/// A credential of a bulk run and the row it was issued for.
+public struct BulkCredential: Sendable {
+    public let line: Int
+    public let id: String
+    public let document: JSON
+    public let canonicalDocument: [UInt8]
 }
 
 /// Bytes from a CSPRNG (BoringSSL's RAND_bytes, seeded by the kernel), one call per batch.

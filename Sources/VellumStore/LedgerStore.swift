@@ -8,12 +8,27 @@ public struct LocalCredential: Sendable {
     public let subject: String
     public let salt: [UInt8]
     public let document: String
+    /// The bulk file row it was issued for, if any.
+    public let row: BulkRow?
 
-    public init(credentialID: String, subject: String, salt: [UInt8], document: String) {
+    public init(credentialID: String, subject: String, salt: [UInt8], document: String, row: BulkRow? = nil) {
         self.credentialID = credentialID
         self.subject = subject
         self.salt = salt
         self.document = document
+        self.row = row
+    }
+}
+
+/// A row of a bulk issuance file: the file by the SHA-256 of its bytes, the row by its line.
+/// A ledger issues at most one credential per row.
+public struct BulkRow: Sendable, Hashable {
+    public let file: [UInt8]
+    public let line: Int
+
+    public init(file: [UInt8], line: Int) {
+        self.file = file
+        self.line = line
     }
 }
 
@@ -32,6 +47,7 @@ public final class LedgerStore {
         "INSERT OR REPLACE INTO credentials (credential, feed, status, issue_entry, decided_by, valid_until) VALUES (?,?,?,?,?,?)")
     private lazy var insertLocal = try! db.prepare(
         "INSERT INTO local_credentials (entry, subject, salt, document) VALUES (?,?,?,?)")
+    private lazy var insertBulkRow = try! db.prepare("INSERT INTO bulk_rows (file, line, entry) VALUES (?,?,?)")
 
     /// Opens (and migrates) the ledger at `path`. Unless `create`, the file must already be a
     /// Vellum ledger: a foreign SQLite database is refused, not converted. A `readOnly` store
@@ -117,7 +133,9 @@ public final class LedgerStore {
                 if case .issue(let p) = v.payload {
                     issuesHere[v.id] = p
                     if let l = documents[v.credentialID] {
-                        try insertLocal.run([.integer(db.lastInsertRowID), .text(l.subject), .blob(l.salt), .text(l.document)])
+                        let rowid = db.lastInsertRowID
+                        try insertLocal.run([.integer(rowid), .text(l.subject), .blob(l.salt), .text(l.document)])
+                        if let row = l.row { try insertBulkRow.run([.blob(row.file), .integer(Int64(row.line)), .integer(rowid)]) }
                     }
                 }
                 if heads[v.feed].map({ $0.seq < v.seq }) ?? true { heads[v.feed] = FeedHead(feed: v.feed, seq: v.seq, id: v.id) }
@@ -325,6 +343,17 @@ public final class LedgerStore {
             JOIN local_credentials l ON l.entry = e.rowid WHERE c.credential = ? AND c.feed = ?
             """, [.text(key.id), .blob(key.feed.bytes)]
         ) { $0.text(0) }.first
+    }
+
+    /// The credentials earlier runs issued for rows of a bulk file (by the file's SHA-256):
+    /// line, credential id and the signed document, in line order.
+    public func bulkRows(file: [UInt8]) throws(VellumError) -> [(line: Int, id: String, document: String)] {
+        try query(
+            """
+            SELECT b.line, e.credential, l.document FROM bulk_rows b JOIN entries e ON e.rowid = b.entry
+            JOIN local_credentials l ON l.entry = b.entry WHERE b.file = ? ORDER BY b.line
+            """, [.blob(file)]
+        ) { (Int($0.int(0)), $0.text(1), $0.text(2)) }
     }
 
     /// How many entries the log holds, from the feed heads (cheap: no scan of the log).

@@ -113,6 +113,16 @@ enum Schema {
         """
         CREATE INDEX entries_documents ON entries (rowid) WHERE kind = 6;
         """,
+        // 7: which row of which bulk file issued which credential, written in the issuing
+        // transaction: a re-run of an interrupted `vellum issue --csv` issues no row twice.
+        """
+        CREATE TABLE bulk_rows (                 -- never replicated
+            file BLOB NOT NULL,                 -- SHA-256 of the CSV file's bytes
+            line INTEGER NOT NULL,              -- the row's first line in that file
+            entry INTEGER NOT NULL,             -- rowid of the issue entry (local_credentials.entry)
+            PRIMARY KEY (file, line)
+        ) WITHOUT ROWID;
+        """,
     ]
 
     static func version(_ db: SQLiteConnection) throws(SQLiteError) -> Int {

@@ -61,50 +61,60 @@ struct Issue: AsyncVellumCommand {
         }
     }
 
+    /// Issues a row at most once: a re-run of the same file (same bytes) after an interruption
+    /// issues only the rows still missing and writes every row's file and the manifest again.
     func bulk(csv: String) async throws {
-        let text = String(decoding: try readInput(csv), as: UTF8.self)
-        let rows = try BulkIssuance.rows(csv: text, file: csv, now: Node.systemClock())
+        let bytes = Array(try readInput(csv))
+        let rows = try BulkIssuance.rows(csv: String(decoding: bytes, as: UTF8.self), file: csv, now: Node.systemClock())
+        let file = BulkIssuance.digest(bytes)
         let node = try data.open()
-        var sink = try BulkOutput(outDir: outDir, jsonl: out)
+        var sink = try BulkOutput(outDir: outDir, jsonl: out, resuming: try node.issuedRows(of: file) > 0)
         let progress = ProgressBar(total: rows.count, label: "issuing", enabled: Terminal.stderrIsTerminal && !output.json)
         let started = Date()
-        var done = 0
-        try await node.issue(rows.map(\.request)) { batch in
-            try await sink.write(batch, lines: rows[done..<(done + batch.count)].map(\.line))
-            done += batch.count
-            progress.update(done)
+        var written = 0
+        let earlier = try await node.issue(rows, file: file) { batch in
+            try await sink.write(batch)
+            written += batch.count
+            progress.update(written)
         }
         progress.finish()
         try sink.finish()
-        let seconds = Date().timeIntervalSince(started)
+        let (issued, seconds) = (written - earlier, Date().timeIntervalSince(started))
+        let again = earlier == 0 ? "" : " (\(earlier) rows were issued by an earlier run of \(csv) and not again)"
         if output.json {
-            var report: [String: JSON] = ["issued": .number(Double(done)), "seconds": .number((seconds * 1000).rounded() / 1000)]
+            var report: [String: JSON] = [
+                "issued": .number(Double(issued)), "alreadyIssued": .number(Double(earlier)), "seconds": .number((seconds * 1000).rounded() / 1000),
+            ]
             if let outDir { report["outDir"] = .string(outDir) }
             report[out == nil ? "manifest" : "out"] = .string(sink.summaryPath)
             Terminal.print(.object(report))
         } else if let outDir {
-            print("issued \(done) credentials into \(outDir) in \(String(format: "%.2f", seconds)) s (manifest: \(sink.summaryPath))")
+            print("issued \(issued) credentials into \(outDir) in \(String(format: "%.2f", seconds)) s\(again) (manifest: \(sink.summaryPath))")
         } else {
-            print("issued \(done) credentials into \(sink.summaryPath) in \(String(format: "%.2f", seconds)) s")
+            print("issued \(issued) credentials into \(sink.summaryPath) in \(String(format: "%.2f", seconds)) s\(again)")
         }
     }
 }
 
 /// Where `vellum issue --csv` puts what it issued: one file per credential and a manifest
 /// (`--out-dir`), or one JSON Lines file (`--out FILE.jsonl`), written a batch at a time.
+/// Every file appears whole or not at all (written aside, then renamed): a run killed midway
+/// leaves no half-written credential, and its re-run writes every row's file again.
 struct BulkOutput {
     let outDir: String?
     let jsonl: FileHandle?
     let summaryPath: String
     private var manifest = "line,credential,file\n"
 
-    init(outDir: String?, jsonl: String?) throws {
+    /// `resuming`: earlier runs issued rows of this file, so the JSON Lines file may be replaced.
+    init(outDir: String?, jsonl: String?, resuming: Bool) throws {
         self.outDir = outDir
         if let jsonl {
-            let fd = open(jsonl, O_WRONLY | O_CREAT | O_EXCL, 0o644)
-            guard fd >= 0 else {
-                throw VellumError(errno == EEXIST ? .conflict : .io, "cannot create \(jsonl): \(String(cString: strerror(errno)))")
+            if !resuming, FileManager.default.fileExists(atPath: jsonl) {
+                throw VellumError(.conflict, "\(jsonl) already exists; refusing to overwrite it")
             }
+            let fd = open(jsonl + ".partial", O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+            guard fd >= 0 else { throw VellumError(.io, "cannot create \(jsonl).partial: \(String(cString: strerror(errno)))") }
             self.jsonl = FileHandle(fileDescriptor: fd, closeOnDealloc: true)
             summaryPath = jsonl
         } else {
@@ -117,7 +127,7 @@ struct BulkOutput {
         }
     }
 
-    mutating func write(_ batch: [IssuedCredential], lines: [Int]) async throws {
+    mutating func write(_ batch: [BulkCredential]) async throws {
         if let jsonl {
             var bytes: [UInt8] = []
             for credential in batch { bytes += credential.canonicalDocument + [0x0A] }
@@ -128,16 +138,19 @@ struct BulkOutput {
         // File creation is slow on some filesystems: write a batch's files on every core.
         let names = batch.map { $0.id.replacingOccurrences(of: "urn:uuid:", with: "") + ".json" }
         let failures = await Parallel.map(Array(zip(batch, names)), chunk: 32) { credential, file -> String? in
-            do { try createFile(credential.document.prettyString + "\n", at: dir + "/" + file) } catch { return "\(error)" }
+            do { try writeWhole(Array((credential.document.prettyString + "\n").utf8), to: dir + "/" + file) } catch { return "\(error)" }
             return nil
         }
         if let failure = failures.compactMap({ $0 }).first { throw VellumError(.io, failure) }
-        for (line, (credential, file)) in zip(lines, zip(batch, names)) { manifest += "\(line),\(credential.id),\(file)\n" }
+        for (credential, file) in zip(batch, names) { manifest += "\(credential.line),\(credential.id),\(file)\n" }
     }
 
     func finish() throws {
         if let jsonl {
             do { try jsonl.synchronize() } catch { throw VellumError(.io, "cannot write \(summaryPath): \(error.localizedDescription)") }
+            guard rename(summaryPath + ".partial", summaryPath) == 0 else {
+                throw VellumError(.io, "cannot rename \(summaryPath).partial to \(summaryPath): \(String(cString: strerror(errno)))")
+            }
         } else {
             try writeOutput(manifest, to: summaryPath, replace: true)
         }

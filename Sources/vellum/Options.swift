@@ -69,18 +69,25 @@ func readInput(_ path: String) throws -> Data {
     return data
 }
 
-/// Creates a new file with `text`; refuses to replace an existing one. Fast enough for one
-/// file per credential of a bulk run (no rename, no fsync: the ledger is the durable record).
-func createFile(_ text: String, at path: String) throws {
-    let fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0o644)
-    guard fd >= 0 else {
-        throw VellumError(errno == EEXIST ? .conflict : .io, "cannot create \(path): \(String(cString: strerror(errno)))")
+/// Writes a file whole or not at all: into `PATH.partial`, then renamed over `path`. Fast
+/// enough for one file per credential of a bulk run (no fsync: the ledger is the durable
+/// record, and a re-run of the bulk file writes every file again).
+func writeWhole(_ bytes: [UInt8], to path: String) throws {
+    let partial = path + ".partial"
+    let fd = open(partial, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+    guard fd >= 0 else { throw VellumError(.io, "cannot create \(partial): \(String(cString: strerror(errno)))") }
+    var done = 0
+    while done < bytes.count {
+        let n = bytes[done...].withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+        guard n > 0 else {
+            let reason = String(cString: strerror(errno))
+            close(fd)
+            throw VellumError(.io, "cannot write \(partial): \(reason)")
+        }
+        done += n
     }
-    defer { close(fd) }
-    let bytes = Array(text.utf8)
-    guard write(fd, bytes, bytes.count) == bytes.count else {
-        throw VellumError(.io, "cannot write \(path): \(String(cString: strerror(errno)))")
-    }
+    close(fd)
+    guard rename(partial, path) == 0 else { throw VellumError(.io, "cannot rename \(partial) to \(path): \(String(cString: strerror(errno)))") }
 }
 
 /// Writes a file atomically (temporary file, then rename); refuses to replace one unless asked.

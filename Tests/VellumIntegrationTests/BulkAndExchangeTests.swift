@@ -34,7 +34,7 @@ struct BulkAndExchangeTests {
         #expect(audit.code == 0 && audit.json["credentials"] == 10_000)
     }
 
-    @Test("--csv with --out FILE.jsonl: one credential per line in row order, each verifies; an existing file is not replaced")
+    @Test("--csv with --out FILE.jsonl: one credential per line in row order, each verifies; a re-run issues nothing; another file is not replaced")
     func bulkJSONLines() throws {
         let scratch = try Scratch()
         let node = try scratch.initializedNode()
@@ -52,9 +52,15 @@ struct BulkAndExchangeTests {
         try scratch.write("one.json", String(lines[1_234]))
         #expect(try node.run(["verify", scratch.file("one.json")]).code == 0)
 
+        // The same file again issues nothing and writes the same lines; another file does not replace them.
         let before = try node.digest()
-        let again = try node.run(["issue", "--csv", scratch.file("cohort.csv"), "--out", scratch.file("cohort.jsonl")])
-        #expect(again.code != 0 && again.stderr.contains("cohort.jsonl"), "\(again.stderr)")
+        let written = try scratch.read("cohort.jsonl")
+        let again = try node.run(["issue", "--csv", scratch.file("cohort.csv"), "--out", scratch.file("cohort.jsonl"), "--json"])
+        #expect(again.code == 0 && again.json["issued"] == 0 && again.json["alreadyIssued"] == 2_500, "\(again.stderr)")
+        #expect(try scratch.read("cohort.jsonl") == written)
+        try scratch.write("other.csv", "subject,achievement\nother@example.edu,Other\n")
+        let clobber = try node.run(["issue", "--csv", scratch.file("other.csv"), "--out", scratch.file("cohort.jsonl")])
+        #expect(clobber.code != 0 && clobber.stderr.contains("cohort.jsonl already exists"), "\(clobber.stderr)")
         let wrongName = try node.run(["issue", "--csv", scratch.file("cohort.csv"), "--out", scratch.file("cohort.json")])
         #expect(wrongName.code != 0 && wrongName.stderr.contains("FILE.jsonl"), "\(wrongName.stderr)")
         #expect(try node.digest() == before)
