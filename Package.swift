@@ -75,6 +75,9 @@ let package = Package(
             name: "VellumSimulation",
             dependencies: ["VellumCore", .product(name: "Crypto", package: "swift-crypto")]
         ),
+        // Scripts/fuzz: every parser of outside bytes as a libFuzzer target, and its replay tool.
+        .target(name: "VellumFuzzing", dependencies: ["VellumCore", "VellumNode"]),
+        .executableTarget(name: "vellum-fuzz", dependencies: ["VellumFuzzing"]),
         // Scripts/bench: figures as ratios to the physical limits measured in the same run.
         .executableTarget(
             name: "vellum-bench",
@@ -87,6 +90,7 @@ let package = Package(
         // Seeds shared by the property tests of several targets.
         .target(name: "VellumTestSupport", dependencies: ["VellumSimulation"], path: "Tests/VellumTestSupport"),
         .testTarget(name: "VellumCoreTests", dependencies: ["VellumCore", "VellumSimulation", "VellumTestSupport"]),
+        .testTarget(name: "VellumFuzzingTests", dependencies: ["VellumFuzzing"]),
         .testTarget(name: "VellumWireTests", dependencies: ["VellumWire"]),
         .testTarget(name: "VellumStoreTests", dependencies: ["VellumStore", "VellumNode", "CSQLite", "VellumTestSupport"]),
         .testTarget(

@@ -26,6 +26,8 @@ public enum SyncMessage: Sendable, Equatable {
     public static let maxEntriesPerMessage = 2000
     public static let maxBytesPerMessage = 4 << 20
     public static let maxFeedsPerMessage = 65536
+    /// An ERROR's text is for a log line: a longer one is cut (sending) or refused (receiving).
+    public static let maxErrorBytes = 1000
 
     public var type: UInt8 {
         switch self {
@@ -91,7 +93,10 @@ public enum SyncMessage: Sendable, Equatable {
             }
         case .error(let code, let message):
             body.uint32(UInt32(code))
-            body.append(Array(message.utf8.prefix(1000)))
+            // At most `maxErrorBytes`, cut between characters so that it decodes back the same.
+            var text = Substring(message)
+            while text.utf8.count > SyncMessage.maxErrorBytes { text = text.dropLast() }
+            body.append(Array(text.utf8))
         }
         return [header.bytes, body.bytes]
     }
@@ -148,7 +153,9 @@ public enum SyncMessage: Sendable, Equatable {
         case 5:
             let code = try body.uint32()
             let text = try body.bytes(frames[1].count - 4)
-            message = .error(code: UInt16(truncatingIfNeeded: code), message: String(decoding: text, as: UTF8.self))
+            guard text.count <= maxErrorBytes else { throw VellumError(.invalidInput, "ERROR text of \(text.count) bytes, over the limit of \(maxErrorBytes)") }
+            guard let string = String(validating: text, as: UTF8.self) else { throw VellumError(.invalidInput, "ERROR text is not UTF-8") }
+            message = .error(code: UInt16(truncatingIfNeeded: code), message: string)
         case 6:
             let root = try body.bytes(32)
             var buckets: [[UInt8]] = []
