@@ -26,9 +26,13 @@ public final class Node {
 
     static let format = "vellum-node-v1"
 
+    /// The wall clock, shifted by `VELLUM_CLOCK_OFFSET` seconds when that is set: clock error
+    /// on purpose, with which Scripts/chaos skews each node by minutes to show the ledger holds.
     public static func systemClock() -> Timestamp {
-        Timestamp(millisecondsSinceEpoch: Int64((Date().timeIntervalSince1970 * 1000).rounded(.down)))
+        Timestamp(millisecondsSinceEpoch: Int64((Date().timeIntervalSince1970 * 1000).rounded(.down)) + clockOffset)
     }
+
+    static let clockOffset: Int64 = ProcessInfo.processInfo.environment["VELLUM_CLOCK_OFFSET"].flatMap { Int64($0) }.map { $0 * 1000 } ?? 0
 
     init(directory: NodeDirectory, store: LedgerStore, key: Curve25519.Signing.PrivateKey, clock: @escaping () -> Timestamp) throws(VellumError) {
         self.directory = directory
