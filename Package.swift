@@ -82,7 +82,7 @@ let package = Package(
         .executableTarget(
             name: "vellum-bench",
             dependencies: [
-                "VellumNode", "VellumHTTP", "VellumStore", "VellumCore", "VellumSimulation", "CSQLite",
+                "VellumNode", "VellumHTTP", "VellumStore", "VellumCore", "VellumSimulation", "VellumWire", "CSQLite",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
             ]

@@ -23,7 +23,8 @@ func scratchDirectory() -> String {
     return path
 }
 
-// Helpers for the HTTP figures (Scripts/bench runs them as separate processes).
+// Helpers for the HTTP figures (Scripts/bench runs them as separate processes) and the
+// hostile load of Scripts/hostile.
 switch CommandLine.arguments.dropFirst().first {
 case "ledger":
     let a = CommandLine.arguments
@@ -31,6 +32,9 @@ case "ledger":
     exit(0)
 case "bare-http":
     try await HTTPBench.bareServer(endpointFile: CommandLine.arguments[2])
+    exit(0)
+case "attack":
+    try await HostileLoad.run(data: CommandLine.arguments[2], messages: Int(CommandLine.arguments[3])!)
     exit(0)
 default:
     break
