@@ -27,6 +27,36 @@ struct LedgerStoreTests {
         #expect(try reopened.store.localDocument(of: CredentialKey(feed: node.feed, id: issued.id)) == issued.document.canonicalString)
     }
 
+    @Test("a bulk run stopped after its first batches resumes: each row issued once, earlier rows handed back in line order")
+    func bulkResume() async throws {
+        struct Stop: Error {}
+        let dir = Self.tempDir()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let node = try Node.create(at: dir, name: "U", baseURL: "https://u.example", clock: { Self.fixedNow })
+        let file = Array("subject,achievement\n".utf8) + Array((0..<25).map { "s\($0)@example.edu,A\n" }.joined().utf8)
+        let rows = try BulkIssuance.rows(csv: String(decoding: file, as: UTF8.self), file: "f.csv", now: Self.fixedNow)
+        let digest = BulkIssuance.digest(file)
+        var seen: [BulkCredential] = []
+        // The "crash": the third batch's callback (its files) never completes; its batch is committed.
+        await #expect(throws: Stop.self) {
+            _ = try await node.issue(rows, file: digest, batchSize: 4) { batch in
+                seen += batch
+                if seen.count > 8 { throw Stop() }
+            }
+        }
+        #expect(try node.issuedRows(of: digest) == 12)
+        var again: [BulkCredential] = []
+        let earlier = try await node.issue(rows, file: digest, batchSize: 4) { again += $0 }
+        #expect(earlier == 12)
+        #expect(again.map(\.line) == rows.map(\.line))
+        #expect(Array(again.prefix(12).map(\.id)) == seen.map(\.id))
+        #expect(try Set(again.map(\.id)).count == 25 && node.store.count("credentials") == 25)
+        #expect(again[3].canonicalDocument == seen[3].canonicalDocument && again[3].document == seen[3].document)
+        // The same file a third time issues nothing.
+        #expect(try await node.issue(rows, file: digest, batchSize: 4) { _ in } == 25)
+        #expect(try node.store.count("credentials") == 25)
+    }
+
     @Test("a ledger of schema 3 (credentials keyed by id alone) opens with its state rebuilt by issuer and id")
     func migrationRebuildsState() async throws {
         let dir = Self.tempDir()
