@@ -22,7 +22,9 @@ with --seed.
 
 Usage: Scripts/chaos [--seeds N] [--nodes N] [--seed S] [--seconds T] [--bin DIR]
 """
-import argparse, json, os, random, shutil, signal, socket, sqlite3, subprocess, sys, tempfile, threading, time
+import argparse, json, os, random, shutil, signal, socket, subprocess, sys, tempfile, threading, time
+
+from harness import free_port, ledger, vellum_binary
 
 p = argparse.ArgumentParser()
 p.add_argument("--seeds", type=int, default=1, help="how many seeds to run (each a new schedule)")
@@ -33,13 +35,7 @@ p.add_argument("--bin", default=None, help="directory holding the vellum binary 
 a = p.parse_args()
 if a.nodes < 5:
     sys.exit("chaos: --nodes must be at least 5 (three U0 campuses, U1's and U3's)")
-root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-if a.bin:
-    vellum = os.path.join(a.bin, "vellum")
-elif os.environ.get("VELLUM_BIN"):
-    vellum = os.environ["VELLUM_BIN"]
-else:
-    vellum = os.path.join(subprocess.check_output(["swift", "build", "--show-bin-path"], cwd=root, text=True).strip(), "vellum")
+vellum = vellum_binary(a.bin)
 work = tempfile.mkdtemp(prefix="vellum-chaos-")
 N = a.nodes
 
@@ -53,12 +49,6 @@ def run(*args, check=True, timeout=60):
     if check and r.returncode != 0:
         raise Failed(f"vellum {' '.join(args[:3])} exited {r.returncode}: {r.stderr.strip()[-400:]}")
     return r
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class Relays:
@@ -292,8 +282,7 @@ class Trial:
             return f"exit {r.returncode}"
         if action == "compromise n1":
             feed = bytes.fromhex(self.ids[1]["feedKey"])
-            with sqlite3.connect(f"file:{self.data(1)}/ledger.sqlite?mode=ro", uri=True) as db:
-                seq, head = db.execute("SELECT seq, hex(head) FROM feeds WHERE feed = ?", (feed,)).fetchone()
+            seq, head = self.ledger(1, "SELECT seq, hex(head) FROM feeds WHERE feed = ?", (feed,))[0]
             out = os.path.join(self.dir, "n1.undelegation.json")
             run("org", "undelegate", "--org", os.path.join(self.dir, "U0"), "--feed", self.ids[1]["did"], "--through", str(seq),
                 "--entry", head.lower(), "--reason", "compromised", "--out", out)
@@ -364,8 +353,7 @@ class Trial:
             time.sleep(0.25)
 
     def ledger(self, i, sql, args=()):
-        with sqlite3.connect(f"file:{self.data(i)}/ledger.sqlite?mode=ro", uri=True) as db:
-            return db.execute(sql, args).fetchall()
+        return ledger(self.data(i), sql, args)
 
     def status(self, i, cid, issuer):
         r = self.cli(i, "status", cid, "--issuer", self.ids[issuer]["did"], "--json")

@@ -14,7 +14,9 @@ A failure prints the seed and the trial; `--seed S` replays the same schedule.
 
 Usage: Scripts/crash [--trials 100] [--seed S] [--workload W] [--bin DIR]
 """
-import argparse, json, os, random, shutil, signal, socket, sqlite3, subprocess, sys, tempfile, time
+import argparse, json, os, random, shutil, signal, subprocess, sys, tempfile, time
+
+from harness import free_port, ledger, vellum_binary
 
 p = argparse.ArgumentParser()
 p.add_argument("--trials", type=int, default=100)
@@ -24,13 +26,7 @@ p.add_argument("--bin", default=None, help="directory holding the vellum binary 
 a = p.parse_args()
 seed = a.seed if a.seed is not None else random.randrange(1 << 32)
 rng = random.Random(seed)
-root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-if a.bin:
-    vellum = os.path.join(a.bin, "vellum")
-elif os.environ.get("VELLUM_BIN"):
-    vellum = os.environ["VELLUM_BIN"]
-else:
-    vellum = os.path.join(subprocess.check_output(["swift", "build", "--show-bin-path"], cwd=root, text=True).strip(), "vellum")
+vellum = vellum_binary(a.bin)
 work = tempfile.mkdtemp(prefix="vellum-crash-")
 server = None
 ROWS, SINGLES = 3000, 12
@@ -50,11 +46,6 @@ def run(*args, check=True):
 def expect(condition, message):
     if not condition:
         raise TrialFailed(message)
-
-
-def ledger(d, sql):
-    with sqlite3.connect(f"file:{d}/ledger.sqlite?mode=ro", uri=True) as db:
-        return db.execute(sql).fetchall()
 
 
 def credentials(d):
@@ -179,12 +170,6 @@ def catchup(trial, delay):
 
 
 workloads = {"bulk": bulk, "single": single, "import": import_, "catchup": catchup}
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 try:
