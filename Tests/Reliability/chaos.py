@@ -59,6 +59,7 @@ class Relays:
         self.ports = {(i, j): free_port() for i in range(N) for j in range(N) if i != j}
         self.targets = listen_ports
         self.blocked = set()
+        self.held = set()  # nodes cut off until released, whatever heals meanwhile
         self.open = {pair: [] for pair in self.ports}
         self.lock = threading.Lock()
         for pair, port in self.ports.items():
@@ -71,10 +72,6 @@ class Relays:
     def accept(self, pair, server):
         while True:
             client, _ = server.accept()
-            with self.lock:
-                if pair in self.blocked or tuple(reversed(pair)) in self.blocked:
-                    client.close()
-                    continue
             try:
                 upstream = socket.create_connection(("127.0.0.1", self.targets[pair[1]]), timeout=2)
                 upstream.settimeout(None)
@@ -82,6 +79,10 @@ class Relays:
                 client.close()
                 continue
             with self.lock:
+                if self.is_cut(pair):
+                    client.close()
+                    upstream.close()
+                    continue
                 self.open[pair].append((client, upstream))
             for src, dst in ((client, upstream), (upstream, client)):
                 threading.Thread(target=self.pump, args=(src, dst), daemon=True).start()
@@ -99,17 +100,34 @@ class Relays:
             except OSError:
                 pass
 
+    def is_cut(self, pair):
+        return pair in self.blocked or tuple(reversed(pair)) in self.blocked or pair[0] in self.held or pair[1] in self.held
+
     def cut(self, i, j):
         with self.lock:
             self.blocked.add((i, j))
-            for pair in ((i, j), (j, i)):
-                for c, u in self.open[pair]:
-                    for s in (c, u):
-                        try:
-                            s.shutdown(socket.SHUT_RDWR)
-                        except OSError:
-                            pass
-                self.open[pair] = []
+            self.close(i, j)
+
+    def close(self, i, j):
+        for pair in ((i, j), (j, i)):
+            for c, u in self.open[pair]:
+                for s in (c, u):
+                    try:
+                        s.shutdown(socket.SHUT_RDWR)
+                    except OSError:
+                        pass
+            self.open[pair] = []
+
+    def hold(self, i):
+        with self.lock:
+            self.held.add(i)
+            for j in range(N):
+                if j != i:
+                    self.close(i, j)
+
+    def release(self, i):
+        with self.lock:
+            self.held.discard(i)
 
     def heal(self, i, j):
         with self.lock:
@@ -119,6 +137,7 @@ class Relays:
     def heal_all(self):
         with self.lock:
             self.blocked.clear()
+            self.held.clear()
 
 
 def build_template():
@@ -191,7 +210,7 @@ def schedule(seed):
     # The thief holds n1's key and keeps issuing while the cut spreads: n1 is cut off as the
     # cut is published elsewhere, and issues three credentials before it hears of it.
     t = rng.uniform(0.2, 0.7) * a.seconds
-    events.append((t - 0.01, "isolate", {"node": 1, "for": 3.0}))
+    events.append((t - 0.01, "hold", {"node": 1, "for": 3.0}))
     events.append((t, "compromise n1", {"node": rng.choice([k for k in range(N) if k != 1])}))
     events += [(t + 0.3 * k, "issue", {"node": 1}) for k in (1, 2, 3)]
     events.sort(key=lambda e: e[0])
@@ -212,6 +231,7 @@ class Trial:
         self.revoked = []  # (credential id, issuing node)
         self.compromise = None  # (node, seq) of the cut
         self.cut_checked = 0  # answers checked for credentials written after the cut
+        self.thief = []  # credentials the cut-off campus issued after its cut was published
         self.log = []
 
     def data(self, i):
@@ -245,6 +265,8 @@ class Trial:
                          "--out", os.path.join(self.dir, f"c{len(self.log)}.json"))
             if r.returncode == 0:
                 self.acked.append((i, r.stdout.strip()))
+                if self.compromise and i == self.compromise[0]:
+                    self.thief.append(r.stdout.strip())
             return f"exit {r.returncode}"
         if action in ("revoke", "suspend", "reinstate"):
             if not self.acked:
@@ -269,6 +291,10 @@ class Trial:
                 if j != i:
                     self.relays.cut(i, j)
             self.timers.append((time.time() + args["for"], lambda: [self.relays.heal(i, j) for j in range(N) if j != i]))
+            return ""
+        if action == "hold":
+            self.relays.hold(i)
+            self.timers.append((time.time() + args["for"], lambda: self.relays.release(i)))
             return ""
         if action == "kill":
             if i not in self.procs:
@@ -378,6 +404,19 @@ class Trial:
                     s = self.status(i, cid, issuer)
                     if s["status"] != "revoked":
                         raise Failed(f"n{i} answers {s['status']} for {cid}, written by the cut-off n1 after its cut (seq {seq[0][0]} > {cut_seq})")
+        if len(self.thief) < 3 or self.cut_checked < len(self.thief):
+            raise Failed(f"the thief's issues were not exercised: {len(self.thief)} acknowledged, {self.cut_checked} answers checked")
+        # Nothing revokes what no acknowledged revocation named: not the cut (n1's earlier
+        # credentials stand), not what the thief wrote about others after it.
+        revoked = {cid for cid, _ in self.revoked}
+        rng = random.Random(self.seed)
+        standing = [(issuer, cid) for issuer, cid in self.acked if cid not in revoked and cid not in self.thief]
+        sample = [x for x in standing if x[0] == cut_node] + rng.sample(standing, min(5, len(standing)))
+        for issuer, cid in sample:
+            for i in range(N):
+                s = self.status(i, cid, issuer)
+                if s["status"] == "revoked":
+                    raise Failed(f"n{i} answers revoked for {cid} of n{issuer}, which no acknowledged revocation named")
         for cid, issuer in self.revoked:
             for i in range(N):
                 s = self.status(i, cid, issuer)
@@ -393,6 +432,7 @@ class Trial:
             self.kill(i)
 
 
+signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # so that `finally` stops the nodes
 try:
     seeds = [a.seed] if a.seed is not None else [random.randrange(1 << 32) for _ in range(a.seeds)]
     print(f"chaos: {len(seeds)} seed(s), {N} nodes, {a.seconds:.0f} s schedules ({vellum})")
