@@ -154,7 +154,11 @@ public enum SyncMessage: Sendable, Equatable {
             let code = try body.uint32()
             let text = try body.bytes(frames[1].count - 4)
             guard text.count <= maxErrorBytes else { throw VellumError(.invalidInput, "ERROR text of \(text.count) bytes, over the limit of \(maxErrorBytes)") }
-            guard let string = String(validating: text, as: UTF8.self) else { throw VellumError(.invalidInput, "ERROR text is not UTF-8") }
+            // A sender that cut its text inside a character (as nodes before this check did)
+            // leaves an incomplete sequence at the end: that much is dropped, nothing else.
+            guard let string = (0...3).lazy.compactMap({ String(validating: text.dropLast($0), as: UTF8.self) }).first else {
+                throw VellumError(.invalidInput, "ERROR text is not UTF-8")
+            }
             message = .error(code: UInt16(truncatingIfNeeded: code), message: string)
         case 6:
             let root = try body.bytes(32)

@@ -99,11 +99,11 @@ extension Node {
         var issuer = self.issuer
         issuer.parentOrg = try issuingOrganization()
         var prepared = try await issuer.prepare(first, on: try readFeedState(), now: clock())
-        for (k, requests) in batches.enumerated() {
+        for (k, batch) in batches.enumerated() {
             let (now, assumed) = (clock(), prepared.after)
             async let following = k + 1 < batches.count ? issuer.prepare(batches[k + 1], on: assumed, now: now) : nil
             var attempts = 0
-            let batchRows = rows.map { Array($0[(k * batchSize)..<(k * batchSize + requests.count)]) }
+            let batchRows = rows.map { Array($0[(k * batchSize)..<(k * batchSize + batch.count)]) }
             while true {
                 if let issued = try store(prepared, rows: batchRows) {
                     try await onBatch(issued)
@@ -113,7 +113,7 @@ extension Node {
                 guard attempts < 5 else {
                     throw VellumError(.conflict, "this node's feed keeps moving (another vellum process is writing to it); nothing more was issued, try again")
                 }
-                prepared = try await issuer.prepare(requests, on: try readFeedState(), now: clock())
+                prepared = try await issuer.prepare(batch, on: try readFeedState(), now: clock())
             }
             if let next = try await following { prepared = next }
         }
@@ -142,8 +142,29 @@ extension Node {
         }
     }
 
-    /// How many rows of a bulk file (by `BulkIssuance.digest` of its bytes) earlier runs issued.
-    public func issuedRows(of file: [UInt8]) throws -> Int { try store.bulkRows(file: file).count }
+    /// The rows of a bulk file (by `BulkIssuance.digest` of its bytes) earlier runs issued:
+    /// their lines and credential ids.
+    public func bulkIssued(of file: [UInt8]) throws -> [Int: String] {
+        Dictionary(uniqueKeysWithValues: try store.bulkRowIDs(file: file).map { ($0.line, $0.id) })
+    }
+
+    /// Records a bulk run of `file` (its digest) read from `path`, with `rows` rows. Refuses
+    /// when another version of the file at that path stopped partway: the rows it issued would
+    /// go out again, under new ids. `path` "-" (standard input) is not recorded.
+    public func beginBulkRun(file: [UInt8], path: String, rows: Int) throws {
+        guard path != "-" else { return }
+        try store.transaction {
+            for run in try store.bulkRuns(path: path) where run.file != file {
+                let issued = try store.bulkRowIDs(file: run.file).count
+                if issued > 0, issued < run.rows {
+                    throw VellumError(
+                        .conflict,
+                        "\(path) changed since a run of it stopped after issuing \(issued) of its \(run.rows) rows: run the file as it was to finish that run (those rows are issued once), or, for new rows, save them under another name")
+                }
+            }
+            try store.addBulkRun(file: file, path: path, rows: rows)
+        }
+    }
 
     /// Issues one credential per row of a bulk file, at most once per row of the same file
     /// (`file`: `BulkIssuance.digest` of its bytes): a re-run after an interruption issues only the rows
@@ -164,10 +185,15 @@ extension Node {
         let done = Set(earlier.map(\.line))
         let missing = rows.filter { !done.contains($0.line) }
         var next = 0
-        try await issue(missing.map(\.request), rows: missing.map { BulkRow(file: file, line: $0.line) }, batchSize: batchSize) { batch in
-            let lines = missing[next..<(next + batch.count)].map(\.line)
-            next += batch.count
-            try await onBatch(zip(lines, batch).map { BulkCredential(line: $0, id: $1.id, document: $1.document, canonicalDocument: $1.canonicalDocument) })
+        do {
+            try await issue(missing.map(\.request), rows: missing.map { BulkRow(file: file, line: $0.line) }, batchSize: batchSize) { batch in
+                let lines = missing[next..<(next + batch.count)].map(\.line)
+                next += batch.count
+                try await onBatch(zip(lines, batch).map { BulkCredential(line: $0, id: $1.id, document: $1.document, canonicalDocument: $1.canonicalDocument) })
+            }
+        } catch let error as VellumError where error.code == .storage && error.message.contains("bulk_rows") {
+            // The table's key refused a second credential for a row: another process issued it.
+            throw VellumError(.conflict, "another run of this file is issuing its rows right now; wait for it to end, then run the file again to write every row's output")
         }
         return earlier.count
     }

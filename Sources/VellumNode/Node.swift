@@ -32,7 +32,17 @@ public final class Node {
         Timestamp(millisecondsSinceEpoch: Int64((Date().timeIntervalSince1970 * 1000).rounded(.down)) + clockOffset)
     }
 
-    static let clockOffset: Int64 = ProcessInfo.processInfo.environment["VELLUM_CLOCK_OFFSET"].flatMap { Int64($0) }.map { $0 * 1000 } ?? 0
+    static let clockOffset: Int64 = ((try? clockOffsetSeconds()) ?? 0) * 1000
+
+    /// `VELLUM_CLOCK_OFFSET`, in whole seconds within a day either way; every command checks it
+    /// (`checkClockOffset`) before it reads the clock, so a bad value is an error, never a 0.
+    public static func clockOffsetSeconds() throws(VellumError) -> Int64 {
+        guard let text = ProcessInfo.processInfo.environment["VELLUM_CLOCK_OFFSET"] else { return 0 }
+        guard let seconds = Int64(text), abs(seconds) <= 86_400 else {
+            throw VellumError(.invalidInput, "VELLUM_CLOCK_OFFSET must be whole seconds between -86400 and 86400, not '\(text)'")
+        }
+        return seconds
+    }
 
     init(directory: NodeDirectory, store: LedgerStore, key: Curve25519.Signing.PrivateKey, clock: @escaping () -> Timestamp) throws(VellumError) {
         self.directory = directory

@@ -356,6 +356,28 @@ public final class LedgerStore {
         ) { (Int($0.int(0)), $0.text(1), $0.text(2)) }
     }
 
+    /// The rows of a bulk file (by the SHA-256 of its bytes) issued so far: line and credential id.
+    public func bulkRowIDs(file: [UInt8]) throws(VellumError) -> [(line: Int, id: String)] {
+        try query(
+            "SELECT b.line, e.credential FROM bulk_rows b JOIN entries e ON e.rowid = b.entry WHERE b.file = ? ORDER BY b.line", [.blob(file)]
+        ) { (Int($0.int(0)), $0.text(1)) }
+    }
+
+    /// Bulk files run from `path`: their digests and row counts.
+    public func bulkRuns(path: String) throws(VellumError) -> [(file: [UInt8], rows: Int)] {
+        try query("SELECT file, rows FROM bulk_runs WHERE path = ?", [.text(path)]) { ($0.blob(0), Int($0.int(1))) }
+    }
+
+    public func addBulkRun(file: [UInt8], path: String, rows: Int) throws(VellumError) {
+        try run("INSERT OR REPLACE INTO bulk_runs (file, path, rows) VALUES (?, ?, ?)", [.blob(file), .text(path), .integer(Int64(rows))])
+    }
+
+    /// Commit with `synchronous = FULL` from now on: what a command prints after a commit then
+    /// survives a power loss too, not only a crash of the process.
+    public func syncEveryCommit() throws(VellumError) {
+        try run("PRAGMA synchronous = FULL", [])
+    }
+
     /// How many entries the log holds, from the feed heads (cheap: no scan of the log).
     public func entryCount() throws(VellumError) -> Int {
         try query("SELECT coalesce(sum(seq), 0) FROM feeds") { Int($0.int(0)) }.first ?? 0

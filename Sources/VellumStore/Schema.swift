@@ -114,7 +114,8 @@ enum Schema {
         CREATE INDEX entries_documents ON entries (rowid) WHERE kind = 6;
         """,
         // 7: which row of which bulk file issued which credential, written in the issuing
-        // transaction: a re-run of an interrupted `vellum issue --csv` issues no row twice.
+        // transaction: a re-run of an interrupted `vellum issue --csv` issues no row twice; and
+        // each bulk file's path, to notice one changed before its interrupted run finished.
         """
         CREATE TABLE bulk_rows (                 -- never replicated
             file BLOB NOT NULL,                 -- SHA-256 of the CSV file's bytes
@@ -122,6 +123,12 @@ enum Schema {
             entry INTEGER NOT NULL,             -- rowid of the issue entry (local_credentials.entry)
             PRIMARY KEY (file, line)
         ) WITHOUT ROWID;
+        CREATE TABLE bulk_runs (                 -- never replicated
+            file BLOB PRIMARY KEY,              -- SHA-256 of the CSV file's bytes
+            path TEXT NOT NULL,                 -- the file's absolute path when it was run
+            rows INTEGER NOT NULL
+        ) WITHOUT ROWID;
+        CREATE INDEX bulk_runs_by_path ON bulk_runs (path);
         """,
     ]
 

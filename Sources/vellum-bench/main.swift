@@ -292,7 +292,7 @@ try await clientY.connect(address: endpointX, key: x.transport.publicKey)
 _ = try await clientY.syncRound(with: x.transport.publicKey)  // the CURVE handshake, out of the figure
 let idle = try await clientY.syncRound(with: x.transport.publicKey)
 print("idle anti-entropy, \(feedCount) feeds in sync: \(idle.roundTrips) round trip(s), \(idle.bytesSent + idle.bytesReceived) bytes (target: 1 round trip, <= 1 KB; every head would be \(72 * feedCount) bytes each way)")
-try await x.issue(CredentialRequest(subject: "late@example.edu", achievementName: "Lab Safety"))
+_ = try await x.issue(CredentialRequest(subject: "late@example.edu", achievementName: "Lab Safety"))
 let oneFeed = try await clientY.syncRound(with: x.transport.publicKey)
 print("anti-entropy, 1 of \(feedCount + 1) feeds differs: \(oneFeed.roundTrips) round trips, \(oneFeed.bytesSent + oneFeed.bytesReceived) bytes, \(oneFeed.pulled) entries pulled")
 await clientY.shutdown()

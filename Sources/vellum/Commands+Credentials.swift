@@ -50,6 +50,7 @@ struct Issue: AsyncVellumCommand {
             throw VellumError(.conflict, "\(out) already exists; refusing to overwrite it")
         }
         let node = try data.open()
+        try node.store.syncEveryCommit()
         let issued = try await node.issue(request)
         let document = issued.document.prettyString + "\n"
         if let out {
@@ -65,10 +66,14 @@ struct Issue: AsyncVellumCommand {
     /// issues only the rows still missing and writes every row's file and the manifest again.
     func bulk(csv: String) async throws {
         let bytes = Array(try readInput(csv))
-        let rows = try BulkIssuance.rows(csv: String(decoding: bytes, as: UTF8.self), file: csv, now: Node.systemClock())
         let file = BulkIssuance.digest(bytes)
         let node = try data.open()
-        var sink = try BulkOutput(outDir: outDir, jsonl: out, resuming: try node.issuedRows(of: file) > 0)
+        try node.store.syncEveryCommit()  // output files never outlive the ledger's record of them
+        let issued = try node.bulkIssued(of: file)
+        let rows = try BulkIssuance.rows(
+            csv: String(decoding: bytes, as: UTF8.self), file: csv, now: Node.systemClock(), issued: Set(issued.keys))
+        try node.beginBulkRun(file: file, path: csv == "-" ? "-" : URL(fileURLWithPath: csv).standardizedFileURL.path, rows: rows.count)
+        var sink = try BulkOutput(outDir: outDir, jsonl: out, issuedEarlier: Set(issued.values))
         let progress = ProgressBar(total: rows.count, label: "issuing", enabled: Terminal.stderrIsTerminal && !output.json)
         let started = Date()
         var written = 0
@@ -79,43 +84,45 @@ struct Issue: AsyncVellumCommand {
         }
         progress.finish()
         try sink.finish()
-        let (issued, seconds) = (written - earlier, Date().timeIntervalSince(started))
+        let (fresh, seconds) = (written - earlier, Date().timeIntervalSince(started))
         let again = earlier == 0 ? "" : " (\(earlier) rows were issued by an earlier run of \(csv) and not again)"
         if output.json {
             var report: [String: JSON] = [
-                "issued": .number(Double(issued)), "alreadyIssued": .number(Double(earlier)), "seconds": .number((seconds * 1000).rounded() / 1000),
+                "issued": .number(Double(fresh)), "alreadyIssued": .number(Double(earlier)), "seconds": .number((seconds * 1000).rounded() / 1000),
             ]
             if let outDir { report["outDir"] = .string(outDir) }
             report[out == nil ? "manifest" : "out"] = .string(sink.summaryPath)
             Terminal.print(.object(report))
         } else if let outDir {
-            print("issued \(issued) credentials into \(outDir) in \(String(format: "%.2f", seconds)) s\(again) (manifest: \(sink.summaryPath))")
+            print("issued \(fresh) credentials into \(outDir) in \(String(format: "%.2f", seconds)) s\(again) (manifest: \(sink.summaryPath))")
         } else {
-            print("issued \(issued) credentials into \(sink.summaryPath) in \(String(format: "%.2f", seconds)) s\(again)")
+            print("issued \(fresh) credentials into \(sink.summaryPath) in \(String(format: "%.2f", seconds)) s\(again)")
         }
     }
 }
 
 /// Where `vellum issue --csv` puts what it issued: one file per credential and a manifest
 /// (`--out-dir`), or one JSON Lines file (`--out FILE.jsonl`), written a batch at a time.
-/// Every file appears whole or not at all (written aside, then renamed): a run killed midway
-/// leaves no half-written credential, and its re-run writes every row's file again.
+/// Every file appears whole or not at all (written to a new temporary file, then moved into
+/// place): a run killed midway leaves no half-written credential, and its re-run writes every
+/// row's file again.
 struct BulkOutput {
     let outDir: String?
-    let jsonl: FileHandle?
+    let jsonl: PartialFile?
     let summaryPath: String
+    /// An existing JSON Lines file may be replaced only by a re-run that wrote it.
+    let replaceJSONL: Bool
     private var manifest = "line,credential,file\n"
 
-    /// `resuming`: earlier runs issued rows of this file, so the JSON Lines file may be replaced.
-    init(outDir: String?, jsonl: String?, resuming: Bool) throws {
+    /// `issuedEarlier`: the credentials earlier runs of this file issued.
+    init(outDir: String?, jsonl: String?, issuedEarlier: Set<String>) throws {
         self.outDir = outDir
         if let jsonl {
-            if !resuming, FileManager.default.fileExists(atPath: jsonl) {
+            replaceJSONL = BulkOutput.firstID(in: jsonl).map(issuedEarlier.contains) ?? false
+            if !replaceJSONL, FileManager.default.fileExists(atPath: jsonl) {
                 throw VellumError(.conflict, "\(jsonl) already exists; refusing to overwrite it")
             }
-            let fd = open(jsonl + ".partial", O_WRONLY | O_CREAT | O_TRUNC, 0o644)
-            guard fd >= 0 else { throw VellumError(.io, "cannot create \(jsonl).partial: \(String(cString: strerror(errno)))") }
-            self.jsonl = FileHandle(fileDescriptor: fd, closeOnDealloc: true)
+            self.jsonl = try PartialFile(for: jsonl)
             summaryPath = jsonl
         } else {
             let dir = outDir!
@@ -123,16 +130,25 @@ struct BulkOutput {
                 throw VellumError(.io, "cannot create \(dir): \(error.localizedDescription)")
             }
             self.jsonl = nil
+            replaceJSONL = false
             summaryPath = dir + "/manifest.csv"
         }
+    }
+
+    /// The id on the first line of a JSON Lines file of credentials, if it is one.
+    static func firstID(in path: String) -> String? {
+        guard let handle = FileHandle(forReadingAtPath: path) else { return nil }
+        defer { try? handle.close() }
+        let head = (try? handle.read(upToCount: 1 << 16)) ?? Data()
+        guard let line = head.split(separator: 0x0A).first else { return nil }
+        return (try? JSON(parsing: Array(line)))?["id"]?.stringValue
     }
 
     mutating func write(_ batch: [BulkCredential]) async throws {
         if let jsonl {
             var bytes: [UInt8] = []
             for credential in batch { bytes += credential.canonicalDocument + [0x0A] }
-            do { try jsonl.write(contentsOf: bytes) } catch { throw VellumError(.io, "cannot write \(summaryPath): \(error.localizedDescription)") }
-            return
+            return try jsonl.write(bytes)
         }
         let dir = outDir!
         // File creation is slow on some filesystems: write a batch's files on every core.
@@ -147,10 +163,7 @@ struct BulkOutput {
 
     func finish() throws {
         if let jsonl {
-            do { try jsonl.synchronize() } catch { throw VellumError(.io, "cannot write \(summaryPath): \(error.localizedDescription)") }
-            guard rename(summaryPath + ".partial", summaryPath) == 0 else {
-                throw VellumError(.io, "cannot rename \(summaryPath).partial to \(summaryPath): \(String(cString: strerror(errno)))")
-            }
+            try jsonl.commit(replacing: replaceJSONL)
         } else {
             try writeOutput(manifest, to: summaryPath, replace: true)
         }
@@ -165,6 +178,7 @@ struct StatusChangeArguments: ParsableArguments {
 
     func change(_ kind: EntryKind, reason: String?) throws {
         let node = try data.open()
+        try node.store.syncEveryCommit()
         let entry = try node.changeStatus(kind, of: id, reason: reason)
         let report = try node.status(of: id)
         if output.json {

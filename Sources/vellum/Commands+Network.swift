@@ -140,6 +140,9 @@ struct NodeDaemon: AsyncVellumCommand {
         MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
         let logger = Logger(label: "vellum")
 
+        if case let offset = try Node.clockOffsetSeconds(), offset != 0 {
+            logLine("VELLUM_CLOCK_OFFSET: this node's clock runs \(offset) s off the system clock (fault injection)")
+        }
         let replicator = try Replicator(dataPath: data.path, log: { logLine($0) })
         let endpoint = try await replicator.listen(listen)
         try writeOutput(endpoint + "\n", to: data.path + "/node.endpoint", replace: true)

@@ -10,7 +10,10 @@ struct DataOptions: ParsableArguments {
 
     var path: String { data ?? ProcessInfo.processInfo.environment["VELLUM_DATA"] ?? "./vellum-data" }
 
-    func open() throws -> Node { try Node.open(at: path) }
+    func open() throws -> Node {
+        _ = try Node.clockOffsetSeconds()  // a bad VELLUM_CLOCK_OFFSET is an error before any clock read
+        return try Node.open(at: path)
+    }
 }
 
 /// `--json` for every command that reports.
@@ -69,25 +72,63 @@ func readInput(_ path: String) throws -> Data {
     return data
 }
 
-/// Writes a file whole or not at all: into `PATH.partial`, then renamed over `path`. Fast
-/// enough for one file per credential of a bulk run (no fsync: the ledger is the durable
-/// record, and a re-run of the bulk file writes every file again).
-func writeWhole(_ bytes: [UInt8], to path: String) throws {
-    let partial = path + ".partial"
-    let fd = open(partial, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
-    guard fd >= 0 else { throw VellumError(.io, "cannot create \(partial): \(String(cString: strerror(errno)))") }
-    var done = 0
-    while done < bytes.count {
-        let n = bytes[done...].withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
-        guard n > 0 else {
-            let reason = String(cString: strerror(errno))
-            close(fd)
-            throw VellumError(.io, "cannot write \(partial): \(reason)")
-        }
-        done += n
+/// A file written whole or not at all: its bytes go to a new temporary file beside `path`
+/// (`.NAME.XXXXXX`, created exclusively, so nothing else can be opened or redirected through
+/// it), which `commit` moves into place. A process killed before that leaves `path` untouched.
+final class PartialFile {
+    let path: String
+    let temporary: String
+    private var fd: Int32
+
+    init(for path: String) throws {
+        self.path = path
+        let url = URL(fileURLWithPath: path)
+        var template = Array((url.deletingLastPathComponent().path + "/." + url.lastPathComponent + ".XXXXXX").utf8CString)
+        fd = mkstemp(&template)
+        guard fd >= 0 else { throw VellumError(.io, "cannot create a file beside \(path): \(String(cString: strerror(errno)))") }
+        temporary = String(decoding: template.dropLast().map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        fchmod(fd, 0o644)
     }
-    close(fd)
-    guard rename(partial, path) == 0 else { throw VellumError(.io, "cannot rename \(partial) to \(path): \(String(cString: strerror(errno)))") }
+
+    deinit {
+        if fd >= 0 {
+            close(fd)
+            unlink(temporary)
+        }
+    }
+
+    func write(_ bytes: [UInt8]) throws {
+        var done = 0
+        while done < bytes.count {
+            let n = bytes[done...].withUnsafeBytes { Foundation.write(fd, $0.baseAddress, $0.count) }
+            guard n > 0 else { throw VellumError(.io, "cannot write \(path): \(String(cString: strerror(errno)))") }
+            done += n
+        }
+    }
+
+    /// Flushes the bytes to disk and moves them to `path`: over an existing file only if
+    /// `replacing`, else refusing to (the name is checked at this moment, not earlier).
+    func commit(replacing: Bool, sync: Bool = true) throws {
+        if sync, fsync(fd) != 0 { throw VellumError(.io, "cannot write \(path): \(String(cString: strerror(errno)))") }
+        let closed = close(fd)
+        fd = -1
+        defer { unlink(temporary) }
+        guard closed == 0 else { throw VellumError(.io, "cannot write \(path): \(String(cString: strerror(errno)))") }
+        if replacing {
+            guard rename(temporary, path) == 0 else { throw VellumError(.io, "cannot replace \(path): \(String(cString: strerror(errno)))") }
+        } else if link(temporary, path) != 0 {
+            throw VellumError(errno == EEXIST ? .conflict : .io, "cannot create \(path): \(String(cString: strerror(errno)))")
+        }
+    }
+}
+
+/// Writes a credential file of a bulk run whole (a `PartialFile`), replacing one a run before
+/// wrote. Fast enough for one file per credential: no fsync, as the ledger is the durable
+/// record and a re-run of the bulk file writes every file again.
+func writeWhole(_ bytes: [UInt8], to path: String) throws {
+    let file = try PartialFile(for: path)
+    try file.write(bytes)
+    try file.commit(replacing: true, sync: false)
 }
 
 /// Writes a file atomically (temporary file, then rename); refuses to replace one unless asked.

@@ -20,6 +20,7 @@ struct FuzzRegressionTests {
         let target = try #require(FuzzTarget.named(name))
         let corpus = Self.inputs("corpus", target)
         #expect(!corpus.isEmpty, "Fuzz/corpus/\(name) has no seed inputs")
+        // A crash traps and ends the test process: `vellum-fuzz TARGET FILE...` names the input.
         for file in corpus + Self.inputs("regressions", target) { target.run(Array(try Data(contentsOf: file))) }
     }
 

@@ -37,6 +37,7 @@ struct LedgerStoreTests {
         let rows = try BulkIssuance.rows(csv: String(decoding: file, as: UTF8.self), file: "f.csv", now: Self.fixedNow)
         let digest = BulkIssuance.digest(file)
         var seen: [BulkCredential] = []
+        try node.beginBulkRun(file: digest, path: "/registrar/f.csv", rows: rows.count)
         // The "crash": the third batch's callback (its files) never completes; its batch is committed.
         await #expect(throws: Stop.self) {
             _ = try await node.issue(rows, file: digest, batchSize: 4) { batch in
@@ -44,7 +45,12 @@ struct LedgerStoreTests {
                 if seen.count > 8 { throw Stop() }
             }
         }
-        #expect(try node.issuedRows(of: digest) == 12)
+        #expect(try node.bulkIssued(of: digest).count == 12)
+        // The file edited before its run finished: refused, naming the rows already issued.
+        let edited = BulkIssuance.digest(file + Array("late@example.edu,A\n".utf8))
+        #expect { try node.beginBulkRun(file: edited, path: "/registrar/f.csv", rows: 26) } throws: { error in
+            (error as? VellumError)?.message.contains("after issuing 12 of its 25 rows") == true
+        }
         var again: [BulkCredential] = []
         let earlier = try await node.issue(rows, file: digest, batchSize: 4) { again += $0 }
         #expect(earlier == 12)
@@ -55,6 +61,8 @@ struct LedgerStoreTests {
         // The same file a third time issues nothing.
         #expect(try await node.issue(rows, file: digest, batchSize: 4) { _ in } == 25)
         #expect(try node.store.count("credentials") == 25)
+        // Once the first run is complete, the edited file is a run of its own.
+        try node.beginBulkRun(file: edited, path: "/registrar/f.csv", rows: 26)
     }
 
     @Test("a ledger of schema 3 (credentials keyed by id alone) opens with its state rebuilt by issuer and id")
