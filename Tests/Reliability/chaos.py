@@ -208,11 +208,11 @@ def schedule(seed):
     for name in ["delegate n2", "admit U3"]:
         events.append((rng.uniform(0.1, 0.8) * a.seconds, name, {"node": rng.randrange(N)}))
     # The thief holds n1's key and keeps issuing while the cut spreads: n1 is cut off as the
-    # cut is published elsewhere, and issues three credentials before it hears of it.
+    # cut is published elsewhere, and tries five issues before it hears of it.
     t = rng.uniform(0.2, 0.7) * a.seconds
     events.append((t - 0.01, "hold", {"node": 1, "for": 3.0}))
     events.append((t, "compromise n1", {"node": rng.choice([k for k in range(N) if k != 1])}))
-    events += [(t + 0.3 * k, "issue", {"node": 1}) for k in (1, 2, 3)]
+    events += [(t + 0.3 * k, "issue", {"node": 1}) for k in range(1, 6)]
     events.sort(key=lambda e: e[0])
     skews = [rng.randint(-300, 300) for _ in range(N)]
     return events, skews
@@ -267,7 +267,7 @@ class Trial:
                 self.acked.append((i, r.stdout.strip()))
                 if self.compromise and i == self.compromise[0]:
                     self.thief.append(r.stdout.strip())
-            return f"exit {r.returncode}"
+            return "ok" if r.returncode == 0 else f"refused: {r.stderr.strip()[-150:]}"
         if action in ("revoke", "suspend", "reinstate"):
             if not self.acked:
                 return "nothing issued yet"
@@ -404,7 +404,7 @@ class Trial:
                     s = self.status(i, cid, issuer)
                     if s["status"] != "revoked":
                         raise Failed(f"n{i} answers {s['status']} for {cid}, written by the cut-off n1 after its cut (seq {seq[0][0]} > {cut_seq})")
-        if len(self.thief) < 3 or self.cut_checked < len(self.thief):
+        if not self.thief or self.cut_checked < len(self.thief):
             raise Failed(f"the thief's issues were not exercised: {len(self.thief)} acknowledged, {self.cut_checked} answers checked")
         # Nothing revokes what no acknowledged revocation named: not the cut (n1's earlier
         # credentials stand), not what the thief wrote about others after it.
