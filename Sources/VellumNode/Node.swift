@@ -34,8 +34,8 @@ public final class Node {
 
     static let clockOffset: Int64 = ((try? clockOffsetSeconds()) ?? 0) * 1000
 
-    /// `VELLUM_CLOCK_OFFSET`, in whole seconds within a day either way; every command checks it
-    /// (`checkClockOffset`) before it reads the clock, so a bad value is an error, never a 0.
+    /// `VELLUM_CLOCK_OFFSET`, in whole seconds within a day either way. The CLI calls this
+    /// when it opens a node's data, so a bad value is an error there, not a silent 0.
     public static func clockOffsetSeconds() throws(VellumError) -> Int64 {
         guard let text = ProcessInfo.processInfo.environment["VELLUM_CLOCK_OFFSET"] else { return 0 }
         guard let seconds = Int64(text), abs(seconds) <= 86_400 else {
