@@ -205,8 +205,10 @@ def schedule(seed):
             events.append((t, "isolate", {"node": rng.randrange(N), "for": rng.uniform(1, 4)}))
         elif r < 0.95:
             events.append((t, "kill", {"node": rng.randrange(N), "for": rng.uniform(0.2, 2), "skew": rng.randint(-300, 300)}))
+    # Published by the registrars through any node but n1 (the thief would not: a proposal
+    # carries each member's latest events, the cut among them).
     for name in ["delegate n2", "admit U3"]:
-        events.append((rng.uniform(0.1, 0.8) * a.seconds, name, {"node": rng.randrange(N)}))
+        events.append((rng.uniform(0.1, 0.8) * a.seconds, name, {"node": rng.choice([k for k in range(N) if k != 1])}))
     # The thief holds n1's key and keeps issuing while the cut spreads: n1 is cut off as the
     # cut is published elsewhere, and tries five issues before it hears of it.
     t = rng.uniform(0.2, 0.7) * a.seconds
