@@ -101,6 +101,20 @@ public enum SyncMessage: Sendable, Equatable {
         return [header.bytes, body.bytes]
     }
 
+    /// How many bytes at the end of `text` begin a UTF-8 character they do not finish (a
+    /// sender that cut its text inside a character, as nodes before `maxErrorBytes` did): a
+    /// lead byte followed by fewer continuation bytes than it announces. 0 if none.
+    static func incompleteTail(_ text: [UInt8]) -> Int {
+        for back in 1...min(3, text.count) {
+            let byte = text[text.count - back]
+            if byte & 0xC0 == 0x80 { continue }  // a continuation byte: look further back
+            guard (0xC2...0xF4).contains(byte) else { return 0 }  // no lead byte: not a cut character
+            let length = byte >= 0xF0 ? 4 : byte >= 0xE0 ? 3 : 2
+            return length > back ? back : 0
+        }
+        return 0
+    }
+
     /// The request id of a message whose header frame has the 6-byte layout every version
     /// keeps, even if the rest does not parse: a refusal then names the request it refuses.
     public static func requestID(in frames: [[UInt8]]) -> UInt32? {
@@ -154,9 +168,7 @@ public enum SyncMessage: Sendable, Equatable {
             let code = try body.uint32()
             let text = try body.bytes(frames[1].count - 4)
             guard text.count <= maxErrorBytes else { throw VellumError(.invalidInput, "ERROR text of \(text.count) bytes, over the limit of \(maxErrorBytes)") }
-            // A sender that cut its text inside a character (as nodes before this check did)
-            // leaves an incomplete sequence at the end: that much is dropped, nothing else.
-            guard let string = (0...3).lazy.compactMap({ String(validating: text.dropLast($0), as: UTF8.self) }).first else {
+            guard let string = String(validating: text.dropLast(Self.incompleteTail(text)), as: UTF8.self) else {
                 throw VellumError(.invalidInput, "ERROR text is not UTF-8")
             }
             message = .error(code: UInt16(truncatingIfNeeded: code), message: string)

@@ -155,7 +155,7 @@ extension Node {
         guard path != "-" else { return }
         try store.transaction {
             for run in try store.bulkRuns(path: path) where run.file != file {
-                let issued = try store.bulkRowIDs(file: run.file).count
+                let issued = try store.bulkRowCount(file: run.file)
                 if issued > 0, issued < run.rows {
                     throw VellumError(
                         .conflict,
@@ -191,7 +191,7 @@ extension Node {
                 next += batch.count
                 try await onBatch(zip(lines, batch).map { BulkCredential(line: $0, id: $1.id, document: $1.document, canonicalDocument: $1.canonicalDocument) })
             }
-        } catch let error as VellumError where error.code == .storage && error.message.contains("bulk_rows") {
+        } catch let error as VellumError where error.code == .storage && error.message.contains("UNIQUE constraint failed: bulk_rows.") {
             // The table's key refused a second credential for a row: another process issued it.
             throw VellumError(.conflict, "another run of this file is issuing its rows right now; wait for it to end, then run the file again to write every row's output")
         }

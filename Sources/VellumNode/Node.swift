@@ -34,8 +34,8 @@ public final class Node {
 
     static let clockOffset: Int64 = ((try? clockOffsetSeconds()) ?? 0) * 1000
 
-    /// `VELLUM_CLOCK_OFFSET`, in whole seconds within a day either way. The CLI calls this
-    /// when it opens a node's data, so a bad value is an error there, not a silent 0.
+    /// `VELLUM_CLOCK_OFFSET`, in whole seconds within a day either way. Opening or creating a
+    /// node checks it first, so a bad value is an error, not a silent 0.
     public static func clockOffsetSeconds() throws(VellumError) -> Int64 {
         guard let text = ProcessInfo.processInfo.environment["VELLUM_CLOCK_OFFSET"] else { return 0 }
         guard let seconds = Int64(text), abs(seconds) <= 86_400 else {
@@ -69,6 +69,7 @@ public final class Node {
         at path: String, name: String, baseURL: String, federation genesis: FederationDocument? = nil,
         clock: @escaping () -> Timestamp = Node.systemClock
     ) throws(VellumError) -> Node {
+        _ = try clockOffsetSeconds()
         guard !name.trimmingCharacters(in: .whitespaces).isEmpty else { throw VellumError(.invalidInput, "--name is empty") }
         guard let url = URL(string: baseURL), ["http", "https"].contains(url.scheme ?? ""), url.host != nil else {
             throw VellumError(.invalidInput, "base URL '\(baseURL)' is not an http(s) URL")
@@ -99,6 +100,7 @@ public final class Node {
 
     /// Opens an existing node.
     public static func open(at path: String, clock: @escaping () -> Timestamp = Node.systemClock) throws(VellumError) -> Node {
+        _ = try clockOffsetSeconds()
         let directory = NodeDirectory(path: path)
         let key = try directory.loadKey()
         let store: LedgerStore

@@ -369,7 +369,11 @@ public final class LedgerStore {
     }
 
     public func addBulkRun(file: [UInt8], path: String, rows: Int) throws(VellumError) {
-        try run("INSERT OR REPLACE INTO bulk_runs (file, path, rows) VALUES (?, ?, ?)", [.blob(file), .text(path), .integer(Int64(rows))])
+        try run("INSERT OR REPLACE INTO bulk_runs (path, file, rows) VALUES (?, ?, ?)", [.text(path), .blob(file), .integer(Int64(rows))])
+    }
+
+    public func bulkRowCount(file: [UInt8]) throws(VellumError) -> Int {
+        try query("SELECT count(*) FROM bulk_rows WHERE file = ?", [.blob(file)]) { Int($0.int(0)) }.first ?? 0
     }
 
     /// Commit with `synchronous = FULL` from now on: what a command prints after a commit then

@@ -124,11 +124,11 @@ enum Schema {
             PRIMARY KEY (file, line)
         ) WITHOUT ROWID;
         CREATE TABLE bulk_runs (                 -- never replicated
-            file BLOB PRIMARY KEY,              -- SHA-256 of the CSV file's bytes
-            path TEXT NOT NULL,                 -- the file's absolute path when it was run
-            rows INTEGER NOT NULL
+            path TEXT NOT NULL,                 -- the file's real path when it was run
+            file BLOB NOT NULL,                 -- SHA-256 of the CSV file's bytes
+            rows INTEGER NOT NULL,
+            PRIMARY KEY (path, file)
         ) WITHOUT ROWID;
-        CREATE INDEX bulk_runs_by_path ON bulk_runs (path);
         """,
     ]
 

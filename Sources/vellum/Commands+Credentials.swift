@@ -62,6 +62,14 @@ struct Issue: AsyncVellumCommand {
         }
     }
 
+    /// What names a CSV file for `beginBulkRun`: its real path; "-" for standard input and
+    /// anything that is not a regular file (a pipe, `<(...)`), whose next bytes are not its last.
+    static func runPath(_ csv: String) -> String {
+        var info = stat()
+        guard csv != "-", stat(csv, &info) == 0, info.st_mode & S_IFMT == S_IFREG else { return "-" }
+        return URL(fileURLWithPath: csv).resolvingSymlinksInPath().path
+    }
+
     /// Issues a row at most once: a re-run of the same file (same bytes) after an interruption
     /// issues only the rows still missing and writes every row's file and the manifest again.
     func bulk(csv: String) async throws {
@@ -72,8 +80,8 @@ struct Issue: AsyncVellumCommand {
         let issued = try node.bulkIssued(of: file)
         let rows = try BulkIssuance.rows(
             csv: String(decoding: bytes, as: UTF8.self), file: csv, now: Node.systemClock(), issued: Set(issued.keys))
-        try node.beginBulkRun(file: file, path: csv == "-" ? "-" : URL(fileURLWithPath: csv).standardizedFileURL.path, rows: rows.count)
         var sink = try BulkOutput(outDir: outDir, jsonl: out, issuedEarlier: Set(issued.values))
+        try node.beginBulkRun(file: file, path: Self.runPath(csv), rows: rows.count)
         let progress = ProgressBar(total: rows.count, label: "issuing", enabled: Terminal.stderrIsTerminal && !output.json)
         let started = Date()
         var written = 0
@@ -110,38 +118,51 @@ struct BulkOutput {
     let outDir: String?
     let jsonl: PartialFile?
     let summaryPath: String
-    /// An existing JSON Lines file may be replaced only by a re-run that wrote it.
-    let replaceJSONL: Bool
+    /// The JSON Lines file or manifest already there, which a re-run that wrote it replaces.
+    private let replacing: (inode: UInt64, modified: Int)?
     private var manifest = "line,credential,file\n"
 
-    /// `issuedEarlier`: the credentials earlier runs of this file issued.
+    /// `issuedEarlier`: the credentials earlier runs of this file issued. An output file already
+    /// there is replaced only if it names nothing else; anything else is refused before a row
+    /// is issued.
     init(outDir: String?, jsonl: String?, issuedEarlier: Set<String>) throws {
         self.outDir = outDir
         if let jsonl {
-            replaceJSONL = BulkOutput.firstID(in: jsonl).map(issuedEarlier.contains) ?? false
-            if !replaceJSONL, FileManager.default.fileExists(atPath: jsonl) {
-                throw VellumError(.conflict, "\(jsonl) already exists; refusing to overwrite it")
+            summaryPath = jsonl
+            let directory = URL(fileURLWithPath: jsonl).deletingLastPathComponent().path
+            let name = URL(fileURLWithPath: jsonl).lastPathComponent
+            PartialFile.removeLeftovers(in: directory) { $0 == name }
+            replacing = try BulkOutput.replaceable(jsonl, issuedEarlier: issuedEarlier) { line in
+                (try? JSON(parsing: Array(line.utf8)))?["id"]?.stringValue
             }
             self.jsonl = try PartialFile(for: jsonl)
-            summaryPath = jsonl
         } else {
             let dir = outDir!
             do { try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true) } catch {
                 throw VellumError(.io, "cannot create \(dir): \(error.localizedDescription)")
             }
-            self.jsonl = nil
-            replaceJSONL = false
             summaryPath = dir + "/manifest.csv"
+            PartialFile.removeLeftovers(in: dir) { $0.hasSuffix(".json") || $0 == "manifest.csv" }
+            replacing = try BulkOutput.replaceable(summaryPath, issuedEarlier: issuedEarlier, header: true) { line in
+                line.split(separator: ",").dropFirst().first.map(String.init)
+            }
+            self.jsonl = nil
         }
     }
 
-    /// The id on the first line of a JSON Lines file of credentials, if it is one.
-    static func firstID(in path: String) -> String? {
-        guard let handle = FileHandle(forReadingAtPath: path) else { return nil }
-        defer { try? handle.close() }
-        let head = (try? handle.read(upToCount: 1 << 16)) ?? Data()
-        guard let line = head.split(separator: 0x0A).first else { return nil }
-        return (try? JSON(parsing: Array(line)))?["id"]?.stringValue
+    /// nil if nothing is at `path`; its identity if every line names a credential of
+    /// `issuedEarlier` (`id` reads a line's); else the refusal.
+    static func replaceable(
+        _ path: String, issuedEarlier: Set<String>, header: Bool = false, id: (Substring) -> String?
+    ) throws -> (inode: UInt64, modified: Int)? {
+        var info = stat()
+        guard stat(path, &info) == 0 else { return nil }
+        let text = (try? String(contentsOfFile: path, encoding: .utf8)) ?? ""
+        let lines = text.split(separator: "\n").dropFirst(header ? 1 : 0)
+        guard !lines.isEmpty, lines.allSatisfy({ id($0).map(issuedEarlier.contains) ?? false }) else {
+            throw VellumError(.conflict, "\(path) already exists and is not this file's earlier output; refusing to overwrite it")
+        }
+        return (UInt64(info.st_ino), info.st_mtim.tv_sec * 1_000_000_000 + info.st_mtim.tv_nsec)
     }
 
     mutating func write(_ batch: [BulkCredential]) async throws {
@@ -161,11 +182,18 @@ struct BulkOutput {
         for (credential, file) in zip(batch, names) { manifest += "\(credential.line),\(credential.id),\(file)\n" }
     }
 
+    /// Moves the output into place; a file that was replaceable must not have changed since.
     func finish() throws {
-        if let jsonl {
-            try jsonl.commit(replacing: replaceJSONL)
-        } else {
-            try writeOutput(manifest, to: summaryPath, replace: true)
+        if let replacing {
+            var info = stat()
+            guard stat(summaryPath, &info) == 0, UInt64(info.st_ino) == replacing.inode,
+                info.st_mtim.tv_sec * 1_000_000_000 + info.st_mtim.tv_nsec == replacing.modified
+            else { throw VellumError(.conflict, "\(summaryPath) changed during this run; the credentials are issued: run the same command again to write it") }
+        }
+        let file = try jsonl ?? PartialFile(for: summaryPath)
+        if jsonl == nil { try file.write(Array(manifest.utf8)) }
+        do { try file.commit(replacing: replacing != nil) } catch let error as VellumError where error.code == .conflict {
+            throw VellumError(.conflict, "\(summaryPath) appeared during this run; the credentials are issued: run the same command with another output to write them")
         }
     }
 }

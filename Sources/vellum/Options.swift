@@ -10,10 +10,7 @@ struct DataOptions: ParsableArguments {
 
     var path: String { data ?? ProcessInfo.processInfo.environment["VELLUM_DATA"] ?? "./vellum-data" }
 
-    func open() throws -> Node {
-        _ = try Node.clockOffsetSeconds()  // a bad VELLUM_CLOCK_OFFSET is an error before any clock read
-        return try Node.open(at: path)
-    }
+    func open() throws -> Node { try Node.open(at: path) }
 }
 
 /// `--json` for every command that reports.
@@ -72,9 +69,10 @@ func readInput(_ path: String) throws -> Data {
     return data
 }
 
-/// A file written whole or not at all: its bytes go to a new temporary file beside `path`
-/// (`.NAME.XXXXXX`, created exclusively, so nothing else can be opened or redirected through
-/// it), which `commit` moves into place. A process killed before that leaves `path` untouched.
+/// A file written whole or not at all: its bytes go to a new file beside `path`
+/// (`.NAME.partial-RANDOM`, created exclusively with the umask's permissions, so nothing else
+/// can be opened or redirected through it), which `commit` moves into place. A process killed
+/// before that leaves `path` untouched and a leftover that `removeLeftovers` clears.
 final class PartialFile {
     let path: String
     let temporary: String
@@ -83,17 +81,33 @@ final class PartialFile {
     init(for path: String) throws {
         self.path = path
         let url = URL(fileURLWithPath: path)
-        var template = Array((url.deletingLastPathComponent().path + "/." + url.lastPathComponent + ".XXXXXX").utf8CString)
-        fd = mkstemp(&template)
-        guard fd >= 0 else { throw VellumError(.io, "cannot create a file beside \(path): \(String(cString: strerror(errno)))") }
-        temporary = String(decoding: template.dropLast().map { UInt8(bitPattern: $0) }, as: UTF8.self)
-        fchmod(fd, 0o644)
+        let prefix = url.deletingLastPathComponent().path + "/" + PartialFile.leftoverPrefix(of: url.lastPathComponent)
+        var name = ""
+        var opened: Int32 = -1
+        for _ in 0..<8 where opened < 0 {
+            name = prefix + String(UInt64.random(in: 0...UInt64.max), radix: 16)
+            opened = open(name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o666)
+            if opened < 0, errno != EEXIST { break }
+        }
+        guard opened >= 0 else { throw VellumError(.io, "cannot create \(name): \(String(cString: strerror(errno)))") }
+        (fd, temporary) = (opened, name)
     }
 
     deinit {
         if fd >= 0 {
             close(fd)
             unlink(temporary)
+        }
+    }
+
+    static func leftoverPrefix(of name: String) -> String { "." + name + ".partial-" }
+
+    /// Deletes what killed runs left in `directory`: files named like a `PartialFile` of a name
+    /// for which `owned` holds.
+    static func removeLeftovers(in directory: String, owned: (String) -> Bool) {
+        for entry in (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? [] where entry.hasPrefix(".") {
+            guard let mark = entry.range(of: ".partial-"), owned(String(entry[entry.index(after: entry.startIndex)..<mark.lowerBound])) else { continue }
+            unlink(directory + "/" + entry)
         }
     }
 
@@ -107,18 +121,24 @@ final class PartialFile {
     }
 
     /// Flushes the bytes to disk and moves them to `path`: over an existing file only if
-    /// `replacing`, else refusing to (the name is checked at this moment, not earlier).
+    /// `replacing`; else a file that appeared at `path` meanwhile is kept, and this is an error.
     func commit(replacing: Bool, sync: Bool = true) throws {
         if sync, fsync(fd) != 0 { throw VellumError(.io, "cannot write \(path): \(String(cString: strerror(errno)))") }
         let closed = close(fd)
         fd = -1
-        defer { unlink(temporary) }
+        var moved = false
+        defer { if !moved { unlink(temporary) } }
         guard closed == 0 else { throw VellumError(.io, "cannot write \(path): \(String(cString: strerror(errno)))") }
-        if replacing {
-            guard rename(temporary, path) == 0 else { throw VellumError(.io, "cannot replace \(path): \(String(cString: strerror(errno)))") }
-        } else if link(temporary, path) != 0 {
-            throw VellumError(errno == EEXIST ? .conflict : .io, "cannot create \(path): \(String(cString: strerror(errno)))")
+        if !replacing {
+            // link() refuses an existing name at this very moment; where a filesystem has no
+            // hard links (FAT, some network mounts), a check just before the rename must do.
+            if link(temporary, path) == 0 { return }
+            guard [EPERM, EOPNOTSUPP, ENOSYS].contains(errno), !FileManager.default.fileExists(atPath: path) else {
+                throw VellumError(errno == EEXIST ? .conflict : .io, "cannot create \(path): \(String(cString: strerror(errno)))")
+            }
         }
+        guard rename(temporary, path) == 0 else { throw VellumError(.io, "cannot write \(path): \(String(cString: strerror(errno)))") }
+        moved = true
     }
 }
 

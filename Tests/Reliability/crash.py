@@ -119,6 +119,8 @@ def bulk(trial, delay):
     expect(len(listed) == ROWS and {row[1] for row in listed} == held, "the manifest after the re-run does not name every row's credential once")
     files = [name for name in os.listdir(out) if name.endswith(".json")]
     expect(len(files) == ROWS, f"{len(files)} credential files for {ROWS} rows")
+    leftovers = [name for name in os.listdir(out) if ".partial-" in name]
+    expect(not leftovers, f"the re-run left {len(leftovers)} temporary files, e.g. {leftovers[:1]}")
     audited(d)
     return hit
 
@@ -226,6 +228,9 @@ try:
             print(f"crash: FAILED trial {trial} ({name}, kill after {delay:.3f} s): {e}\n"
                   f"crash: replay with Scripts/crash --seed {seed} --trials {trial + 1}" + (f" --workload {name}" if a.workload else ""))
             sys.exit(1)
+    if "bulk" in chosen and counts["bulk"] >= 10 and partial[0] == 0:
+        print(f"crash: FAILED: no bulk trial was killed between its two batches (seed {seed})")
+        sys.exit(1)
     print("crash: passed " + ", ".join(f"{name} {counts[name]} trials ({hits[name]} killed mid-command)" for name in chosen)
           + (f"; {partial[0]} bulk runs stopped between batches and resumed" if "bulk" in chosen else "") + f"; seed {seed}")
 finally:

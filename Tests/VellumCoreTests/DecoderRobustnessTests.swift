@@ -62,6 +62,23 @@ struct DecoderRobustnessTests {
         #expect(throws: JSONError.self) { try JSON(parsing: String(repeating: "[", count: 100_000)) }
     }
 
+    @Test("ERROR text: at most 1,000 bytes of UTF-8; a character cut at the end (older senders) is dropped, other bad bytes refused")
+    func errorText() throws {
+        func decode(_ text: [UInt8]) -> SyncMessage? {
+            try? SyncMessage.decode([[SyncMessage.version, 5, 0, 0, 0, 1], [0, 0, 1, 144] + text]).message
+        }
+        let long = String(repeating: "é", count: 600)  // 1,200 bytes
+        let sent = SyncMessage.error(code: 400, message: long).frames(requestID: 1)
+        #expect(sent[1].count == 4 + 1000)
+        guard case .error(_, let text)? = try? SyncMessage.decode(sent).message else { Issue.record("the cut text did not decode"); return }
+        #expect(text == String(repeating: "é", count: 500))
+        #expect(decode(Array("ok é".utf8).dropLast()) == .error(code: 400, message: "ok "))
+        #expect(decode(Array("ok".utf8) + [0xF0, 0x9F, 0x98]) == .error(code: 400, message: "ok"))
+        #expect(decode(Array("ok".utf8) + [0xFF]) == nil)
+        #expect(decode(Array("o".utf8) + [0x80, 0x80]) == nil)
+        #expect(decode([UInt8](repeating: 0x61, count: 1001)) == nil)
+    }
+
     @Test("base58 refuses text longer than its byte limit allows, before decoding it")
     func base58Bounds() {
         // The longest values that fit still decode: 64 bytes of 0xFF take 88 characters, 64 zero bytes 64.

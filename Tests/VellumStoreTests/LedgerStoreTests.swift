@@ -86,6 +86,8 @@ struct LedgerStoreTests {
             DROP INDEX entries_by_credential_feed;
             DROP INDEX entries_documents;
             CREATE INDEX entries_by_credential ON entries (credential);
+            DROP TABLE bulk_rows;
+            DROP TABLE bulk_runs;
             PRAGMA user_version = 3;
             """
         #expect(sqlite3_exec(db, old, nil, nil, nil) == SQLITE_OK)
