@@ -406,8 +406,8 @@ class Trial:
                     s = self.status(i, cid, issuer)
                     if s["status"] != "revoked":
                         raise Failed(f"n{i} answers {s['status']} for {cid}, written by the cut-off n1 after its cut (seq {seq[0][0]} > {cut_seq})")
-        if not self.thief or not self.cut_checked:
-            raise Failed(f"the thief's issues were not exercised: {len(self.thief)} acknowledged, {self.cut_checked} answers checked on other nodes")
+        if self.thief and not self.cut_checked:
+            raise Failed(f"none of the {len(self.thief)} credentials the thief issued after its cut reached another node")
         # Nothing revokes what no acknowledged revocation named: not the cut (n1's earlier
         # credentials stand), not what the thief wrote about others after it.
         revoked = {cid for cid, _ in self.revoked}
@@ -439,7 +439,7 @@ try:
     seeds = [a.seed] if a.seed is not None else [random.randrange(1 << 32) for _ in range(a.seeds)]
     print(f"chaos: {len(seeds)} seed(s), {N} nodes, {a.seconds:.0f} s schedules ({vellum})")
     template = build_template()
-    totals = {"issued": 0, "revoked": 0, "kills": 0, "cuts": 0, "seconds": []}
+    totals = {"issued": 0, "revoked": 0, "kills": 0, "cuts": 0, "seconds": [], "thief": 0}
     for k, seed in enumerate(seeds):
         trial = Trial(seed, template)
         try:
@@ -459,6 +459,7 @@ try:
         totals["kills"] += kills
         totals["cuts"] += cuts
         totals["seconds"].append(trial.converged)
+        totals["thief"] += bool(trial.thief)
         late = sum(1 for issuer, _ in trial.acked if issuer in (2, 4))
         print(f"chaos: seed {seed} passed ({k + 1}/{len(seeds)}): {len(trial.acked)} issued ({late} by n2 and n4 once delegated "
               f"and admitted), {len(trial.revoked)} revoked, {trial.cut_checked} answers for the cut-off campus's later credentials, "
@@ -466,7 +467,9 @@ try:
         shutil.rmtree(trial.dir, ignore_errors=True)
     s = sorted(totals["seconds"])
     print(f"chaos: passed {len(seeds)} seeds: {totals['issued']} credentials and {totals['revoked']} revocations acknowledged, "
-          f"{totals['kills']} kills, {totals['cuts']} partitions; convergence after the heal median {s[len(s) // 2]:.1f} s, max {s[-1]:.1f} s")
+          f"{totals['kills']} kills, {totals['cuts']} partitions; the thief wrote after its cut in {totals['thief']} seeds "
+          f"(in the others its node heard of the cut first and refused); convergence after the heal median {s[len(s) // 2]:.1f} s, "
+          f"max {s[-1]:.1f} s")
 finally:
     if os.environ.get("CHAOS_KEEP"):
         print(f"chaos: kept {work}")
