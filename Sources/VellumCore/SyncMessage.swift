@@ -105,7 +105,7 @@ public enum SyncMessage: Sendable, Equatable {
     /// sender that cut its text inside a character, as nodes before `maxErrorBytes` did): a
     /// lead byte followed by fewer continuation bytes than it announces. 0 if none.
     static func incompleteTail(_ text: [UInt8]) -> Int {
-        for back in 1...min(3, text.count) {
+        for back in stride(from: 1, through: min(3, text.count), by: 1) {  // none for an empty text
             let byte = text[text.count - back]
             if byte & 0xC0 == 0x80 { continue }  // a continuation byte: look further back
             guard (0xC2...0xF4).contains(byte) else { return 0 }  // no lead byte: not a cut character

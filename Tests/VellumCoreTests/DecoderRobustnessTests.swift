@@ -72,6 +72,7 @@ struct DecoderRobustnessTests {
         #expect(sent[1].count == 4 + 1000)
         guard case .error(_, let text)? = try? SyncMessage.decode(sent).message else { Issue.record("the cut text did not decode"); return }
         #expect(text == String(repeating: "é", count: 500))
+        #expect(decode([]) == .error(code: 400, message: ""))
         #expect(decode(Array("ok é".utf8).dropLast()) == .error(code: 400, message: "ok "))
         #expect(decode(Array("ok".utf8) + [0xF0, 0x9F, 0x98]) == .error(code: 400, message: "ok"))
         #expect(decode(Array("ok".utf8) + [0xFF]) == nil)
