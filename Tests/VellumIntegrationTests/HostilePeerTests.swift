@@ -53,8 +53,7 @@ struct HostilePeerTests {
         defer { daemon.stop() }
         let serverKey = node.transportKey
         let clientKeys = try (0..<3).map { _ in try CurveKeyPair.generate() }
-        for k in clientKeys { #expect(try node.run(["peer", "add", "tcp://127.0.0.1:9", "--key=\(k.publicKey)"]).code == 0) }
-        try await Task.sleep(for: .milliseconds(1500))  // the node re-reads its allow-list twice a second
+        try await node.allow(clientKeys)
         let before = try node.digest()
 
         let peer = try await RawPeer(endpoint: daemon.endpoint, serverKey: serverKey, keys: clientKeys[0])
@@ -133,8 +132,7 @@ struct HostilePeerTests {
         let daemon = try NodeProcess(node)
         defer { daemon.stop() }
         let attackerKeys = try CurveKeyPair.generate(), relayKeys = try CurveKeyPair.generate()
-        for k in [attackerKeys, relayKeys] { #expect(try node.run(["peer", "add", "tcp://127.0.0.1:9", "--key=\(k.publicKey)"]).code == 0) }
-        try await Task.sleep(for: .milliseconds(1500))  // the node re-reads its allow-list twice a second
+        try await node.allow([attackerKeys, relayKeys])
         let attacker = try await RawPeer(endpoint: daemon.endpoint, serverKey: node.transportKey, keys: attackerKeys)
         let relay = try await RawPeer(endpoint: daemon.endpoint, serverKey: node.transportKey, keys: relayKeys)
         defer { attacker.reactor.shutdown(); relay.reactor.shutdown() }

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import VellumCore
+import VellumWire
 
 /// A running `vellum node` daemon on 127.0.0.1 with a port picked at start-up.
 final class NodeProcess: @unchecked Sendable {
@@ -65,6 +66,13 @@ final class NodeProcess: @unchecked Sendable {
 
 extension VellumProcess {
     var transportKey: String { try! run(["id", "--json"]).json["transportKey"]!.stringValue! }
+
+    /// Puts raw clients' keys on the allow-list (at a dead address: the node never dials them)
+    /// and waits until a running node has re-read it (twice a second).
+    func allow(_ keys: [CurveKeyPair]) async throws {
+        for k in keys { #expect(try run(["peer", "add", "tcp://127.0.0.1:9", "--key=\(k.publicKey)"]).code == 0) }
+        try await Task.sleep(for: .milliseconds(1500))
+    }
 
     func addPeer(_ other: VellumProcess, at endpoint: String) throws {
         let r = try run(["peer", "add", endpoint, "--key=\(other.transportKey)"])

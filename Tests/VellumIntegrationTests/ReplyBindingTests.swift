@@ -32,8 +32,7 @@ struct ReplyBindingTests {
         let daemon = try NodeProcess(node, http: true)
         defer { daemon.stop() }
         let keys = try CurveKeyPair.generate()
-        #expect(try node.run(["peer", "add", "tcp://127.0.0.1:9", "--key=\(keys.publicKey)"]).code == 0)
-        try await Task.sleep(for: .milliseconds(1500))
+        try await node.allow([keys])
         let peer = try await RawPeer(endpoint: daemon.endpoint, serverKey: node.transportKey, keys: keys)
         defer { peer.reactor.shutdown() }
 
