@@ -98,6 +98,12 @@ public final class LedgerStore {
         }
     }
 
+    /// Runs `body`'s queries against one snapshot of the ledger (`SQLiteConnection.read`): an
+    /// answer built from several reads cannot mix two states, and costs one read lock.
+    public func read<T>(_ body: () throws -> T) throws -> T {
+        do { return try db.read(body) } catch let error as SQLiteError { throw VellumError(.storage, error.message) }
+    }
+
     /// Copies the write-ahead log into the database file and empties it.
     public func checkpoint() throws(VellumError) {
         do { try db.execute("PRAGMA wal_checkpoint(TRUNCATE)") } catch { throw VellumError(.storage, error.message) }

@@ -62,6 +62,18 @@ public final class SQLiteConnection {
         return Statement(connection: self, handle: stmt)
     }
 
+    /// Runs `body`'s reads in one read transaction: they all see one snapshot of the database,
+    /// and take the write-ahead log's read lock (a few `fcntl` calls) once instead of once per
+    /// statement. Inside a transaction already, `body` simply joins it.
+    public func read<T>(_ body: () throws -> T) throws -> T {
+        guard sqlite3_get_autocommit(handle) != 0 else { return try body() }
+        try execute("BEGIN")
+        // Nothing was written, so ending it loses nothing; it must end, or the connection would
+        // keep this snapshot for every later read.
+        defer { if (try? execute("COMMIT")) == nil { try? execute("ROLLBACK") } }
+        return try body()
+    }
+
     /// Runs `body` in a transaction (`BEGIN IMMEDIATE`, so concurrent writers queue rather than
     /// deadlock); rolls back if it throws.
     public func transaction<T>(_ body: () throws -> T) throws -> T {
