@@ -107,10 +107,13 @@ public enum EntryVerifier {
         var result = Linking()
         feeds: for (feed, run) in byFeed.sorted(by: { $0.key < $1.key }) {
             var head = heads[feed]
+            // A replica holds each feed's entries 1...head without gaps: past the head it holds
+            // nothing to look up (a catch-up's every entry).
+            let heldUpTo = head?.seq ?? 0
             var seen: [UInt64: EntryID] = [:]
             let start = result.linked.count
             for v in run.sorted(by: { $0.seq < $1.seq }) {
-                if let held = seen[v.seq] ?? knownID(feed, v.seq) {
+                if let held = seen[v.seq] ?? (v.seq <= heldUpTo ? knownID(feed, v.seq) : nil) {
                     guard held == v.id else {
                         result.forks.append((held, v))
                         result.linked.removeSubrange(start...)
