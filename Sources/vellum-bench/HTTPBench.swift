@@ -50,11 +50,13 @@ enum HTTPBench {
         return node
     }
 
-    /// `vellum-bench bare-http FILE`: a Hummingbird server whose one route returns a small
-    /// fixed JSON body: what the framework and loopback cost with no work behind them.
+    /// `vellum-bench bare-http FILE`: a Hummingbird server whose one route, the status route's
+    /// path, returns a small fixed JSON body: what the framework, loopback and the load
+    /// generator cost with no work behind them. `Scripts/bench` loads it with the same script
+    /// and ids as the node, so only the server's work differs.
     static func bareServer(endpointFile: String) async throws {
         let router = Router()
-        router.get("/bare") { _, _ in
+        router.get("/v1/credentials/{id}/status") { _, _ in
             Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: #"{"status":"active"}"#)))
         }
         let app = Application(
