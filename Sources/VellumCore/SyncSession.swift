@@ -360,7 +360,10 @@ extension Reconciliation {
         var skipped = excluding.union(try replica.quarantinedFeeds())
         var held: Set<EntryID> = []
         var forks: [(Entry, Entry)] = []
-        for e in entries where !skipped.contains(e.feed) {
+        // A replica holds each feed's entries 1...head without gaps: only an entry at or below
+        // its head needs looking up (none of a catch-up's).
+        let heads = try replica.heads()
+        for e in entries where !skipped.contains(e.feed) && e.seq <= heads[e.feed]?.seq ?? 0 {
             guard let mine = try replica.entry(feed: e.feed, seq: e.seq) else { continue }
             if mine.id == e.id {
                 held.insert(e.id)
