@@ -95,6 +95,8 @@ public enum EntryVerifier {
 
     /// Chain continuity against the feed heads a replica holds: each feed's new entries must
     /// follow its head without gaps. Returns the entries not yet held, and the forks found.
+    /// `heads` and `knownID` describe one replica at one moment, which holds each feed's
+    /// entries 1...head without gaps; `knownID` is asked only for a seq at or below the head.
     ///
     /// Nothing here depends on other feeds: whether an entry is stored never depends on which
     /// other feeds' entries a replica holds (or in which order they came). Who may change a
@@ -107,8 +109,8 @@ public enum EntryVerifier {
         var result = Linking()
         feeds: for (feed, run) in byFeed.sorted(by: { $0.key < $1.key }) {
             var head = heads[feed]
-            // A replica holds each feed's entries 1...head without gaps: past the head it holds
-            // nothing to look up (a catch-up's every entry).
+            // A replica holds each feed's entries 1...head without gaps, so `knownID` is asked
+            // only at or below the head: in a catch-up, for none of the new entries.
             let heldUpTo = head?.seq ?? 0
             var seen: [UInt64: EntryID] = [:]
             let start = result.linked.count

@@ -23,6 +23,8 @@ public struct SyncReport: Sendable, Equatable {
 /// in-memory replica and check each decision without sockets or SQLite.
 public protocol SyncReplica {
     func heads() throws(VellumError) -> [FeedKey: FeedHead]
+    /// One feed's head, if any of its entries is held.
+    func head(of feed: FeedKey) throws(VellumError) -> FeedHead?
     func entry(feed: FeedKey, seq: UInt64) throws(VellumError) -> Entry?
     func quarantinedFeeds() throws(VellumError) -> Set<FeedKey>
     /// Fork evidence held: pairs of entries at one (feed, seq).
@@ -361,10 +363,11 @@ extension Reconciliation {
         var held: Set<EntryID> = []
         var forks: [(Entry, Entry)] = []
         // A replica holds each feed's entries 1...head without gaps: only an entry at or below
-        // its head needs looking up (none of a catch-up's).
-        let heads = try replica.heads()
-        for e in entries where !skipped.contains(e.feed) && e.seq <= heads[e.feed]?.seq ?? 0 {
-            guard let mine = try replica.entry(feed: e.feed, seq: e.seq) else { continue }
+        // the feed's head can be held (in a catch-up, only the one a pull overlaps the head with).
+        var heldUpTo: [FeedKey: UInt64] = [:]
+        for e in entries where !skipped.contains(e.feed) {
+            if heldUpTo[e.feed] == nil { heldUpTo[e.feed] = try replica.head(of: e.feed)?.seq ?? 0 }
+            guard e.seq <= heldUpTo[e.feed]!, let mine = try replica.entry(feed: e.feed, seq: e.seq) else { continue }
             if mine.id == e.id {
                 held.insert(e.id)
             } else if (try? verifyFork(mine, e)) != nil {

@@ -5,8 +5,7 @@ import VellumNode
 /// `LedgerReader` (its own read-only SQLite connection; WAL lets readers run beside the
 /// writer; no key material is ever loaded) and returns it. At most `capacity` readers exist:
 /// a request that finds all of them busy waits for one, so a burst of requests cannot open
-/// an unbounded number of connections (and file descriptors). A request's reads share one
-/// snapshot of the ledger (`LedgerStore.read`). Requests run on
+/// an unbounded number of connections (and file descriptors). Requests run on
 /// `HandlerThreads`, one reader for each, so none waits.
 final class NodePool: @unchecked Sendable {  // `idle` and `opened` are guarded by `lock`
     let path: String
@@ -31,7 +30,7 @@ final class NodePool: @unchecked Sendable {  // `idle` and `opened` are guarded 
             lock.signal()
             lock.unlock()
         }
-        return try reader.store.read { try body(reader) }  // one snapshot per request
+        return try body(reader)
     }
 
     private func borrow() throws -> LedgerReader {

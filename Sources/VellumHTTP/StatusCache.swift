@@ -62,7 +62,13 @@ final class StatusCache: @unchecked Sendable {  // `recent` and `older` are guar
 
     /// The current status answer's bytes, or nil for an unknown credential. `issuer` as in
     /// `LedgerQueries.credentialKey`: a credential is its issuer and its id, and answers are kept by both.
+    /// Its reads share one snapshot of the ledger, so an answer is never cached under a head
+    /// newer than the state it reports.
     func answer(_ id: String, issuer: String?, node: some LedgerQueries) throws -> [UInt8]? {
+        try node.store.read { () throws(VellumError) -> [UInt8]? in try snapshotAnswer(id, issuer: issuer, node: node) }
+    }
+
+    private func snapshotAnswer(_ id: String, issuer: String?, node: some LedgerQueries) throws(VellumError) -> [UInt8]? {
         guard let key = try node.credentialKey(id, issuer: issuer) else { return nil }
         // In a federation, a sibling campus's feed can change the status too, and the answer
         // carries the trust path: no shortcut by the issuer's head.

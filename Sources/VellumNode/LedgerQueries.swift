@@ -34,18 +34,26 @@ extension LedgerQueries {
 
     /// A credential's status now, or as it was at a past `time` (judged by the log's own
     /// timestamps), with the entries that decided it and how fresh this node's copy of the
-    /// issuer's feed is. `issuer` as in `credentialKey`.
+    /// issuer's feed is. `issuer` as in `credentialKey`. Read from one snapshot of the ledger.
     public func status(of credentialID: String, issuer: String? = nil, at time: Timestamp? = nil) throws(VellumError) -> StatusReport {
-        guard let key = try credentialKey(credentialID, issuer: issuer) else {
-            return StatusReport(
-                credentialID: credentialID, status: .unknown, resolution: nil, issuer: issuer, validUntil: nil, evidence: [], asOf: nil,
-                at: time ?? now())
+        try store.read { () throws(VellumError) -> StatusReport in
+            guard let key = try credentialKey(credentialID, issuer: issuer) else {
+                return StatusReport(
+                    credentialID: credentialID, status: .unknown, resolution: nil, issuer: issuer, validUntil: nil, evidence: [], asOf: nil,
+                    at: time ?? now())
+            }
+            return try status(of: key, at: time)
         }
-        return try status(of: key, at: time)
     }
 
-    /// The status of one credential (issuer and id), as `status(of:issuer:at:)`.
+    /// The status of one credential (issuer and id), as `status(of:issuer:at:)`. Its reads
+    /// (the state, the deciding entries, the issuer's head) share one snapshot: a revocation
+    /// committed between them cannot pair an "active" state with the head that revoked it.
     public func status(of key: CredentialKey, at time: Timestamp? = nil) throws(VellumError) -> StatusReport {
+        try store.read { () throws(VellumError) -> StatusReport in try snapshotStatus(of: key, at: time) }
+    }
+
+    private func snapshotStatus(of key: CredentialKey, at time: Timestamp?) throws(VellumError) -> StatusReport {
         if let registry = try registry() { return try federatedStatus(of: key, at: time, registry: registry) }
         let now = now()
         let unknown = StatusReport(

@@ -7,6 +7,8 @@ struct StoreReplica: SyncReplica {
 
     func heads() throws(VellumError) -> [FeedKey: FeedHead] { try store.heads() }
 
+    func head(of feed: FeedKey) throws(VellumError) -> FeedHead? { try store.head(of: feed) }
+
     func entry(feed: FeedKey, seq: UInt64) throws(VellumError) -> Entry? {
         guard let id = try store.entryID(feed: feed, seq: seq) else { return nil }
         return try store.entry(id: id)

@@ -35,6 +35,10 @@ public struct MemoryReplica: SyncReplica, Sendable {
         feeds.compactMapValues { $0.last.map { FeedHead(feed: $0.feed, seq: $0.seq, id: $0.id) } }
     }
 
+    public func head(of feed: FeedKey) -> FeedHead? {
+        feeds[feed]?.last.map { FeedHead(feed: $0.feed, seq: $0.seq, id: $0.id) }
+    }
+
     public func entry(feed: FeedKey, seq: UInt64) -> Entry? {
         guard let chain = feeds[feed], seq >= 1, seq <= UInt64(chain.count) else { return nil }
         return chain[Int(seq) - 1]

@@ -99,9 +99,17 @@ public final class LedgerStore {
     }
 
     /// Runs `body`'s queries against one snapshot of the ledger (`SQLiteConnection.read`): an
-    /// answer built from several reads cannot mix two states, and costs one read lock.
-    public func read<T>(_ body: () throws -> T) throws -> T {
-        do { return try db.read(body) } catch let error as SQLiteError { throw VellumError(.storage, error.message) }
+    /// answer built from several reads cannot mix two states, and takes the read lock once.
+    /// Keep `body` to reads and short: a snapshot held open keeps the writer from recycling
+    /// the write-ahead log.
+    public func read<T>(_ body: () throws(VellumError) -> T) throws(VellumError) -> T {
+        do { return try db.read(body) } catch let error as VellumError {
+            throw error
+        } catch let error as SQLiteError {
+            throw VellumError(.storage, error.message)
+        } catch {
+            throw VellumError(.storage, "\(error)")
+        }
     }
 
     /// Copies the write-ahead log into the database file and empties it.
@@ -230,6 +238,12 @@ public final class LedgerStore {
             FeedHead(feed: FeedKey($0.blob(0))!, seq: UInt64($0.int(1)), id: EntryID($0.blob(2))!)
         }
         return Dictionary(uniqueKeysWithValues: rows.map { ($0.feed, $0) })
+    }
+
+    public func head(of feed: FeedKey) throws(VellumError) -> FeedHead? {
+        try query("SELECT seq, head FROM feeds WHERE feed = ?", [.blob(feed.bytes)]) {
+            FeedHead(feed: feed, seq: UInt64($0.int(0)), id: EntryID($0.blob(1))!)
+        }.first
     }
 
     public func entryID(feed: FeedKey, seq: UInt64) throws(VellumError) -> EntryID? {

@@ -64,7 +64,8 @@ public final class SQLiteConnection {
 
     /// Runs `body`'s reads in one read transaction: they all see one snapshot of the database,
     /// and take the write-ahead log's read lock (a few `fcntl` calls) once instead of once per
-    /// statement. Inside a transaction already, `body` simply joins it.
+    /// statement. Inside a transaction already, `body` simply joins it. `body` must not write
+    /// (a `transaction` inside would fail to begin).
     public func read<T>(_ body: () throws -> T) throws -> T {
         guard sqlite3_get_autocommit(handle) != 0 else { return try body() }
         try execute("BEGIN")

@@ -119,7 +119,6 @@ struct LedgerStoreTests {
         #expect(throws: VellumError.self) { try reader.store.setMeta("name", "Mallory") }
     }
 
-
     @Test("a reader's reads inside one `read` see one snapshot: a revocation committed meanwhile shows only after it")
     func readSnapshot() async throws {
         let dir = Self.tempDir()
@@ -127,12 +126,16 @@ struct LedgerStoreTests {
         let node = try Node.create(at: dir, name: "U", baseURL: "https://u.example", clock: { Self.fixedNow })
         let issued = try await node.issue(CredentialRequest(subject: "did:example:a", achievementName: "A"))
         let reader = try LedgerReader(path: dir, clock: { Self.fixedNow })
+        let revoke = { () throws(VellumError) in
+            do { _ = try node.changeStatus(.revoke, of: issued.id, reason: "test") } catch { throw VellumError(.storage, "\(error)") }
+        }
         let (before, during, headBefore, headDuring) = try reader.store.read {
+            () throws(VellumError) -> (CredentialStatus, CredentialStatus, UInt64?, UInt64?) in
             let before = try reader.status(of: issued.id).status
             let headBefore = try reader.freshness(of: node.feed)?.head.seq
-            try node.changeStatus(.revoke, of: issued.id, reason: "test")  // another connection commits
-            // A nested read joins the snapshot rather than starting a new one.
-            let during = try reader.store.read { try reader.status(of: issued.id).status }
+            try revoke()  // another connection commits
+            // A nested read (as `status` does itself) joins the snapshot rather than starting a new one.
+            let during = try reader.store.read { () throws(VellumError) -> CredentialStatus in try reader.status(of: issued.id).status }
             return (before, during, headBefore, try reader.freshness(of: node.feed)?.head.seq)
         }
         #expect(before == .active)
@@ -142,6 +145,7 @@ struct LedgerStoreTests {
         #expect(try reader.status(of: issued.id).status == .revoked)
         #expect(try reader.freshness(of: node.feed)?.head.seq ?? 0 > headBefore ?? 0)
     }
+
     @Test("a foreign SQLite database is refused, not converted")
     func foreignDatabase() async throws {
         let dir = Self.tempDir()
