@@ -31,7 +31,8 @@ case "ledger":
     try await HTTPBench.ledger(at: a[2], count: Int(a[3])!, ids: a[4], federation: a.contains("--federation"))
     exit(0)
 case "bare-http":
-    try await HTTPBench.bareServer(endpointFile: CommandLine.arguments[2])
+    let a = CommandLine.arguments
+    try await HTTPBench.bareServer(endpointFile: a[2], bodyBytes: a.count > 3 ? Int(a[3])! : 0)
     exit(0)
 case "attack":
     try await HostileLoad.run(data: CommandLine.arguments[2], messages: Int(CommandLine.arguments[3])!)
