@@ -109,9 +109,7 @@ public enum EntryVerifier {
         var result = Linking()
         feeds: for (feed, run) in byFeed.sorted(by: { $0.key < $1.key }) {
             var head = heads[feed]
-            // A replica holds each feed's entries 1...head without gaps, so `knownID` is asked
-            // only at or below the head: in a catch-up, for none of the new entries.
-            let heldUpTo = head?.seq ?? 0
+            let heldUpTo = head?.seq ?? 0  // nothing past it is held: a catch-up asks `knownID` nothing
             var seen: [UInt64: EntryID] = [:]
             let start = result.linked.count
             for v in run.sorted(by: { $0.seq < $1.seq }) {
