@@ -5,8 +5,9 @@ import VellumNode
 
 /// Recent status answers, kept while their issuer's feed does not move. Outside a federation,
 /// only the issuer's feed can change a credential's status, so an answer whose issuer head is still the same has the
-/// same evidence; what is redone per request is cheap: the freshness (one indexed read), expiry
-/// at the current time, and writing the bytes. Bounded with two generations: answers go into
+/// same evidence; what is redone per request is cheap: which feeds issued a bare id and the
+/// issuer's freshness (two indexed reads, in one snapshot), expiry at the current time, and
+/// writing the bytes. Bounded with two generations: answers go into
 /// `recent`; when it is full it becomes `older` (the previous `older` is dropped), and an
 /// answer found in `older` moves back to `recent`. Recently asked credentials stay; the rest
 /// age out, and no request pays more than a constant.
