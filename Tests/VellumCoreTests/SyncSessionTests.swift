@@ -246,6 +246,56 @@ struct SyncSessionTests {
         #expect(forks.count == 1 && forks[0].0 == mine[0] && forks[0].1 == theirs[0])
     }
 
+    @Test("held entries are looked up only at or below the feed's head, and a fork at the head is still caught")
+    func lookupsStopAtTheHead() throws {
+        /// A replica that counts which seqs it was asked for.
+        final class Counting: SyncReplica {
+            let inner: MemoryReplica
+            var asked: [UInt64] = []
+            init(_ inner: MemoryReplica) { self.inner = inner }
+            func heads() -> [FeedKey: FeedHead] { inner.heads() }
+            func head(of feed: FeedKey) -> FeedHead? { inner.head(of: feed) }
+            func entry(feed: FeedKey, seq: UInt64) -> Entry? {
+                asked.append(seq)
+                return inner.entry(feed: feed, seq: seq)
+            }
+            func quarantinedFeeds() -> Set<FeedKey> { inner.quarantinedFeeds() }
+            func forks() -> [(Entry, Entry)] { inner.forks() }
+            func entries(for ranges: [WantRange]) -> [Entry] { inner.entries(for: ranges) }
+        }
+        let key = Curve25519.Signing.PrivateKey()
+        let entries = try feed(6, key: key, tag: "held")
+        // Holding 1...3, a pull overlapping the head by one: only seq 3 is looked up.
+        let replica = Counting(MemoryReplica(Array(entries.prefix(3))))
+        let (clean, forks) = try Reconciliation.screen(Array(entries[2...]), against: replica)
+        #expect(clean == Array(entries[3...]) && forks.isEmpty)
+        #expect(replica.asked == [3])
+        // A fresh replica is asked nothing.
+        let fresh = Counting(MemoryReplica())
+        #expect(try Reconciliation.screen(entries, against: fresh).clean == entries)
+        #expect(fresh.asked.isEmpty)
+        // Another history of the same key, overlapping the held head: the fork is proven.
+        let other = try feed(4, key: key, tag: "other")
+        let forked = Counting(MemoryReplica(Array(entries.prefix(3))))
+        let (kept, proven) = try Reconciliation.screen(Array(other[2...]), against: forked)
+        #expect(kept.isEmpty && proven.count == 1 && proven[0].0 == entries[2] && proven[0].1 == other[2])
+        #expect(forked.asked == [3])
+    }
+
+    @Test("link asks for held entries only at or below the head")
+    func linkLookupsStopAtTheHead() async throws {
+        let entries = try feed(5, tag: "link")
+        let verified = try await EntryVerifier.verifyContents(entries)
+        var asked: [UInt64] = []
+        let head = FeedHead(feed: entries[0].feed, seq: 2, id: entries[1].id)
+        let linking = try EntryVerifier.link(verified, heads: [head.feed: head]) { _, seq in
+            asked.append(seq)
+            return entries[Int(seq) - 1].id
+        }
+        #expect(linking.linked.map(\.id) == entries[2...].map(\.id) && linking.forks.isEmpty)
+        #expect(asked == [1, 2])
+    }
+
     @Test("screening received entries: entries already held are not verified or stored again")
     func screenHeld() throws {
         let entries = try feed(3, tag: "held")
