@@ -185,15 +185,11 @@ extension Node {
         let done = Set(earlier.map(\.line))
         let missing = rows.filter { !done.contains($0.line) }
         var next = 0
-        do {
-            try await issue(missing.map(\.request), rows: missing.map { BulkRow(file: file, line: $0.line) }, batchSize: batchSize) { batch in
-                let lines = missing[next..<(next + batch.count)].map(\.line)
-                next += batch.count
-                try await onBatch(zip(lines, batch).map { BulkCredential(line: $0, id: $1.id, document: $1.document, canonicalDocument: $1.canonicalDocument) })
-            }
-        } catch let error as VellumError where error.code == .storage && error.message.contains("UNIQUE constraint failed: bulk_rows.") {
-            // The table's key refused a second credential for a row: another process issued it.
-            throw VellumError(.conflict, "another run of this file is issuing its rows right now; wait for it to end, then run the file again to write every row's output")
+        // A row another process issued meanwhile is refused by `bulk_rows`' key: a conflict.
+        try await issue(missing.map(\.request), rows: missing.map { BulkRow(file: file, line: $0.line) }, batchSize: batchSize) { batch in
+            let lines = missing[next..<(next + batch.count)].map(\.line)
+            next += batch.count
+            try await onBatch(zip(lines, batch).map { BulkCredential(line: $0, id: $1.id, document: $1.document, canonicalDocument: $1.canonicalDocument) })
         }
         return earlier.count
     }

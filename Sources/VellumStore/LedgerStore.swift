@@ -149,7 +149,7 @@ public final class LedgerStore {
                     if let l = documents[v.credentialID] {
                         let rowid = db.lastInsertRowID
                         try insertLocal.run([.integer(rowid), .text(l.subject), .blob(l.salt), .text(l.document)])
-                        if let row = l.row { try insertBulkRow.run([.blob(row.file), .integer(Int64(row.line)), .integer(rowid)]) }
+                        if let row = l.row { try insertBulkRow(row, entry: rowid) }
                     }
                 }
                 if heads[v.feed].map({ $0.seq < v.seq }) ?? true { heads[v.feed] = FeedHead(feed: v.feed, seq: v.seq, id: v.id) }
@@ -159,8 +159,19 @@ public final class LedgerStore {
                 try upsertFeed.run([.blob(head.feed.bytes), .integer(Int64(head.seq)), .blob(head.id.bytes)])
             }
             for key in touched { try materialize(key, issuesHere) }
+        } catch let error as VellumError {
+            throw error
         } catch {
-            throw VellumError(.storage, "append failed: \(error.message)")
+            throw VellumError(.storage, "append failed: \(error)")
+        }
+    }
+
+    /// Records which entry issued a bulk file's row. The row's key refuses a second credential
+    /// for it: another process issuing the same file got there first (a conflict, not a fault).
+    private func insertBulkRow(_ row: BulkRow, entry: Int64) throws(VellumError) {
+        do { try insertBulkRow.run([.blob(row.file), .integer(Int64(row.line)), .integer(entry)]) } catch {
+            guard error.code == .constraint else { throw VellumError(.storage, "append failed: \(error.message)") }
+            throw VellumError(.conflict, "another run of this file is issuing its rows right now; wait for it to end, then run the file again to write every row's output")
         }
     }
 

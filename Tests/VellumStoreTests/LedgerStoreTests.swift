@@ -65,6 +65,29 @@ struct LedgerStoreTests {
         try node.beginBulkRun(file: edited, path: "/registrar/f.csv", rows: 26)
     }
 
+    @Test("two runs of one bulk file at once: the second to reach a row gets a conflict, and no row is issued twice")
+    func bulkRace() async throws {
+        let dir = Self.tempDir()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let first = try Node.create(at: dir, name: "U", baseURL: "https://u.example", clock: { Self.fixedNow })
+        let second = try Node.open(at: dir, clock: { Self.fixedNow })  // another process's connection
+        let file = Array("subject,achievement\n".utf8) + Array((0..<6).map { "s\($0)@example.edu,A\n" }.joined().utf8)
+        let rows = try BulkIssuance.rows(csv: String(decoding: file, as: UTF8.self), file: "f.csv", now: Self.fixedNow)
+        let digest = BulkIssuance.digest(file)
+        // The first run has issued its first batch when the second run, started before, issues every row.
+        var batches = 0
+        await #expect {
+            _ = try await first.issue(rows, file: digest, batchSize: 2) { _ in
+                batches += 1
+                if batches == 1 { _ = try await second.issue(Array(rows[2...]), file: digest, batchSize: 2) { _ in } }
+            }
+        } throws: { error in
+            (error as? VellumError)?.code == .conflict && (error as? VellumError)?.message.contains("another run of this file") == true
+        }
+        #expect(try first.bulkIssued(of: digest).count == 6)
+        #expect(try first.store.count("credentials") == 6)
+    }
+
     @Test("a ledger of schema 3 (credentials keyed by id alone) opens with its state rebuilt by issuer and id")
     func migrationRebuildsState() async throws {
         let dir = Self.tempDir()
