@@ -155,14 +155,13 @@ struct BulkOutput {
     static func replaceable(
         _ path: String, issuedEarlier: Set<String>, header: Bool = false, id: (Substring) -> String?
     ) throws -> (inode: UInt64, modified: Int)? {
-        var info = stat()
-        guard stat(path, &info) == 0 else { return nil }
+        guard let identity = fileIdentity(path) else { return nil }
         let text = (try? String(contentsOfFile: path, encoding: .utf8)) ?? ""
         let lines = text.split(separator: "\n").dropFirst(header ? 1 : 0)
         guard !lines.isEmpty, lines.allSatisfy({ id($0).map(issuedEarlier.contains) ?? false }) else {
             throw VellumError(.conflict, "\(path) already exists and is not this file's earlier output; refusing to overwrite it")
         }
-        return (UInt64(info.st_ino), info.st_mtim.tv_sec * 1_000_000_000 + info.st_mtim.tv_nsec)
+        return identity
     }
 
     mutating func write(_ batch: [BulkCredential]) async throws {
@@ -185,10 +184,9 @@ struct BulkOutput {
     /// Moves the output into place; a file that was replaceable must not have changed since.
     func finish() throws {
         if let replacing {
-            var info = stat()
-            guard stat(summaryPath, &info) == 0, UInt64(info.st_ino) == replacing.inode,
-                info.st_mtim.tv_sec * 1_000_000_000 + info.st_mtim.tv_nsec == replacing.modified
-            else { throw VellumError(.conflict, "\(summaryPath) changed during this run; the credentials are issued: run the same command again to write it") }
+            guard let now = fileIdentity(summaryPath), now == replacing else {
+                throw VellumError(.conflict, "\(summaryPath) changed during this run; the credentials are issued: run the same command again to write it")
+            }
         }
         let file = try jsonl ?? PartialFile(for: summaryPath)
         if jsonl == nil { try file.write(Array(manifest.utf8)) }

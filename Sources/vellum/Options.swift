@@ -151,14 +151,20 @@ func writeWhole(_ bytes: [UInt8], to path: String) throws {
     try file.commit(replacing: true, sync: false)
 }
 
-/// Writes a file atomically (temporary file, then rename); refuses to replace one unless asked.
+/// Writes a file whole (a `PartialFile`, flushed to disk); refuses to replace one unless
+/// asked, also one that appears while it is written.
 func writeOutput(_ text: String, to path: String, replace: Bool = false) throws {
-    if !replace, FileManager.default.fileExists(atPath: path) {
-        throw VellumError(.conflict, "\(path) already exists; refusing to overwrite it")
-    }
-    do {
-        try Data(text.utf8).write(to: URL(fileURLWithPath: path), options: .atomic)
-    } catch {
-        throw VellumError(.io, "cannot write \(path): \(error.localizedDescription)")
-    }
+    let exists = VellumError(.conflict, "\(path) already exists; refusing to overwrite it")
+    if !replace, FileManager.default.fileExists(atPath: path) { throw exists }
+    let file = try PartialFile(for: path)
+    try file.write(Array(text.utf8))
+    do { try file.commit(replacing: replace) } catch let error as VellumError where error.code == .conflict { throw exists }
+}
+
+/// What tells one version of a file from another: its inode and modification time (ns).
+/// Nil if nothing is at `path`.
+func fileIdentity(_ path: String) -> (inode: UInt64, modified: Int)? {
+    var info = stat()
+    guard stat(path, &info) == 0 else { return nil }
+    return (UInt64(info.st_ino), info.st_mtim.tv_sec * 1_000_000_000 + info.st_mtim.tv_nsec)
 }

@@ -84,6 +84,25 @@ struct BadInputTests {
         #expect(try String(contentsOfFile: node.data + "/feed.key", encoding: .utf8) == key)
     }
 
+    @Test("an output file that exists is not replaced, and nothing is left beside it")
+    func existingOutput() throws {
+        let scratch = try Scratch()
+        let node = try scratch.initializedNode()
+        _ = try node.issue(out: scratch.file("a.json"))
+        let before = try String(contentsOfFile: scratch.file("a.json"), encoding: .utf8)
+        try expectRefused(node, ["issue", "--subject", "did:example:b", "--achievement", "X", "--out", scratch.file("a.json")], "a.json already exists")
+        try expectRefused(node, ["export", "--out", scratch.file("a.json")], "a.json already exists")
+        #expect(try String(contentsOfFile: scratch.file("a.json"), encoding: .utf8) == before)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: scratch.file("")).allSatisfy { !$0.contains(".partial-") })
+        // A fresh one is written whole.
+        let export = try node.run(["export", "--out", scratch.file("log.jsonl"), "--json"])
+        #expect(export.code == 0, "\(export.stderr)")
+        let lines = try String(contentsOfFile: scratch.file("log.jsonl"), encoding: .utf8).split(separator: "\n")
+        // A header, the entries, and the closing line that proves the file whole.
+        #expect(lines.first?.contains("vellum-export") == true && lines.last?.contains(#""end":true"#) == true)
+        #expect(Double(lines.count - 2) == export.json["entries"]?.numberValue)
+    }
+
     @Test("a missing or foreign data directory is refused and not created")
     func missingOrForeignDataDir() throws {
         let scratch = try Scratch()
