@@ -1,4 +1,4 @@
-"""What the reliability harnesses (crash.py, chaos.py) share: finding the vellum binary, free
+"""What the reliability harnesses (crash.py, chaos.py, and Scripts/converge) share: finding the vellum binary, free
 ports on 127.0.0.1, and read-only looks into a node's ledger."""
 import os, socket, sqlite3, subprocess
 
