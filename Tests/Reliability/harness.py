@@ -1,5 +1,5 @@
-"""What the reliability harnesses (crash.py, chaos.py, and Scripts/converge) share: finding the vellum binary, free
-ports on 127.0.0.1, and read-only looks into a node's ledger."""
+"""What the reliability harnesses (crash.py, chaos.py) and Scripts/converge share: finding the
+vellum binary, free ports on 127.0.0.1, and read-only looks into a node's ledger."""
 import os, socket, sqlite3, subprocess
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
