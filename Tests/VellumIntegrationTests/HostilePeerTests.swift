@@ -240,10 +240,14 @@ struct AllowListTests {
         // An open, authenticated connection stops being served once the key is removed.
         let open = try await RawPeer(endpoint: daemon.endpoint, serverKey: serverKey, keys: keys)
         defer { open.reactor.shutdown() }
-        guard case .heads? = await open.ask(.heads([]), within: 2) else { Issue.record("not served before removal"); return }
+        // A fresh CURVE handshake on a machine loaded by the other tests can take seconds (CI saw
+        // more than 2); the key is on the list, so a generous bound costs nothing when it is fast.
+        guard case .heads? = await open.ask(.heads([]), within: 10) else { Issue.record("not served before removal"); return }
         #expect(try node.run(["peer", "remove", "--key=\(keys.publicKey)"]).code == 0)
-        try await Task.sleep(for: .seconds(2))
-        #expect(await open.ask(.heads([]), within: 1) == nil, "still served 2 s after peer remove")
+        let removed = Date()
+        var served = true
+        while served && Date().timeIntervalSince(removed) < 10 { served = await open.ask(.heads([]), within: 1) != nil }
+        #expect(!served, "still served 10 s after peer remove")
         #expect(try await !attempt(1))
         let missing = try node.run(["peer", "remove", "--key=\(keys.publicKey)"])
         #expect(missing.code != 0 && missing.stderr.contains("no peer with key"))
