@@ -4,7 +4,7 @@ import VellumCore
 extension LedgerStore {
     /// Every federation document in the log, with where it was published.
     public func documents() throws(VellumError) -> [PublishedDocument] {
-        try query("SELECT id, feed, seq, payload FROM entries WHERE kind = 6 ORDER BY rowid") { row -> PublishedDocument? in
+        try query("SELECT e.id, f.key, e.seq, e.payload FROM \(Self.entriesWithKeys) WHERE e.kind = 6 ORDER BY e.rowid") { row -> PublishedDocument? in
             guard case .document(let d) = try? EntryPayload(stored: .document, bytes: row.blob(3)) else { return nil }
             return PublishedDocument(document: d, feed: FeedKey(row.blob(1))!, seq: UInt64(row.int(2)), entry: EntryID(row.blob(0))!)
         }.compactMap { $0 }
@@ -27,8 +27,9 @@ extension LedgerStore {
         var ownIssuer: String?  // the feed's did:key, encoded once
         _ = try query(
             """
-            SELECT e.id, e.feed, e.seq, e.hlc, e.kind, c.issue_entry IS NOT NULL, c.valid_until, CASE WHEN c.issue_entry IS NULL THEN e.payload END
-            FROM entries e LEFT JOIN credentials c ON e.kind = 1 AND c.credential = e.credential AND c.feed = e.feed AND c.issue_entry = e.id
+            SELECT e.id, f.key, e.seq, e.hlc, e.kind, c.issue_entry IS NOT NULL, c.valid_until, CASE WHEN c.issue_entry IS NULL THEN e.payload END
+            FROM \(Self.entriesWithKeys)
+            LEFT JOIN credentials c ON e.kind = 1 AND c.credential = e.credential AND c.feed = e.feed AND c.issue_entry = e.rowid
             WHERE e.credential = ? AND e.kind BETWEEN 1 AND 4
             """, [.text(key.id)]
         ) { row in
@@ -54,8 +55,8 @@ extension LedgerStore {
     public func credentialsChangedByOthers(feed: FeedKey) throws(VellumError) -> [(key: CredentialKey, statusListIndex: Int)] {
         try query(
             """
-            SELECT DISTINCT c.credential, i.payload FROM credentials c JOIN entries i ON i.id = c.issue_entry
-            WHERE c.feed = ? AND EXISTS (SELECT 1 FROM entries s WHERE s.credential = c.credential AND s.feed != c.feed AND s.kind BETWEEN 2 AND 4)
+            SELECT DISTINCT c.credential, i.payload FROM credentials c JOIN entries i ON i.rowid = c.issue_entry
+            WHERE c.feed = \(Self.feedNumber) AND EXISTS (SELECT 1 FROM entries s WHERE s.credential = c.credential AND s.feed != c.feed AND s.kind BETWEEN 2 AND 4)
             """, [.blob(feed.bytes)]
         ) { row -> (CredentialKey, Int)? in
             guard case .issue(let p) = try? EntryPayload(stored: .issue, bytes: row.blob(1)) else { return nil }

@@ -40,11 +40,17 @@ public final class LedgerStore {
     let db: SQLiteConnection
     private lazy var insertEntry = try! db.prepare(
         "INSERT INTO entries (id, feed, seq, prev, hlc, kind, payload, signature, credential) VALUES (?,?,?,?,?,?,?,?,?)")
-    private lazy var upsertFeed = try! db.prepare("INSERT OR REPLACE INTO feeds (feed, seq, head) VALUES (?,?,?)")
-    private lazy var selectFacts = try! db.prepare("SELECT id, hlc, kind, seq FROM entries WHERE credential = ? AND feed = ? AND kind BETWEEN 1 AND 4")
+    /// A feed's head, numbering the feed the first time: its number never changes.
+    private lazy var upsertFeed = try! db.prepare(
+        "INSERT INTO feeds (key, seq, head) VALUES (?,?,?) ON CONFLICT (key) DO UPDATE SET seq = excluded.seq, head = excluded.head RETURNING n")
+    private lazy var selectFacts = try! db.prepare(
+        "SELECT id, hlc, kind, seq FROM entries WHERE credential = ? AND feed = \(Self.feedNumber) AND kind BETWEEN 1 AND 4")
     private lazy var selectPayload = try! db.prepare("SELECT payload FROM entries WHERE id = ?")
     private lazy var upsertCredential = try! db.prepare(
-        "INSERT OR REPLACE INTO credentials (credential, feed, status, issue_entry, decided_by, valid_until) VALUES (?,?,?,?,?,?)")
+        """
+        INSERT OR REPLACE INTO credentials (credential, feed, status, issue_entry, decided_by, valid_until)
+        VALUES (?, \(Self.feedNumber), ?, (SELECT rowid FROM entries WHERE id = ?), ?, ?)
+        """)
     private lazy var insertLocal = try! db.prepare(
         "INSERT INTO local_credentials (entry, subject, salt, document) VALUES (?,?,?,?)")
     private lazy var insertBulkRow = try! db.prepare("INSERT INTO bulk_rows (file, line, entry) VALUES (?,?,?)")
@@ -134,13 +140,24 @@ public final class LedgerStore {
     public func append(_ entries: [LinkedEntry], local: [LocalCredential] = []) throws(VellumError) {
         do {
             var heads: [FeedKey: FeedHead] = [:]
+            for v in entries where heads[v.feed].map({ $0.seq < v.seq }) ?? true {
+                heads[v.feed] = FeedHead(feed: v.feed, seq: v.seq, id: v.id)
+            }
+            // The heads first: they number new feeds, and the log rows refer to feeds by number.
+            var numbers: [FeedKey: Int64] = [:]
+            for head in heads.values {
+                upsertFeed.bind([.blob(head.feed.bytes), .integer(Int64(head.seq)), .blob(head.id.bytes)])
+                defer { upsertFeed.reset() }
+                guard try upsertFeed.step() else { throw VellumError(.storage, "append failed: no number for feed \(head.feed.hex)") }
+                numbers[head.feed] = upsertFeed.int(0)
+            }
             var touched: Set<CredentialKey> = []
             var issuesHere: [EntryID: IssuePayload] = [:]
             let documents = Dictionary(local.map { ($0.credentialID, $0) }, uniquingKeysWith: { first, _ in first })
             for v in entries {
                 let e = v.entry
                 try insertEntry.run([
-                    .blob(e.id.bytes), .blob(e.feed.bytes), .integer(Int64(e.seq)), .blob(e.prev.bytes),
+                    .blob(e.id.bytes), .integer(numbers[e.feed]!), .integer(Int64(e.seq)), .blob(e.prev.bytes),
                     .integer(Int64(bitPattern: e.hlc.rawValue)), .integer(Int64(e.kind.rawValue)), .blob(e.payload),
                     .blob(e.signature), .text(v.credentialID),
                 ])
@@ -152,11 +169,7 @@ public final class LedgerStore {
                         if let row = l.row { try insertBulkRow(row, entry: rowid) }
                     }
                 }
-                if heads[v.feed].map({ $0.seq < v.seq }) ?? true { heads[v.feed] = FeedHead(feed: v.feed, seq: v.seq, id: v.id) }
                 if let key = v.credentialKey { touched.insert(key) }
-            }
-            for head in heads.values {
-                try upsertFeed.run([.blob(head.feed.bytes), .integer(Int64(head.seq)), .blob(head.id.bytes)])
             }
             for key in touched { try materialize(key, issuesHere) }
         } catch let error as VellumError {
@@ -179,7 +192,7 @@ public final class LedgerStore {
     /// issuing feed and id), in one transaction.
     private func rematerialize() throws {
         try transaction {
-            let keys = try query("SELECT DISTINCT credential, feed FROM entries WHERE kind BETWEEN 1 AND 4") {
+            let keys = try query("SELECT DISTINCT e.credential, f.key FROM \(Self.entriesWithKeys) WHERE e.kind BETWEEN 1 AND 4") {
                 CredentialKey(feed: FeedKey($0.blob(1))!, id: $0.text(0))
             }
             for key in keys { try materialize(key, [:]) }
@@ -245,32 +258,34 @@ public final class LedgerStore {
     // MARK: reads
 
     public func heads() throws(VellumError) -> [FeedKey: FeedHead] {
-        let rows = try query("SELECT feed, seq, head FROM feeds") {
+        let rows = try query("SELECT key, seq, head FROM feeds") {
             FeedHead(feed: FeedKey($0.blob(0))!, seq: UInt64($0.int(1)), id: EntryID($0.blob(2))!)
         }
         return Dictionary(uniqueKeysWithValues: rows.map { ($0.feed, $0) })
     }
 
     public func head(of feed: FeedKey) throws(VellumError) -> FeedHead? {
-        try query("SELECT seq, head FROM feeds WHERE feed = ?", [.blob(feed.bytes)]) {
+        try query("SELECT seq, head FROM feeds WHERE key = ?", [.blob(feed.bytes)]) {
             FeedHead(feed: feed, seq: UInt64($0.int(0)), id: EntryID($0.blob(1))!)
         }.first
     }
 
     public func entryID(feed: FeedKey, seq: UInt64) throws(VellumError) -> EntryID? {
-        try query("SELECT id FROM entries WHERE feed = ? AND seq = ?", [.blob(feed.bytes), .integer(Int64(seq))]) {
+        try query("SELECT id FROM entries WHERE feed = \(Self.feedNumber) AND seq = ?", [.blob(feed.bytes), .integer(Int64(seq))]) {
             EntryID($0.blob(0))!
         }.first
     }
 
     public func entry(id: EntryID) throws(VellumError) -> Entry? {
-        try query("SELECT \(Self.entryColumns) FROM entries WHERE id = ?", [.blob(id.bytes)], Self.readEntry).first
+        try query("SELECT \(Self.entryColumns) FROM \(Self.entriesWithKeys) WHERE e.id = ?", [.blob(id.bytes)], Self.readEntry).first
     }
 
     /// The feeds that issued a credential id: one, unless another feed wrote the same id
     /// (each is then a separate credential).
     public func issuingFeeds(of credential: String) throws(VellumError) -> [FeedKey] {
-        try query("SELECT feed FROM credentials WHERE credential = ? ORDER BY feed", [.text(credential)]) { FeedKey($0.blob(0))! }
+        try query("SELECT f.key FROM credentials c JOIN feeds f ON f.n = c.feed WHERE c.credential = ? ORDER BY f.key", [.text(credential)]) {
+            FeedKey($0.blob(0))!
+        }
     }
 
     /// The ledger's record of a credential: its issue payload and materialized resolution.
@@ -286,8 +301,9 @@ public final class LedgerStore {
     public func statusRecord(of key: CredentialKey) throws(VellumError) -> (resolution: CredentialResolution, issue: Entry)? {
         try query(
             """
-            SELECT c.status, c.decided_by, c.valid_until, \(Self.entryColumnsOfE)
-            FROM credentials c JOIN entries e ON e.id = c.issue_entry WHERE c.credential = ? AND c.feed = ?
+            SELECT c.status, c.decided_by, c.valid_until, \(Self.entryColumns)
+            FROM credentials c JOIN entries e ON e.rowid = c.issue_entry JOIN feeds f ON f.n = c.feed
+            WHERE c.credential = ? AND f.key = ?
             """, [.text(key.id), .blob(key.feed.bytes)]
         ) { row -> (CredentialResolution, Entry)? in
             guard let status = CredentialStatus(rawValue: row.text(0)) else { return nil }
@@ -302,7 +318,7 @@ public final class LedgerStore {
     /// A feed's head, its timestamp and when this node last caught up with it, in one query.
     public func freshness(of feed: FeedKey) throws(VellumError) -> (head: FeedHead, hlc: HLC, heard: Int64?)? {
         try query(
-            "SELECT f.seq, f.head, e.hlc, h.at FROM feeds f JOIN entries e ON e.id = f.head LEFT JOIN heard h ON h.feed = f.feed WHERE f.feed = ?",
+            "SELECT f.seq, f.head, e.hlc, h.at FROM feeds f JOIN entries e ON e.feed = f.n AND e.seq = f.seq LEFT JOIN heard h ON h.feed = f.key WHERE f.key = ?",
             [.blob(feed.bytes)]
         ) {
             (FeedHead(feed: feed, seq: UInt64($0.int(0)), id: EntryID($0.blob(1))!), HLC(rawValue: UInt64(bitPattern: $0.int(2))),
@@ -313,7 +329,7 @@ public final class LedgerStore {
     /// The status-list indexes of a feed's own credentials whose merged status is `status`.
     public func statusListIndexes(feed: FeedKey, status: CredentialStatus) throws(VellumError) -> [Int] {
         try query(
-            "SELECT e.payload FROM credentials c JOIN entries e ON e.id = c.issue_entry WHERE c.feed = ? AND c.status = ? AND c.status != 'active'",
+            "SELECT e.payload FROM credentials c JOIN entries e ON e.rowid = c.issue_entry WHERE c.feed = \(Self.feedNumber) AND c.status = ? AND c.status != 'active'",
             [.blob(feed.bytes), .text(status.rawValue)]
         ) { row -> Int? in
             guard case .issue(let p) = try? EntryPayload(stored: .issue, bytes: row.blob(0)) else { return nil }
@@ -324,7 +340,7 @@ public final class LedgerStore {
     /// The newest `status-list` entry for a list name, if its issuer has published one.
     public func latestStatusList(named name: String) throws(VellumError) -> Entry? {
         try query(
-            "SELECT \(Self.entryColumns) FROM entries WHERE credential = ? AND kind = ? ORDER BY seq DESC LIMIT 1",
+            "SELECT \(Self.entryColumns) FROM \(Self.entriesWithKeys) WHERE e.credential = ? AND e.kind = ? ORDER BY e.seq DESC LIMIT 1",
             [.text(name), .integer(Int64(EntryKind.statusList.rawValue))], Self.readEntry
         ).first
     }
@@ -352,14 +368,18 @@ public final class LedgerStore {
 
     /// Visits every entry, in arrival order (`byFeed`: by feed, then seq).
     public func forEachEntry(byFeed: Bool = false, _ body: (Entry) throws -> Void) throws {
-        let stmt = try db.prepare("SELECT \(Self.entryColumns) FROM entries ORDER BY \(byFeed ? "feed, seq" : "rowid")")
+        let stmt = try db.prepare("SELECT \(Self.entryColumns) FROM \(Self.entriesWithKeys) ORDER BY \(byFeed ? "f.key, e.seq" : "e.rowid")")
         while try stmt.step() { try body(Self.readEntry(stmt)) }
     }
 
     /// Visits the materialized state of every credential in `CredentialKey` order (id bytes,
     /// then feed bytes: SQLite compares TEXT and BLOB by bytes).
     public func forEachCredential(_ body: (CredentialKey, CredentialStatus, EntryID, EntryID?) throws -> Void) throws {
-        let stmt = try db.prepare("SELECT credential, feed, status, issue_entry, decided_by FROM credentials ORDER BY credential, feed")
+        let stmt = try db.prepare(
+            """
+            SELECT c.credential, f.key, c.status, e.id, c.decided_by FROM credentials c JOIN feeds f ON f.n = c.feed
+            JOIN entries e ON e.rowid = c.issue_entry ORDER BY c.credential, f.key
+            """)
         while try stmt.step() {
             try body(
                 CredentialKey(feed: FeedKey(stmt.blob(1))!, id: stmt.text(0)), CredentialStatus(rawValue: stmt.text(2)) ?? .unknown,
@@ -370,8 +390,8 @@ public final class LedgerStore {
     public func localDocument(of key: CredentialKey) throws(VellumError) -> String? {
         try query(
             """
-            SELECT l.document FROM credentials c JOIN entries e ON e.id = c.issue_entry
-            JOIN local_credentials l ON l.entry = e.rowid WHERE c.credential = ? AND c.feed = ?
+            SELECT l.document FROM credentials c JOIN local_credentials l ON l.entry = c.issue_entry
+            WHERE c.credential = ? AND c.feed = \(Self.feedNumber)
             """, [.text(key.id), .blob(key.feed.bytes)]
         ) { $0.text(0) }.first
     }
@@ -443,7 +463,7 @@ public final class LedgerStore {
     /// seq order: what the writer's next checkpoint covers (`FeedWriter.pending`).
     public func signaturesSinceCheckpoint(feed: FeedKey, head: UInt64) throws(VellumError) -> [[UInt8]] {
         try query(
-            "SELECT signature FROM entries WHERE feed = ? AND seq > ? AND seq <= ? ORDER BY seq",
+            "SELECT signature FROM entries WHERE feed = \(Self.feedNumber) AND seq > ? AND seq <= ? ORDER BY seq",
             [.blob(feed.bytes), .integer(Int64(head - head % CheckpointPayload.interval)), .integer(Int64(head))]
         ) { $0.blob(0) }
     }
@@ -451,7 +471,7 @@ public final class LedgerStore {
     /// Entries of one feed from `fromSeq`, in seq order.
     public func entries(feed: FeedKey, fromSeq: UInt64, limit: Int) throws(VellumError) -> [Entry] {
         try query(
-            "SELECT \(Self.entryColumns) FROM entries WHERE feed = ? AND seq >= ? ORDER BY seq LIMIT ?",
+            "SELECT \(Self.entryColumns) FROM \(Self.entriesWithKeys) WHERE f.key = ? AND e.seq >= ? ORDER BY e.seq LIMIT ?",
             [.blob(feed.bytes), .integer(Int64(fromSeq)), .integer(Int64(limit))], Self.readEntry)
     }
 
@@ -514,9 +534,12 @@ public final class LedgerStore {
 
     // MARK: helpers
 
-    static let entryColumns = "feed, seq, prev, hlc, kind, payload, id, signature"
-    /// The same, of a join's `entries` table aliased `e`.
-    static let entryColumnsOfE = "e.feed, e.seq, e.prev, e.hlc, e.kind, e.payload, e.id, e.signature"
+    /// The log rows with their feeds' keys: `entries e` joined to `feeds f`.
+    static let entriesWithKeys = "entries e JOIN feeds f ON f.n = e.feed"
+    /// An entry's columns, of `entriesWithKeys`.
+    static let entryColumns = "f.key, e.seq, e.prev, e.hlc, e.kind, e.payload, e.id, e.signature"
+    /// A feed's number, from its key bound as the parameter.
+    static let feedNumber = "(SELECT n FROM feeds WHERE key = ?)"
 
     /// An entry from `entryColumns`, starting at column `first`.
     static func readEntry(_ s: Statement, from first: Int32) -> Entry {

@@ -115,7 +115,8 @@ print(String(format: "raw SQLite insert (700 B, 1 txn): %10.0f /s", rowRate))
 
 // Limit 2c: the same entries stored the way a replica must keep them (Docs/LEDGER.md): the
 // entry row with its credential id, unique by id and by (feed, seq), indexed by (credential,
-// feed), and the credential's materialized row; raw C SQLite, one transaction. What this
+// feed), and the credential's materialized row, feeds by number and the issue entry by rowid;
+// raw C SQLite, one transaction. What this
 // schema costs at the least, next to the single-B-tree row of 2b; and its file size per entry.
 // Time-ordered ids, as Vellum issues them (UUIDv7: 48 bits of milliseconds first), at about
 // 20 a millisecond: the credential index and rows grow at their right edge, as in a real log.
@@ -131,20 +132,20 @@ let shapeRate = await rawInserts(
     "shape.sqlite",
     schema: """
         PRAGMA page_size = 8192;
-        CREATE TABLE entries (rowid INTEGER PRIMARY KEY, id BLOB NOT NULL UNIQUE, feed BLOB NOT NULL, seq INTEGER NOT NULL, prev BLOB NOT NULL,
+        CREATE TABLE entries (rowid INTEGER PRIMARY KEY, id BLOB NOT NULL UNIQUE, feed INTEGER NOT NULL, seq INTEGER NOT NULL, prev BLOB NOT NULL,
             hlc INTEGER NOT NULL, kind INTEGER NOT NULL, payload BLOB NOT NULL, signature BLOB NOT NULL, credential TEXT NOT NULL, UNIQUE (feed, seq));
         CREATE INDEX entries_by_credential_feed ON entries (credential, feed);
-        CREATE TABLE credentials (credential TEXT NOT NULL, feed BLOB NOT NULL, status TEXT NOT NULL, issue_entry BLOB NOT NULL,
+        CREATE TABLE credentials (credential TEXT NOT NULL, feed INTEGER NOT NULL, status TEXT NOT NULL, issue_entry INTEGER NOT NULL,
             decided_by BLOB, valid_until INTEGER, PRIMARY KEY (credential, feed)) WITHOUT ROWID;
         """,
     inserts: [
         "INSERT INTO entries (id, feed, seq, prev, hlc, kind, payload, signature, credential) VALUES (?,?,?,?,?,1,?,?,?)",
-        "INSERT INTO credentials VALUES (?,?,'active',?,NULL,1924992000000)",
+        "INSERT INTO credentials VALUES (?,1,'active',last_insert_rowid(),NULL,1924992000000)",
     ],
     perTransaction: count
 ) { s, i in
     sqlite3_bind_blob(s[0], 1, messages[i], 32, csqlite_transient())
-    sqlite3_bind_blob(s[0], 2, messages[0], 32, csqlite_transient())
+    sqlite3_bind_int64(s[0], 2, 1)
     sqlite3_bind_int64(s[0], 3, Int64(i + 1))
     sqlite3_bind_blob(s[0], 4, messages[max(0, i - 1)], 32, csqlite_transient())
     sqlite3_bind_int64(s[0], 5, Int64(i) << 16)
@@ -152,8 +153,6 @@ let shapeRate = await rawInserts(
     sqlite3_bind_blob(s[0], 7, messages[i], 64, csqlite_transient())
     sqlite3_bind_text(s[0], 8, credentialIDs[i], -1, csqlite_transient())
     sqlite3_bind_text(s[1], 1, credentialIDs[i], -1, csqlite_transient())
-    sqlite3_bind_blob(s[1], 2, messages[0], 32, csqlite_transient())
-    sqlite3_bind_blob(s[1], 3, messages[i], 32, csqlite_transient())
 }
 let shapeBytes = Double((try? FileManager.default.attributesOfItem(atPath: sqliteDir + "/shape.sqlite")[.size] as? Int) ?? 0) / Double(count)
 print(String(format: "raw SQLite insert, replica schema: %9.0f /s  (%.2f of 700 B rows; %.0f bytes on disk per entry)", shapeRate, shapeRate / rowRate, shapeBytes))

@@ -88,8 +88,46 @@ struct LedgerStoreTests {
         #expect(try first.store.count("credentials") == 6)
     }
 
-    @Test("a ledger of schema 3 (credentials keyed by id alone) opens with its state rebuilt by issuer and id")
-    func migrationRebuildsState() async throws {
+    /// The log, the feeds and the (emptied) credential table as schema 7 had them: feeds by
+    /// their 32-byte keys, the issue entry by its id.
+    static let schema7 = """
+        CREATE TABLE feeds_old (feed BLOB PRIMARY KEY, seq INTEGER NOT NULL, head BLOB NOT NULL) WITHOUT ROWID;
+        INSERT INTO feeds_old SELECT key, seq, head FROM feeds;
+        CREATE TABLE entries_old (rowid INTEGER PRIMARY KEY, id BLOB NOT NULL UNIQUE, feed BLOB NOT NULL, seq INTEGER NOT NULL,
+            prev BLOB NOT NULL, hlc INTEGER NOT NULL, kind INTEGER NOT NULL, payload BLOB NOT NULL, signature BLOB NOT NULL,
+            credential TEXT NOT NULL, UNIQUE (feed, seq));
+        INSERT INTO entries_old SELECT e.rowid, e.id, f.key, e.seq, e.prev, e.hlc, e.kind, e.payload, e.signature, e.credential
+            FROM entries e JOIN feeds f ON f.n = e.feed;
+        DROP TABLE entries;
+        DROP TABLE feeds;
+        ALTER TABLE entries_old RENAME TO entries;
+        ALTER TABLE feeds_old RENAME TO feeds;
+        CREATE INDEX entries_by_credential_feed ON entries (credential, feed);
+        CREATE INDEX entries_documents ON entries (rowid) WHERE kind = 6;
+        CREATE TRIGGER entries_append_only_delete BEFORE DELETE ON entries BEGIN SELECT RAISE(ABORT, 'append-only'); END;
+        DROP TABLE credentials;
+        CREATE TABLE credentials (credential TEXT NOT NULL, feed BLOB NOT NULL, status TEXT NOT NULL, issue_entry BLOB NOT NULL,
+            decided_by BLOB, valid_until INTEGER, PRIMARY KEY (credential, feed)) WITHOUT ROWID;
+        CREATE INDEX credentials_not_active ON credentials (feed, status) WHERE status != 'active';
+        PRAGMA user_version = 7;
+        """
+
+    /// What schema 3 had besides: credentials keyed by id alone, the log indexed by credential.
+    static let schema3 = """
+        DROP TABLE credentials;
+        CREATE TABLE credentials (credential TEXT PRIMARY KEY, status TEXT NOT NULL, issue_entry BLOB NOT NULL,
+            decided_by BLOB, issuer TEXT NOT NULL, valid_until INTEGER) WITHOUT ROWID;
+        CREATE INDEX credentials_not_active ON credentials (issuer, status) WHERE status != 'active';
+        DROP INDEX entries_by_credential_feed;
+        DROP INDEX entries_documents;
+        CREATE INDEX entries_by_credential ON entries (credential);
+        DROP TABLE bulk_rows;
+        DROP TABLE bulk_runs;
+        PRAGMA user_version = 3;
+        """
+
+    @Test("a ledger of an older schema (3: credentials keyed by id alone; 7: feeds by their keys) opens with its log, local documents and state as they were", arguments: [7, 3])
+    func migrationRebuildsState(from version: Int) async throws {
         let dir = Self.tempDir()
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let node = try Node.create(at: dir, name: "U", baseURL: "https://u.example", clock: { Self.fixedNow })
@@ -98,28 +136,26 @@ struct LedgerStoreTests {
         try node.changeStatus(.revoke, of: ids[0], reason: nil)
         try node.changeStatus(.suspend, of: ids[1], reason: nil)
         let root = try node.digest()
-        // The table and index as schema 3 had them, the table holding nothing (as if it had been taken over).
+        let entries = try node.store.count("entries")
+        let documents = try ids.map { try node.store.localDocument(of: CredentialKey(feed: node.feed, id: $0)) }
+        #expect(documents.allSatisfy { $0 != nil })
+        // The old tables and indexes, the credential table holding nothing (as if it had been taken over).
         var db: OpaquePointer?
         sqlite3_open(node.directory.ledgerPath, &db)
-        let old = """
-            DROP TABLE credentials;
-            CREATE TABLE credentials (credential TEXT PRIMARY KEY, status TEXT NOT NULL, issue_entry BLOB NOT NULL,
-                decided_by BLOB, issuer TEXT NOT NULL, valid_until INTEGER) WITHOUT ROWID;
-            CREATE INDEX credentials_not_active ON credentials (issuer, status) WHERE status != 'active';
-            DROP INDEX entries_by_credential_feed;
-            DROP INDEX entries_documents;
-            CREATE INDEX entries_by_credential ON entries (credential);
-            DROP TABLE bulk_rows;
-            DROP TABLE bulk_runs;
-            PRAGMA user_version = 3;
-            """
-        #expect(sqlite3_exec(db, old, nil, nil, nil) == SQLITE_OK)
+        #expect(sqlite3_exec(db, Self.schema7 + (version == 3 ? Self.schema3 : ""), nil, nil, nil) == SQLITE_OK)
         sqlite3_close(db)
         let reopened = try Node.open(at: dir, clock: { Self.fixedNow })
         #expect(try reopened.digest() == root)
+        #expect(try reopened.store.count("entries") == entries)
         #expect(try ids.map { try reopened.status(of: $0).status } == [.revoked, .suspended, .active])
+        #expect(try ids.map { try reopened.store.localDocument(of: CredentialKey(feed: node.feed, id: $0)) } == documents)
         #expect(try await reopened.audit().ok)
         #expect(try reopened.store.meta("rematerialize") == nil)
+        // The log is append-only again after the copy.
+        sqlite3_open(node.directory.ledgerPath, &db)
+        #expect(sqlite3_exec(db, "DELETE FROM entries", nil, nil, nil) != SQLITE_OK)
+        sqlite3_close(db)
+        #expect(try reopened.store.count("entries") == entries)
         // Until the rebuild has run, a reader refuses rather than answer "unknown" for everything.
         try reopened.store.setMeta("rematerialize", "1")
         #expect(throws: VellumError.self) { try LedgerReader(path: dir, clock: { Self.fixedNow }) }
