@@ -310,7 +310,7 @@ class Trial:
             return f"exit {r.returncode}"
         if action == "compromise n1":
             feed = bytes.fromhex(self.ids[1]["feedKey"])
-            seq, head = self.ledger(1, "SELECT seq, hex(head) FROM feeds WHERE feed = ?", (feed,))[0]
+            seq, head = self.ledger(1, "SELECT seq, hex(head) FROM feeds WHERE key = ?", (feed,))[0]
             out = os.path.join(self.dir, "n1.undelegation.json")
             run("org", "undelegate", "--org", os.path.join(self.dir, "U0"), "--feed", self.ids[1]["did"], "--through", str(seq),
                 "--entry", head.lower(), "--reason", "compromised", "--out", out)
@@ -393,12 +393,12 @@ class Trial:
         cut_node, cut_seq = self.compromise or (None, None)
         for issuer, cid in self.acked:
             feed = bytes.fromhex(self.ids[issuer]["feedKey"])
-            seq = self.ledger(issuer, "SELECT e.seq FROM entries e WHERE e.credential = ? AND e.feed = ? AND e.kind = 1", (cid, feed))
+            seq = self.ledger(issuer, "SELECT e.seq FROM entries e JOIN feeds f ON f.n = e.feed WHERE e.credential = ? AND f.key = ? AND e.kind = 1", (cid, feed))
             if not seq:
                 raise Failed(f"the ledger of n{issuer} lacks {cid}, which it acknowledged")
             after_cut = issuer == cut_node and seq[0][0] > cut_seq
             for i in range(N):
-                held = self.ledger(i, "SELECT count(*) FROM entries WHERE credential = ? AND feed = ? AND kind = 1", (cid, feed))[0][0]
+                held = self.ledger(i, "SELECT count(*) FROM entries e JOIN feeds f ON f.n = e.feed WHERE e.credential = ? AND f.key = ? AND e.kind = 1", (cid, feed))[0][0]
                 if not held and not after_cut:
                     raise Failed(f"n{i} lacks {cid}, acknowledged by n{issuer}")
                 if held and after_cut:
