@@ -55,6 +55,10 @@ extension Node {
                 notes: problem == nil ? state.ignoredEntries() + (try federationNotes()) : [])
         }
         func name(_ e: Entry) -> String { "entry \(e.id) (feed \(e.feed.hex.prefix(16))…, seq \(e.seq))" }
+        // The log's rows name their feeds by number (`feeds`): a row whose number has no feed
+        // would be invisible to every read, so count the rows themselves too.
+        let rows = try store.count("entries")
+        guard all.count == rows else { return try report("the log holds \(rows) entries, but only \(all.count) of them belong to a known feed") }
 
         let checked = await Parallel.map(all) { e -> Result<VerifiedEntry, VellumError> in
             do throws(VellumError) { return .success(try EntryVerifier.verifyContents(e)) } catch { return .failure(error) }
@@ -90,8 +94,9 @@ extension Node {
             }
         }
         if let mismatch { return try report(mismatch) }
-        guard seen == expected.count else {
-            return try report("materialized state holds \(seen) credentials, the entries issue \(expected.count)")
+        let credentialRows = try store.count("credentials")
+        guard seen == expected.count, seen == credentialRows else {
+            return try report("materialized state holds \(credentialRows) credentials (\(seen) with their feed and issue entry), the entries issue \(expected.count)")
         }
         // Heads and every credential row match the recomputation, so the root over them does too.
         return try report(nil, credentials: seen, root: try store.stateRoot())

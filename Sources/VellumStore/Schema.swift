@@ -140,7 +140,7 @@ enum Schema {
         // number fails the NOT NULL constraint, so the copy is whole or the upgrade fails.
         """
         CREATE TABLE feeds_numbered (
-            n INTEGER PRIMARY KEY,              -- the feed's number in this ledger (never reused)
+            n INTEGER PRIMARY KEY,              -- the feed's number in this ledger (fixed by the triggers below)
             key BLOB NOT NULL UNIQUE,           -- Ed25519 public key of the writer
             seq INTEGER NOT NULL,
             head BLOB NOT NULL
@@ -148,6 +148,10 @@ enum Schema {
         INSERT INTO feeds_numbered (key, seq, head) SELECT feed, seq, head FROM feeds ORDER BY feed;
         DROP TABLE feeds;
         ALTER TABLE feeds_numbered RENAME TO feeds;
+        CREATE TRIGGER feeds_numbers_fixed_update BEFORE UPDATE OF n, key ON feeds
+            BEGIN SELECT RAISE(ABORT, 'a feed keeps its number: UPDATE of n or key on feeds is refused'); END;
+        CREATE TRIGGER feeds_numbers_fixed_delete BEFORE DELETE ON feeds
+            BEGIN SELECT RAISE(ABORT, 'a feed keeps its number: DELETE on feeds is refused'); END;
 
         CREATE TABLE entries_numbered (
             rowid INTEGER PRIMARY KEY,          -- local arrival order
@@ -200,14 +204,16 @@ enum Schema {
         guard current <= migrations.count else {
             throw SQLiteError(code: .init(rawValue: 1), message: "the database has schema version \(current), newer than this vellum (\(migrations.count))")
         }
-        // Upgrading a ledger that holds data can take a while (schema 8 copies the log: about
-        // 45 s per million entries on the benchmark machine): say so instead of pausing silently.
+        // Upgrading an existing ledger can take a while (schema 8 copies the log: about 45 s
+        // per million entries on the benchmark machine): say so instead of pausing silently.
         if current > 0, current < migrations.count {
             let note = "vellum: upgrading the ledger from schema \(current) to \(migrations.count); a large ledger takes a while (about a minute per million entries)\n"
             FileHandle.standardError.write(Data(note.utf8))
         }
         for (index, sql) in migrations.enumerated().dropFirst(current) {
             try db.transaction {
+                // Another process opening the same ledger may have run this one meanwhile.
+                guard try version(db) == index else { return }
                 try db.execute(sql)
                 try db.execute("PRAGMA user_version = \(index + 1)")
             }

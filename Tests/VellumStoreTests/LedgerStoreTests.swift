@@ -126,17 +126,39 @@ struct LedgerStoreTests {
         PRAGMA user_version = 3;
         """
 
-    @Test("a ledger of an older schema (3: credentials keyed by id alone; 7: feeds by their keys) opens with its log, local documents and state as they were", arguments: [7, 3])
+    @Test("a ledger of an older schema (3: credentials keyed by id alone; 7: feeds by their keys) opens with its log, local documents, bulk rows and state as they were", arguments: [7, 3])
     func migrationRebuildsState(from version: Int) async throws {
-        let dir = Self.tempDir()
-        defer { try? FileManager.default.removeItem(atPath: dir) }
-        let node = try Node.create(at: dir, name: "U", baseURL: "https://u.example", clock: { Self.fixedNow })
+        let (dirA, dirB) = (Self.tempDir(), Self.tempDir())
+        defer { for d in [dirA, dirB] { try? FileManager.default.removeItem(atPath: d) } }
+        let a = try Node.create(at: dirA, name: "A", baseURL: "https://a.example", clock: { Self.fixedNow })
+        let b = try Node.create(at: dirB, name: "B", baseURL: "https://b.example", clock: { Self.fixedNow })
+        // The ledger under test holds two feeds, arrived interleaved, the other's key sorting
+        // first: arrival order, key order and feed numbers all differ.
+        let (node, other) = a.feed > b.feed ? (a, b) : (b, a)
         var ids: [String] = []
         for n in 0..<3 { ids.append(try await node.issue(CredentialRequest(subject: "did:example:\(n)", achievementName: "A")).id) }
+        let foreign = try await other.issue(CredentialRequest(subject: "did:example:x", achievementName: "X")).id
+        try other.changeStatus(.revoke, of: foreign, reason: nil)
+        var theirs: [Entry] = []
+        try other.store.forEachEntry { theirs.append($0) }
+        _ = try await node.importEntries(Array(theirs.prefix(1)))
         try node.changeStatus(.revoke, of: ids[0], reason: nil)
+        _ = try await node.importEntries(Array(theirs.dropFirst()))
         try node.changeStatus(.suspend, of: ids[1], reason: nil)
-        let root = try node.digest()
-        let entries = try node.store.count("entries")
+        let file = Array("subject,achievement\ns0@example.edu,A\ns1@example.edu,A\n".utf8)
+        let digest = BulkIssuance.digest(file)
+        let rows = try BulkIssuance.rows(csv: String(decoding: file, as: UTF8.self), file: "f.csv", now: Self.fixedNow)
+        _ = try await node.issue(rows, file: digest, batchSize: 2) { _ in }
+
+        func log(_ n: Node, byFeed: Bool) throws -> [EntryID] {
+            var out: [EntryID] = []
+            try n.store.forEachEntry(byFeed: byFeed) { out.append($0.id) }
+            return out
+        }
+        let (root, arrival, byFeed) = (try node.digest(), try log(node, byFeed: false), try log(node, byFeed: true))
+        #expect(arrival != byFeed)
+        let bulk = try node.store.bulkRows(file: digest).map { "\($0.line) \($0.id) \($0.document)" }
+        #expect(bulk.count == 2)
         let documents = try ids.map { try node.store.localDocument(of: CredentialKey(feed: node.feed, id: $0)) }
         #expect(documents.allSatisfy { $0 != nil })
         // The old tables and indexes, the credential table holding nothing (as if it had been taken over).
@@ -144,23 +166,46 @@ struct LedgerStoreTests {
         sqlite3_open(node.directory.ledgerPath, &db)
         #expect(sqlite3_exec(db, Self.schema7 + (version == 3 ? Self.schema3 : ""), nil, nil, nil) == SQLITE_OK)
         sqlite3_close(db)
-        let reopened = try Node.open(at: dir, clock: { Self.fixedNow })
+        let reopened = try Node.open(at: node.directory.path, clock: { Self.fixedNow })
         #expect(try reopened.digest() == root)
-        #expect(try reopened.store.count("entries") == entries)
+        #expect(try log(reopened, byFeed: false) == arrival && log(reopened, byFeed: true) == byFeed)
         #expect(try ids.map { try reopened.status(of: $0).status } == [.revoked, .suspended, .active])
+        #expect(try reopened.status(of: foreign).status == .revoked)
         #expect(try ids.map { try reopened.store.localDocument(of: CredentialKey(feed: node.feed, id: $0)) } == documents)
-        #expect(try await reopened.audit().ok)
+        // (Schema 3 had no bulk rows: its rewind dropped them.)
+        #expect(try reopened.store.bulkRows(file: digest).map { "\($0.line) \($0.id) \($0.document)" } == (version == 3 ? [] : bulk))
+        let audit = try await reopened.audit()
+        #expect(audit.ok && audit.entries == arrival.count, "\(audit.problem ?? "")")
         #expect(try reopened.store.meta("rematerialize") == nil)
-        // The log is append-only again after the copy.
+        // The log is append-only again after the copy, and a feed keeps its number.
         sqlite3_open(node.directory.ledgerPath, &db)
-        #expect(sqlite3_exec(db, "DELETE FROM entries", nil, nil, nil) != SQLITE_OK)
+        for sql in ["DELETE FROM entries", "UPDATE entries SET seq = seq + 1", "DELETE FROM feeds", "UPDATE feeds SET n = n + 10", "UPDATE feeds SET key = zeroblob(32)"] {
+            #expect(sqlite3_exec(db, sql, nil, nil, nil) != SQLITE_OK, "\(sql)")
+        }
         sqlite3_close(db)
-        #expect(try reopened.store.count("entries") == entries)
+        #expect(try log(reopened, byFeed: false) == arrival)
         // Until the rebuild has run, a reader refuses rather than answer "unknown" for everything.
         try reopened.store.setMeta("rematerialize", "1")
-        #expect(throws: VellumError.self) { try LedgerReader(path: dir, clock: { Self.fixedNow }) }
-        _ = try Node.open(at: dir, clock: { Self.fixedNow })
-        #expect(try LedgerReader(path: dir, clock: { Self.fixedNow }).status(of: ids[0]).status == .revoked)
+        let path = node.directory.path
+        #expect(throws: VellumError.self) { try LedgerReader(path: path, clock: { Self.fixedNow }) }
+        _ = try Node.open(at: path, clock: { Self.fixedNow })
+        #expect(try LedgerReader(path: path, clock: { Self.fixedNow }).status(of: ids[0]).status == .revoked)
+    }
+
+    @Test("audit counts the log's rows: a row whose feed number has no feed is found, not skipped")
+    func auditFindsOrphanRows() async throws {
+        let dir = Self.tempDir()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let node = try Node.create(at: dir, name: "U", baseURL: "https://u.example", clock: { Self.fixedNow })
+        _ = try await node.issue(CredentialRequest(subject: "did:example:a", achievementName: "A"))
+        #expect(try await node.audit().ok)
+        // What a tool bypassing the triggers could leave: the feed's row gone, its entries kept.
+        var db: OpaquePointer?
+        sqlite3_open(node.directory.ledgerPath, &db)
+        #expect(sqlite3_exec(db, "DROP TRIGGER feeds_numbers_fixed_delete; DELETE FROM feeds", nil, nil, nil) == SQLITE_OK)
+        sqlite3_close(db)
+        let audit = try await Node.open(at: dir, clock: { Self.fixedNow }).audit()
+        #expect(!audit.ok && audit.problem?.contains("belong to a known feed") == true, "\(audit.problem ?? "ok")")
     }
 
     @Test("a LedgerReader answers without key material and cannot write")
