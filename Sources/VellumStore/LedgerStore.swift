@@ -44,13 +44,10 @@ public final class LedgerStore {
     private lazy var upsertFeed = try! db.prepare(
         "INSERT INTO feeds (key, seq, head) VALUES (?,?,?) ON CONFLICT (key) DO UPDATE SET seq = excluded.seq, head = excluded.head RETURNING n")
     private lazy var selectFacts = try! db.prepare(
-        "SELECT id, hlc, kind, seq FROM entries WHERE credential = ? AND feed = \(Self.feedNumber) AND kind BETWEEN 1 AND 4")
-    private lazy var selectPayload = try! db.prepare("SELECT payload FROM entries WHERE id = ?")
+        "SELECT id, hlc, kind, seq, rowid FROM entries WHERE credential = ? AND feed = \(Self.feedNumber) AND kind BETWEEN 1 AND 4")
+    private lazy var selectPayload = try! db.prepare("SELECT payload FROM entries WHERE rowid = ?")
     private lazy var upsertCredential = try! db.prepare(
-        """
-        INSERT OR REPLACE INTO credentials (credential, feed, status, issue_entry, decided_by, valid_until)
-        VALUES (?, \(Self.feedNumber), ?, (SELECT rowid FROM entries WHERE id = ?), ?, ?)
-        """)
+        "INSERT OR REPLACE INTO credentials (credential, feed, status, issue_entry, decided_by, valid_until) VALUES (?, \(Self.feedNumber), ?, ?, ?, ?)")
     private lazy var insertLocal = try! db.prepare(
         "INSERT INTO local_credentials (entry, subject, salt, document) VALUES (?,?,?,?)")
     private lazy var insertBulkRow = try! db.prepare("INSERT INTO bulk_rows (file, line, entry) VALUES (?,?,?)")
@@ -188,8 +185,8 @@ public final class LedgerStore {
         }
     }
 
-    /// Rebuilds the materialized state from the log (after the migration that keyed it by
-    /// issuing feed and id), in one transaction.
+    /// Rebuilds the materialized state from the log (after a migration that changed its form:
+    /// keyed by issuing feed and id in 4, feeds by number in 8), in one transaction.
     private func rematerialize() throws {
         try transaction {
             let keys = try query("SELECT DISTINCT e.credential, f.key FROM \(Self.entriesWithKeys) WHERE e.kind BETWEEN 1 AND 4") {
@@ -203,19 +200,23 @@ public final class LedgerStore {
     /// Recomputes one credential's merged state from its entries (the pure merge in Core).
     /// Issue payloads come from `known` (the entries being appended) or, failing that, the log.
     private func materialize(_ key: CredentialKey, _ known: [EntryID: IssuePayload]) throws(SQLiteError) {
-        let (issues, changes) = try facts(of: key, known: known)
+        let (issues, changes, rowids) = try facts(of: key, known: known)
         let r = CredentialMerge.resolve(key, issues: issues, changes: changes)
-        guard let issue = r.issue else { return }
+        guard let issue = r.issue, let rowid = rowids[issue.entry] else { return }
         try upsertCredential.run([
-            .text(key.id), .blob(key.feed.bytes), .text(r.base.rawValue), .blob(issue.entry.bytes),
+            .text(key.id), .blob(key.feed.bytes), .text(r.base.rawValue), .integer(rowid),
             r.decidedBy.map { .blob($0.bytes) } ?? .null, issue.validUntil.map { .integer($0.millisecondsSinceEpoch) } ?? .null,
         ])
     }
 
-    /// Every entry of the issuing feed about one credential, reduced to what the merge needs.
-    private func facts(of key: CredentialKey, known: [EntryID: IssuePayload] = [:]) throws(SQLiteError) -> ([IssueFact], [StatusFact]) {
+    /// Every entry of the issuing feed about one credential, reduced to what the merge needs,
+    /// and the rowids of its issue entries.
+    private func facts(of key: CredentialKey, known: [EntryID: IssuePayload] = [:]) throws(SQLiteError)
+        -> (issues: [IssueFact], changes: [StatusFact], rowids: [EntryID: Int64])
+    {
         var issues: [IssueFact] = []
         var changes: [StatusFact] = []
+        var rowids: [EntryID: Int64] = [:]
         let feed = key.feed
         selectFacts.bind([.text(key.id), .blob(feed.bytes)])
         while try selectFacts.step() {
@@ -225,6 +226,7 @@ public final class LedgerStore {
             let seq = UInt64(selectFacts.int(3))
             if kind == .issue {
                 issues.append(IssueFact(entry: id, feed: feed, seq: seq, hlc: hlc, issuer: "", validUntil: nil))
+                rowids[id] = selectFacts.int(4)
             } else {
                 changes.append(StatusFact(entry: id, feed: feed, seq: seq, hlc: hlc, kind: kind))
             }
@@ -233,21 +235,21 @@ public final class LedgerStore {
         for (i, f) in issues.enumerated() {
             var payload = known[f.entry]
             if payload == nil {
-                selectPayload.bind([.blob(f.entry.bytes)])
+                selectPayload.bind([.integer(rowids[f.entry]!)])
                 defer { selectPayload.reset() }
                 if try selectPayload.step(), case .issue(let p) = try? EntryPayload(stored: .issue, bytes: selectPayload.blob(0)) { payload = p }
             }
             guard let payload else { continue }
             issues[i] = IssueFact(entry: f.entry, feed: f.feed, seq: f.seq, hlc: f.hlc, issuer: payload.issuer, validUntil: payload.validUntil.flatMap { Timestamp(parsing: $0) })
         }
-        return (issues, changes)
+        return (issues, changes, rowids)
     }
 
     /// A credential's merged state as of `time`, from the log's own (HLC) timestamps: only
     /// entries stamped at or before `time` count.
     public func resolution(of key: CredentialKey, asOf time: Timestamp) throws(VellumError) -> CredentialResolution {
         do {
-            let (issues, changes) = try facts(of: key)
+            let (issues, changes, _) = try facts(of: key)
             let cutoff = HLC(milliseconds: UInt64(max(0, time.millisecondsSinceEpoch)), counter: .max)
             return CredentialMerge.resolve(key, issues: issues.filter { $0.hlc <= cutoff }, changes: changes.filter { $0.hlc <= cutoff })
         } catch {
@@ -536,7 +538,8 @@ public final class LedgerStore {
 
     /// The log rows with their feeds' keys: `entries e` joined to `feeds f`.
     static let entriesWithKeys = "entries e JOIN feeds f ON f.n = e.feed"
-    /// An entry's columns, of `entriesWithKeys`.
+    /// An entry's columns, of `entries e` and its feed `f` (`entriesWithKeys`; a credential's
+    /// issue entry may take `f` from the credential row, which has the same feed).
     static let entryColumns = "f.key, e.seq, e.prev, e.hlc, e.kind, e.payload, e.id, e.signature"
     /// A feed's number, from its key bound as the parameter.
     static let feedNumber = "(SELECT n FROM feeds WHERE key = ?)"

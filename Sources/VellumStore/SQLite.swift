@@ -21,7 +21,13 @@ public final class SQLiteConnection {
     let handle: OpaquePointer
 
     /// Opens `path`; `readOnly` connections can never write, whatever SQL they are given.
+    /// The oldest SQLite the ledger's statements run on (`RETURNING` came in 3.35).
+    public static let minimumVersion: Int32 = 3_035_000
+
     public init(path: String, readOnly: Bool = false) throws(SQLiteError) {
+        guard sqlite3_libversion_number() >= Self.minimumVersion else {
+            throw SQLiteError(code: .init(rawValue: SQLITE_MISUSE), message: "SQLite \(String(cString: sqlite3_libversion())) is too old: Vellum needs 3.35 or later")
+        }
         var db: OpaquePointer?
         let mode = readOnly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE
         let rc = sqlite3_open_v2(path, &db, mode | SQLITE_OPEN_NOMUTEX, nil)
