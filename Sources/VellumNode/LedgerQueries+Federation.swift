@@ -99,7 +99,8 @@ extension LedgerQueries {
     /// A credential's status in a federation (`FederatedMerge`), with its trust answer.
     func federatedStatus(of key: CredentialKey, at time: Timestamp?, registry: FederationRegistry) throws(VellumError) -> StatusReport {
         let now = now()
-        var (issues, changes) = try store.federatedFacts(of: key)
+        let facts = try store.federatedFacts(of: key)
+        var (issues, changes) = (facts.issues, facts.changes)
         if let time, time < now {
             let cutoff = HLC(milliseconds: UInt64(max(0, time.millisecondsSinceEpoch)), counter: .max)
             issues = issues.filter { $0.hlc <= cutoff }
@@ -123,9 +124,12 @@ extension LedgerQueries {
                 issuer: trust.issuer, trusted: trust.trusted, organization: trust.organization, federation: trust.federation, reason: trust.reason,
                 evidence: trust.evidence + [entry])
         }
+        // The issue entry the facts query read whole, when it is the one that counts.
+        let evidence = merged.resolution.evidence
+        let held = facts.issueEntry.flatMap { e in evidence.first == e.id ? [e] : nil } ?? []
         return StatusReport(
             credentialID: key.id, status: merged.resolution.status(at: time ?? now), resolution: merged.resolution, issuer: issue.issuer,
-            validUntil: issue.validUntil?.rfc3339, evidence: try entries(merged.resolution.evidence), asOf: try freshness(of: issue.feed),
-            at: time ?? now, trust: trust)
+            validUntil: issue.validUntil?.rfc3339, evidence: held + (try entries(Array(evidence.dropFirst(held.count)))),
+            asOf: try freshness(of: issue.feed), at: time ?? now, trust: trust)
     }
 }

@@ -16,38 +16,40 @@ extension LedgerStore {
     }
 
     /// The issue facts of one credential (its issuing feed's), and the status facts of every
-    /// feed naming its id: the input of `FederatedMerge`.
+    /// feed naming its id: the input of `FederatedMerge`; and the issue entry the credential's
+    /// materialized row holds, read whole by the same query (the answer's first evidence).
     ///
     /// An issue entry's facts come from its materialized credential row when it is the one the
     /// row holds (its issuer is the feed's own did:key, which verification made sure of): every
     /// status answer in a federation reads them, and parsing the payload was most of its cost.
-    public func federatedFacts(of key: CredentialKey) throws(VellumError) -> (issues: [IssueFact], changes: [StatusFact]) {
+    public func federatedFacts(of key: CredentialKey) throws(VellumError) -> (issues: [IssueFact], changes: [StatusFact], issueEntry: Entry?) {
         var issues: [IssueFact] = []
         var changes: [StatusFact] = []
-        var ownIssuer: String?  // the feed's did:key, encoded once
+        var issueEntry: Entry?
         _ = try query(
             """
-            SELECT e.id, f.key, e.seq, e.hlc, e.kind, c.issue_entry IS NOT NULL, c.valid_until, CASE WHEN c.issue_entry IS NULL THEN e.payload END
+            SELECT c.issue_entry IS NOT NULL, c.valid_until, \(Self.entryColumns)
             FROM \(Self.entriesWithKeys)
             LEFT JOIN credentials c ON e.kind = 1 AND c.credential = e.credential AND c.feed = e.feed AND c.issue_entry = e.rowid
             WHERE e.credential = ? AND e.kind BETWEEN 1 AND 4
             """, [.text(key.id)]
         ) { row in
-            let (id, feed, seq) = (EntryID(row.blob(0))!, FeedKey(row.blob(1))!, UInt64(row.int(2)))
-            let hlc = HLC(rawValue: UInt64(bitPattern: row.int(3)))
-            let kind = EntryKind(rawValue: UInt8(row.int(4)))!
+            // The columns of `entryColumns`, from 2: feed key, seq, prev, hlc, kind, payload, id, signature.
+            let (id, feed, seq) = (EntryID(row.blob(8))!, FeedKey(row.blob(2))!, UInt64(row.int(3)))
+            let hlc = HLC(rawValue: UInt64(bitPattern: row.int(5)))
+            let kind = EntryKind(rawValue: UInt8(row.int(6)))!
             guard kind == .issue else { return changes.append(StatusFact(entry: id, feed: feed, seq: seq, hlc: hlc, kind: kind)) }
             guard feed == key.feed else { return }
-            if row.int(5) == 1 {
-                let issuer = ownIssuer ?? feed.didKey.did
-                ownIssuer = issuer
-                let until = row.isNull(6) ? nil : Timestamp(millisecondsSinceEpoch: row.int(6))
-                issues.append(IssueFact(entry: id, feed: feed, seq: seq, hlc: hlc, issuer: issuer, validUntil: until))
+            if row.int(0) == 1 {
+                let entry = Self.readEntry(row, from: 2)
+                issueEntry = entry
+                let until = row.isNull(1) ? nil : Timestamp(millisecondsSinceEpoch: row.int(1))
+                issues.append(IssueFact(entry: id, feed: feed, seq: seq, hlc: hlc, issuer: feed.didKey.did, validUntil: until))
             } else if case .issue(let p) = try? EntryPayload(stored: .issue, bytes: row.blob(7)) {
                 issues.append(IssueFact(entry: id, feed: feed, seq: seq, hlc: hlc, issuer: p.issuer, validUntil: p.validUntil.flatMap { Timestamp(parsing: $0) }))
             }
         }
-        return (issues, changes)
+        return (issues, changes, issueEntry)
     }
 
     /// A feed's credentials whose status another feed changed (a sibling campus, in a
