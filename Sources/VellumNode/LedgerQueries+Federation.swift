@@ -100,7 +100,7 @@ extension LedgerQueries {
     func federatedStatus(of key: CredentialKey, at time: Timestamp?, registry: FederationRegistry) throws(VellumError) -> StatusReport {
         let now = now()
         let facts = try store.federatedFacts(of: key)
-        var (issues, changes) = (facts.issues, facts.changes)
+        var issues = facts.issues, changes = facts.changes
         if let time, time < now {
             let cutoff = HLC(milliseconds: UInt64(max(0, time.millisecondsSinceEpoch)), counter: .max)
             issues = issues.filter { $0.hlc <= cutoff }
@@ -124,12 +124,13 @@ extension LedgerQueries {
                 issuer: trust.issuer, trusted: trust.trusted, organization: trust.organization, federation: trust.federation, reason: trust.reason,
                 evidence: trust.evidence + [entry])
         }
-        // The issue entry the facts query read whole, when it is the one that counts.
-        let evidence = merged.resolution.evidence
-        let held = facts.issueEntry.flatMap { e in evidence.first == e.id ? [e] : nil } ?? []
+        // The evidence: the issue entry (the one the facts query read whole, unless another
+        // counts, as in a query of the past) and the deciding entry.
+        let issueEntry = try facts.issueEntry?.id == issue.entry ? facts.issueEntry : store.entry(id: issue.entry)
+        let decider = try merged.resolution.decidedBy.flatMap { id throws(VellumError) in try store.entry(id: id) }
         return StatusReport(
             credentialID: key.id, status: merged.resolution.status(at: time ?? now), resolution: merged.resolution, issuer: issue.issuer,
-            validUntil: issue.validUntil?.rfc3339, evidence: held + (try entries(Array(evidence.dropFirst(held.count)))),
-            asOf: try freshness(of: issue.feed), at: time ?? now, trust: trust)
+            validUntil: issue.validUntil?.rfc3339, evidence: [issueEntry, decider].compactMap { $0 }, asOf: try freshness(of: issue.feed),
+            at: time ?? now, trust: trust)
     }
 }

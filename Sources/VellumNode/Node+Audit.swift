@@ -43,22 +43,43 @@ extension Node {
         return notes
     }
 
+    /// What audit reads of the ledger, from one snapshot: a running node may append meanwhile,
+    /// and reads from two states would disagree without anything being wrong.
+    private struct AuditReading {
+        var entries: [Entry] = []
+        /// The log's rows, counted: they name their feeds by number (`feeds`), so a row whose
+        /// number has no feed would be invisible to every read of the entries.
+        var rows = 0
+        var heads: [FeedKey: FeedHead] = [:]
+        var credentials: [(key: CredentialKey, status: CredentialStatus, issue: EntryID, decidedBy: EntryID?)] = []
+        var credentialRows = 0
+        var root = EntryID.zero
+    }
+
     /// Re-verifies every entry (id, signature, payload, authorization), every chain link, the
     /// feed heads, and the materialized state against a recomputation by the pure merge.
     public func audit() async throws -> AuditReport {
-        var all: [Entry] = []
-        try store.forEachEntry(byFeed: true) { all.append($0) }
+        let reading = try store.read {
+            var r = AuditReading()
+            try store.forEachEntry(byFeed: true) { r.entries.append($0) }
+            r.rows = try store.count("entries")
+            r.heads = try store.heads()
+            try store.forEachCredential { r.credentials.append(($0, $1, $2, $3)) }
+            r.credentialRows = try store.count("credentials")
+            r.root = try store.stateRoot()
+            return r
+        }
+        let all = reading.entries
         var state = LedgerState()
         func report(_ problem: String?, credentials: Int = 0, root: EntryID? = nil) throws -> AuditReport {
             AuditReport(
-                entries: all.count, feeds: try store.heads().count, credentials: credentials, stateRoot: root, problem: problem,
+                entries: all.count, feeds: reading.heads.count, credentials: credentials, stateRoot: root, problem: problem,
                 notes: problem == nil ? state.ignoredEntries() + (try federationNotes()) : [])
         }
         func name(_ e: Entry) -> String { "entry \(e.id) (feed \(e.feed.hex.prefix(16))…, seq \(e.seq))" }
-        // The log's rows name their feeds by number (`feeds`): a row whose number has no feed
-        // would be invisible to every read, so count the rows themselves too.
-        let rows = try store.count("entries")
-        guard all.count == rows else { return try report("the log holds \(rows) entries, but only \(all.count) of them belong to a known feed") }
+        guard all.count == reading.rows else {
+            return try report("the log holds \(reading.rows) entries, but only \(all.count) of them belong to a known feed")
+        }
 
         let checked = await Parallel.map(all) { e -> Result<VerifiedEntry, VellumError> in
             do throws(VellumError) { return .success(try EntryVerifier.verifyContents(e)) } catch { return .failure(error) }
@@ -80,25 +101,20 @@ extension Node {
             previous = e
         }
 
-        let heads = try store.heads()
-        guard heads == state.heads else { return try report("the feeds table does not match the entries' heads") }
+        guard reading.heads == state.heads else { return try report("the feeds table does not match the entries' heads") }
         let expected = state.credentials
-        var seen = 0
-        var mismatch: String?
-        try store.forEachCredential { key, status, issue, decidedBy in
-            seen += 1
-            guard mismatch == nil else { return }
-            guard let r = expected[key] else { mismatch = "materialized credential \(key) has no issue entry"; return }
-            if r.base != status || r.issue?.entry != issue || r.decidedBy != decidedBy {
-                mismatch = "materialized state of \(key) says \(status.rawValue), the entries say \(r.base.rawValue)"
+        for c in reading.credentials {
+            guard let r = expected[c.key] else { return try report("materialized credential \(c.key) has no issue entry") }
+            if r.base != c.status || r.issue?.entry != c.issue || r.decidedBy != c.decidedBy {
+                return try report("materialized state of \(c.key) says \(c.status.rawValue), the entries say \(r.base.rawValue)")
             }
         }
-        if let mismatch { return try report(mismatch) }
-        let credentialRows = try store.count("credentials")
-        guard seen == expected.count, seen == credentialRows else {
-            return try report("materialized state holds \(credentialRows) credentials (\(seen) with their feed and issue entry), the entries issue \(expected.count)")
+        let seen = reading.credentials.count
+        guard seen == expected.count, seen == reading.credentialRows else {
+            return try report(
+                "materialized state holds \(reading.credentialRows) credentials (\(seen) with their feed and issue entry), the entries issue \(expected.count)")
         }
         // Heads and every credential row match the recomputation, so the root over them does too.
-        return try report(nil, credentials: seen, root: try store.stateRoot())
+        return try report(nil, credentials: seen, root: reading.root)
     }
 }

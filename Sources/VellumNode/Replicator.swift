@@ -465,8 +465,10 @@ public actor Replicator {
         Counter(label: "vellum_rejected_total", dimensions: [("reason", "shut-out")]).increment()
         let now = Date()
         guard shutOutRecorded[peer].map({ now.timeIntervalSince($0) > 60 }) ?? true else { return }
+        // Recorded at most once a minute per key; a failed write is tried again on the next message.
+        guard (try? node.store.addRejection(peer: peer, reason: "shut-out: message from a banned or removed key dropped", at: Node.systemClock().millisecondsSinceEpoch)) != nil
+        else { return }
         shutOutRecorded[peer] = now
-        try? node.store.addRejection(peer: peer, reason: "shut-out: message from a banned or removed key dropped", at: Node.systemClock().millisecondsSinceEpoch)
     }
 
     /// Logs and counts a refused message; a peer that keeps sending garbage is shut out for a while.

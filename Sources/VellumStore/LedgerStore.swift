@@ -105,7 +105,7 @@ public final class LedgerStore {
     /// answer built from several reads cannot mix two states, and takes the read lock once.
     /// Keep `body` to reads and short: a snapshot held open keeps the writer from recycling
     /// the write-ahead log.
-    public func read<T>(_ body: () throws(VellumError) -> T) throws(VellumError) -> T {
+    public func read<T>(_ body: () throws -> T) throws(VellumError) -> T {
         do { return try db.read(body) } catch let error as VellumError {
             throw error
         } catch let error as SQLiteError {
@@ -202,9 +202,9 @@ public final class LedgerStore {
     private func materialize(_ key: CredentialKey, _ known: [EntryID: IssuePayload]) throws(SQLiteError) {
         let (issues, changes, rowids) = try facts(of: key, known: known)
         let r = CredentialMerge.resolve(key, issues: issues, changes: changes)
-        guard let issue = r.issue, let rowid = rowids[issue.entry] else { return }
+        guard let issue = r.issue else { return }
         try upsertCredential.run([
-            .text(key.id), .blob(key.feed.bytes), .text(r.base.rawValue), .integer(rowid),
+            .text(key.id), .blob(key.feed.bytes), .text(r.base.rawValue), .integer(rowids[issue.entry]!),  // the merge picks one of `issues`
             r.decidedBy.map { .blob($0.bytes) } ?? .null, issue.validUntil.map { .integer($0.millisecondsSinceEpoch) } ?? .null,
         ])
     }

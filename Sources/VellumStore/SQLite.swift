@@ -20,10 +20,10 @@ public struct SQLiteError: Error, Sendable, Equatable, CustomStringConvertible {
 public final class SQLiteConnection {
     let handle: OpaquePointer
 
-    /// Opens `path`; `readOnly` connections can never write, whatever SQL they are given.
     /// The oldest SQLite the ledger's statements run on (`RETURNING` came in 3.35).
     public static let minimumVersion: Int32 = 3_035_000
 
+    /// Opens `path`; `readOnly` connections can never write, whatever SQL they are given.
     public init(path: String, readOnly: Bool = false) throws(SQLiteError) {
         guard sqlite3_libversion_number() >= Self.minimumVersion else {
             throw SQLiteError(code: .init(rawValue: SQLITE_MISUSE), message: "SQLite \(String(cString: sqlite3_libversion())) is too old: Vellum needs 3.35 or later")

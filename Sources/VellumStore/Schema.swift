@@ -212,7 +212,9 @@ enum Schema {
         }
         for (index, sql) in migrations.enumerated().dropFirst(current) {
             try db.transaction {
-                // Another process opening the same ledger may have run this one meanwhile.
+                // Another process opening the same ledger may have run this one meanwhile (then
+                // it is skipped); one still running it holds the lock, and past the busy timeout
+                // this open fails with "database is locked", changing nothing.
                 guard try version(db) == index else { return }
                 try db.execute(sql)
                 try db.execute("PRAGMA user_version = \(index + 1)")

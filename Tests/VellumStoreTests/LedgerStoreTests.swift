@@ -192,20 +192,24 @@ struct LedgerStoreTests {
         #expect(try LedgerReader(path: path, clock: { Self.fixedNow }).status(of: ids[0]).status == .revoked)
     }
 
-    @Test("audit counts the log's rows: a row whose feed number has no feed is found, not skipped")
-    func auditFindsOrphanRows() async throws {
+    @Test("audit counts the rows: a log row whose feed number has no feed, or a credential row whose issue entry is missing, is found, not skipped",
+          arguments: [
+              ("DROP TRIGGER feeds_numbers_fixed_delete; DELETE FROM feeds", "belong to a known feed"),
+              ("INSERT INTO credentials VALUES ('urn:uuid:ghost', 1, 'active', 999999, NULL, NULL)", "materialized state holds 2 credentials (1 with"),
+          ])
+    func auditFindsOrphanRows(tampering: String, problem: String) async throws {
         let dir = Self.tempDir()
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let node = try Node.create(at: dir, name: "U", baseURL: "https://u.example", clock: { Self.fixedNow })
         _ = try await node.issue(CredentialRequest(subject: "did:example:a", achievementName: "A"))
         #expect(try await node.audit().ok)
-        // What a tool bypassing the triggers could leave: the feed's row gone, its entries kept.
+        // What a tool bypassing the ledger (and its triggers) could leave behind.
         var db: OpaquePointer?
         sqlite3_open(node.directory.ledgerPath, &db)
-        #expect(sqlite3_exec(db, "DROP TRIGGER feeds_numbers_fixed_delete; DELETE FROM feeds", nil, nil, nil) == SQLITE_OK)
+        #expect(sqlite3_exec(db, tampering, nil, nil, nil) == SQLITE_OK)
         sqlite3_close(db)
         let audit = try await Node.open(at: dir, clock: { Self.fixedNow }).audit()
-        #expect(!audit.ok && audit.problem?.contains("belong to a known feed") == true, "\(audit.problem ?? "ok")")
+        #expect(!audit.ok && audit.problem?.contains(problem) == true, "\(audit.problem ?? "ok")")
     }
 
     @Test("a LedgerReader answers without key material and cannot write")
