@@ -238,12 +238,12 @@ struct LedgerStoreTests {
             do { _ = try node.changeStatus(.revoke, of: issued.id, reason: "test") } catch { throw VellumError(.storage, "\(error)") }
         }
         let (before, during, headBefore, headDuring) = try reader.store.read {
-            () throws(VellumError) -> (CredentialStatus, CredentialStatus, UInt64?, UInt64?) in
+            () throws -> (CredentialStatus, CredentialStatus, UInt64?, UInt64?) in
             let before = try reader.status(of: issued.id).status
             let headBefore = try reader.freshness(of: node.feed)?.head.seq
             try revoke()  // another connection commits
             // A nested read (as `status` does itself) joins the snapshot rather than starting a new one.
-            let during = try reader.store.read { () throws(VellumError) -> CredentialStatus in try reader.status(of: issued.id).status }
+            let during = try reader.store.read { try reader.status(of: issued.id).status }
             return (before, during, headBefore, try reader.freshness(of: node.feed)?.head.seq)
         }
         #expect(before == .active)
