@@ -41,8 +41,7 @@ extension LedgerStore {
             guard kind == .issue else { return changes.append(StatusFact(entry: id, feed: feed, seq: seq, hlc: hlc, kind: kind)) }
             guard feed == key.feed else { return }
             if row.int(0) == 1 {
-                let entry = Self.readEntry(row, from: 2)
-                issueEntry = entry
+                issueEntry = Self.readEntry(row, from: 2)
                 let until = row.isNull(1) ? nil : Timestamp(millisecondsSinceEpoch: row.int(1))
                 issues.append(IssueFact(entry: id, feed: feed, seq: seq, hlc: hlc, issuer: feed.didKey.did, validUntil: until))
             } else if case .issue(let p) = try? EntryPayload(stored: .issue, bytes: row.blob(7)) {
