@@ -89,6 +89,10 @@ public struct SyncSession: Sendable {
     enum Phase: Sendable, Equatable { case idle, heads, suspects, gossip, pull, push, done }
 
     public static let batchLimit = UInt32(SyncMessage.maxEntriesPerMessage)
+    /// Batches received and waiting for the store, at most. While fewer wait, the next WANT
+    /// goes out: the shell verifies a waiting batch while the one before it is stored, so a
+    /// catch-up stores without pausing for verification (or for the network).
+    public static let batchesAhead = 2
     /// Fork evidence sent per round, and divergent heads fetched per round.
     public static let maxEvidencePerRound = 8
     public static let maxSuspectsPerRound = 16
@@ -287,8 +291,9 @@ public struct SyncSession: Sendable {
         return try pumpPull(replica)
     }
 
-    /// Hands the next received batch to the store, asks for the next one meanwhile, and moves
-    /// on to pushing once nothing is in flight and nothing is left to ask for.
+    /// Hands the next received batch to the store, asks for the next one meanwhile (up to
+    /// `batchesAhead` waiting), and moves on to pushing once nothing is in flight and nothing
+    /// is left to ask for.
     private mutating func pumpPull(_ replica: some SyncReplica) throws(VellumError) -> [Directive] {
         var stores: [Directive] = []
         while !storing, !received.isEmpty {
@@ -308,7 +313,7 @@ public struct SyncSession: Sendable {
         }
         let wantInFlight = outstanding.values.contains { if case .want = $0 { true } else { false } }
         var sends: [Directive] = []
-        if !pullStopped, !wantInFlight, received.isEmpty {
+        if !pullStopped, !wantInFlight, received.count < Self.batchesAhead {
             let wants = Reconciliation.wants(local: projected, remote: theirs, limit: Self.batchLimit, quarantined: excluded)
                 .map { $0.overlapping(stored[$0.feed], projected: projected[$0.feed]) }
             if wants.isEmpty { pullStopped = true } else { sends.append(send(.want(wants), expecting: .want(wants))) }

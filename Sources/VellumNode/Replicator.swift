@@ -40,6 +40,8 @@ public actor Replicator {
     enum RoundEvent: Sendable {
         case reply(UInt32, SyncMessage)
         case timeout(UInt32)
+        /// The batch the round handed to the store is stored (how many entries were new), or failed.
+        case stored(Result<Int, any Error>)
     }
 
     /// Bad messages from one peer within the current minute, and any ban in force.
@@ -203,53 +205,66 @@ public actor Replicator {
         // A batch is verified (on every core) as soon as it is accepted, while the one before
         // it is still being stored: each such check, under the id of every entry it covers.
         var verifying: [EntryID: PreCheck] = [:]
-        while true {
-            while !directives.isEmpty {
-                switch directives.removeFirst() {
-                case .send(let message, let id):
-                    transmit(message, requestID: id, on: socket, events: events)
-                case .store(let entries):
+        // The batch being stored. It runs beside this loop, which meanwhile takes in the next
+        // replies and starts verifying them; it reports back as a `.stored` event.
+        var storing: Task<Void, Never>?
+        do {
+            while true {
+                while !directives.isEmpty {
+                    switch directives.removeFirst() {
+                    case .send(let message, let id):
+                        transmit(message, requestID: id, on: socket, events: events)
+                    case .store(let entries):
+                        let checks = Set(entries.compactMap { verifying[$0.id] })
+                        verifying = verifying.filter { !checks.contains($0.value) }
+                        storing = Task {
+                            do { events.yield(.stored(.success(try await self.store(entries, verified: Array(checks))))) } catch { events.yield(.stored(.failure(error))) }
+                        }
+                    case .recordFork(let mine, let theirs):
+                        try recordFork(mine, theirs, from: key)
+                    case .markHeard(let feeds):
+                        try node.store.markHeard(feeds, at: Node.systemClock().millisecondsSinceEpoch)
+                    case .progress(let moved, let total):
+                        progress?(moved, total)
+                    case .drop(let reason, let message):
+                        reject(key, message, kind: reason)
+                    case .fail(let error) where error.code == .io:
+                        throw VellumError(.io, "\(error.message) (is the peer up, and is this node's transport key \(node.transport.publicKey) on its allow-list?)")
+                    case .fail(let error):
+                        throw error
+                    case .finished(var report):
+                        Gauge(label: "vellum_sync_lag_entries", dimensions: [("peer", String(key.prefix(8)))]).record(session.toPull)
+                        Counter(label: "vellum_sync_rounds_total").increment()
+                        report.bytesSent = bytesSent - sentBefore
+                        report.bytesReceived = bytesReceived - receivedBefore
+                        return report
+                    }
+                }
+                guard let event = await inbound.next(isolation: self) else { throw VellumError(.io, "shutting down") }
+                switch event {
+                case .reply(let id, let message):
+                    directives = try session.onReply(requestID: id, message: message, replica: replica)
+                    if case .entries(let entries) = message, session.isPulling,
+                        !directives.contains(where: { if case .drop = $0 { true } else { false } }),
+                        let check = preverify(entries)
+                    {
+                        for id in check.ids { verifying[id] = check }
+                    }
+                case .timeout(let id): directives = session.onTimeout(requestID: id)
+                case .stored(let result):
                     let added: Int
-                    let checks = Set(entries.compactMap { verifying[$0.id] })
-                    verifying = verifying.filter { !checks.contains($0.value) }
-                    do { added = try await store(entries, verified: Array(checks)) } catch let error as VellumError where error.code != .storage && error.code != .io {
+                    do { added = try result.get() } catch let error as VellumError where error.code != .storage && error.code != .io {
                         // Entries we asked for that do not verify: counted against the peer.
                         reject(key, error.message, kind: error.code.rawValue)
                         throw error
                     }
-                    directives += try session.onStored(added: added, replica: replica)
-                case .recordFork(let mine, let theirs):
-                    try recordFork(mine, theirs, from: key)
-                case .markHeard(let feeds):
-                    try node.store.markHeard(feeds, at: Node.systemClock().millisecondsSinceEpoch)
-                case .progress(let moved, let total):
-                    progress?(moved, total)
-                case .drop(let reason, let message):
-                    reject(key, message, kind: reason)
-                case .fail(let error) where error.code == .io:
-                    throw VellumError(.io, "\(error.message) (is the peer up, and is this node's transport key \(node.transport.publicKey) on its allow-list?)")
-                case .fail(let error):
-                    throw error
-                case .finished(var report):
-                    Gauge(label: "vellum_sync_lag_entries", dimensions: [("peer", String(key.prefix(8)))]).record(session.toPull)
-                    Counter(label: "vellum_sync_rounds_total").increment()
-                    report.bytesSent = bytesSent - sentBefore
-                    report.bytesReceived = bytesReceived - receivedBefore
-                    return report
+                    directives = try session.onStored(added: added, replica: replica)
                 }
             }
-            guard let event = await inbound.next(isolation: self) else { throw VellumError(.io, "shutting down") }
-            switch event {
-            case .reply(let id, let message):
-                directives = try session.onReply(requestID: id, message: message, replica: replica)
-                if case .entries(let entries) = message, session.isPulling,
-                    !directives.contains(where: { if case .drop = $0 { true } else { false } }),
-                    let check = preverify(entries)
-                {
-                    for id in check.ids { verifying[id] = check }
-                }
-            case .timeout(let id): directives = session.onTimeout(requestID: id)
-            }
+        } catch {
+            // A batch being stored finishes first: the next round starts from what it stored.
+            await storing?.value
+            throw error
         }
     }
 
