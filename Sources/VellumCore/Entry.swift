@@ -146,7 +146,9 @@ public struct Entry: Sendable, Hashable {
 /// An entry whose contents have been checked: id, signature, payload, and that the feed may
 /// write it (its own issues and status lists). Only `EntryVerifier` can make one. Whether it
 /// continues its feed's chain on this replica is a separate check: see `LinkedEntry`.
-public struct VerifiedEntry: Sendable, Hashable {
+/// A class, immutable: a verified entry is handed from verification to linking to the store
+/// in batches of thousands, and a copy of it is then one reference, not its fifteen buffers.
+public final class VerifiedEntry: Sendable, Hashable {
     public let entry: Entry
     public let payload: EntryPayload
 
@@ -154,6 +156,9 @@ public struct VerifiedEntry: Sendable, Hashable {
         self.entry = entry
         self.payload = payload
     }
+
+    public static func == (a: VerifiedEntry, b: VerifiedEntry) -> Bool { a === b || (a.entry == b.entry && a.payload == b.payload) }
+    public func hash(into hasher: inout Hasher) { hasher.combine(entry) }
 
     public var id: EntryID { entry.id }
     public var feed: FeedKey { entry.feed }
