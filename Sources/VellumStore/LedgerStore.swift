@@ -44,10 +44,10 @@ public final class LedgerStore {
     private lazy var upsertFeed = try! db.prepare(
         "INSERT INTO feeds (key, seq, head) VALUES (?,?,?) ON CONFLICT (key) DO UPDATE SET seq = excluded.seq, head = excluded.head RETURNING n")
     private lazy var selectFacts = try! db.prepare(
-        "SELECT id, hlc, kind, seq, rowid FROM entries WHERE credential = ? AND feed = \(Self.feedNumber) AND kind BETWEEN 1 AND 4")
+        "SELECT id, hlc, kind, seq, rowid FROM entries WHERE credential = ? AND feed = ? AND kind BETWEEN 1 AND 4")
     private lazy var selectPayload = try! db.prepare("SELECT payload FROM entries WHERE rowid = ?")
     private lazy var upsertCredential = try! db.prepare(
-        "INSERT OR REPLACE INTO credentials (credential, feed, status, issue_entry, decided_by, valid_until) VALUES (?, \(Self.feedNumber), ?, ?, ?, ?)")
+        "INSERT OR REPLACE INTO credentials (credential, feed, status, issue_entry, decided_by, valid_until) VALUES (?, ?, ?, ?, ?, ?)")
     private lazy var insertLocal = try! db.prepare(
         "INSERT INTO local_credentials (entry, subject, salt, document) VALUES (?,?,?,?)")
     private lazy var insertBulkRow = try! db.prepare("INSERT INTO bulk_rows (file, line, entry) VALUES (?,?,?)")
@@ -148,7 +148,7 @@ public final class LedgerStore {
                 guard try upsertFeed.step() else { throw VellumError(.storage, "append failed: no number for feed \(head.feed.hex)") }
                 numbers[head.feed] = upsertFeed.int(0)
             }
-            var touched: Set<CredentialKey> = []
+            var touched: [CredentialKey: Int64] = [:]  // with its feed's number
             var issuesHere: [EntryID: IssuePayload] = [:]
             let documents = Dictionary(local.map { ($0.credentialID, $0) }, uniquingKeysWith: { first, _ in first })
             for v in entries {
@@ -166,9 +166,9 @@ public final class LedgerStore {
                         if let row = l.row { try insertBulkRow(row, entry: rowid) }
                     }
                 }
-                if let key = v.credentialKey { touched.insert(key) }
+                if let key = v.credentialKey { touched[key] = numbers[e.feed]! }
             }
-            for key in touched { try materialize(key, issuesHere) }
+            for (key, feed) in touched { try materialize(key, feed: feed, issuesHere) }
         } catch let error as VellumError {
             throw error
         } catch {
@@ -189,36 +189,37 @@ public final class LedgerStore {
     /// keyed by issuing feed and id in 4, feeds by number in 8), in one transaction.
     private func rematerialize() throws {
         try transaction {
-            let keys = try query("SELECT DISTINCT e.credential, f.key FROM \(Self.entriesWithKeys) WHERE e.kind BETWEEN 1 AND 4") {
-                CredentialKey(feed: FeedKey($0.blob(1))!, id: $0.text(0))
+            let keys = try query("SELECT DISTINCT e.credential, f.key, f.n FROM \(Self.entriesWithKeys) WHERE e.kind BETWEEN 1 AND 4") {
+                (CredentialKey(feed: FeedKey($0.blob(1))!, id: $0.text(0)), $0.int(2))
             }
-            for key in keys { try materialize(key, [:]) }
+            for (key, feed) in keys { try materialize(key, feed: feed, [:]) }
             try run("DELETE FROM meta WHERE key = 'rematerialize'", [])
         }
     }
 
     /// Recomputes one credential's merged state from its entries (the pure merge in Core).
     /// Issue payloads come from `known` (the entries being appended) or, failing that, the log.
-    private func materialize(_ key: CredentialKey, _ known: [EntryID: IssuePayload]) throws(SQLiteError) {
-        let (issues, changes, rowids) = try facts(of: key, known: known)
+    /// `feed`: the number of the key's feed in this ledger.
+    private func materialize(_ key: CredentialKey, feed: Int64, _ known: [EntryID: IssuePayload]) throws(SQLiteError) {
+        let (issues, changes, rowids) = try facts(of: key, feed: feed, known: known)
         let r = CredentialMerge.resolve(key, issues: issues, changes: changes)
         guard let issue = r.issue else { return }
         try upsertCredential.run([
-            .text(key.id), .blob(key.feed.bytes), .text(r.base.rawValue), .integer(rowids[issue.entry]!),  // the merge picks one of `issues`
+            .text(key.id), .integer(feed), .text(r.base.rawValue), .integer(rowids[issue.entry]!),  // the merge picks one of `issues`
             r.decidedBy.map { .blob($0.bytes) } ?? .null, issue.validUntil.map { .integer($0.millisecondsSinceEpoch) } ?? .null,
         ])
     }
 
     /// Every entry of the issuing feed about one credential, reduced to what the merge needs,
-    /// and the rowids of its issue entries.
-    private func facts(of key: CredentialKey, known: [EntryID: IssuePayload] = [:]) throws(SQLiteError)
+    /// and the rowids of its issue entries. `feed`: the number of the key's feed.
+    private func facts(of key: CredentialKey, feed number: Int64, known: [EntryID: IssuePayload] = [:]) throws(SQLiteError)
         -> (issues: [IssueFact], changes: [StatusFact], rowids: [EntryID: Int64])
     {
         var issues: [IssueFact] = []
         var changes: [StatusFact] = []
         var rowids: [EntryID: Int64] = [:]
         let feed = key.feed
-        selectFacts.bind([.text(key.id), .blob(feed.bytes)])
+        selectFacts.bind([.text(key.id), .integer(number)])
         while try selectFacts.step() {
             let id = EntryID(selectFacts.blob(0))!
             let hlc = HLC(rawValue: UInt64(bitPattern: selectFacts.int(1)))
@@ -248,8 +249,11 @@ public final class LedgerStore {
     /// A credential's merged state as of `time`, from the log's own (HLC) timestamps: only
     /// entries stamped at or before `time` count.
     public func resolution(of key: CredentialKey, asOf time: Timestamp) throws(VellumError) -> CredentialResolution {
+        guard let feed = try query("SELECT n FROM feeds WHERE key = ?", [.blob(key.feed.bytes)], { $0.int(0) }).first else {
+            return CredentialMerge.resolve(key, issues: [], changes: [])  // nothing of this feed is held
+        }
         do {
-            let (issues, changes, _) = try facts(of: key)
+            let (issues, changes, _) = try facts(of: key, feed: feed)
             let cutoff = HLC(milliseconds: UInt64(max(0, time.millisecondsSinceEpoch)), counter: .max)
             return CredentialMerge.resolve(key, issues: issues.filter { $0.hlc <= cutoff }, changes: changes.filter { $0.hlc <= cutoff })
         } catch {
