@@ -144,8 +144,10 @@ public struct Entry: Sendable, Hashable {
 }
 
 /// An entry whose contents have been checked: id, signature, payload, and that the feed may
-/// write it (its own issues and status lists). Only `EntryVerifier` can make one. Whether it
-/// continues its feed's chain on this replica is a separate check: see `LinkedEntry`.
+/// write it (its own issues and status lists). Only `EntryVerifier` (and `FeedWriter`, for the
+/// entries it signs) can make one. Whether it continues its feed's chain on this replica is a
+/// separate check: see `LinkedEntry`.
+///
 /// A class, immutable: a verified entry is handed from verification to linking to the store
 /// in batches of thousands, and a copy of it is then one reference, not its fifteen buffers.
 public final class VerifiedEntry: Sendable, Hashable {
@@ -157,8 +159,9 @@ public final class VerifiedEntry: Sendable, Hashable {
         self.payload = payload
     }
 
-    public static func == (a: VerifiedEntry, b: VerifiedEntry) -> Bool { a === b || (a.entry == b.entry && a.payload == b.payload) }
-    public func hash(into hasher: inout Hasher) { hasher.combine(entry) }
+    /// The payload is decoded from the entry: equal entries have equal payloads.
+    public static func == (a: VerifiedEntry, b: VerifiedEntry) -> Bool { a === b || a.entry == b.entry }
+    public func hash(into hasher: inout Hasher) { hasher.combine(entry.id) }
 
     public var id: EntryID { entry.id }
     public var feed: FeedKey { entry.feed }

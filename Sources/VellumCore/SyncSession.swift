@@ -34,8 +34,8 @@ public protocol SyncReplica {
 }
 
 /// The client side of one reconciliation round with one peer, as a value: exchange heads,
-/// prove forks, gossip fork evidence, pull in batches (at most one `WANT` in flight while the
-/// previous batch is stored), push what the peer lacks, and mark caught up only the feeds that
+/// prove forks, gossip fork evidence, pull in batches (at most one `WANT` in flight, and up to
+/// `batchesAhead` received batches waiting while one is stored), push what the peer lacks, and mark caught up only the feeds that
 /// this peer's own `HEADS` vouched for. It does no I/O: each event returns directives, and
 /// the shell (`Replicator`) sends, stores and reports back.
 ///
@@ -92,7 +92,7 @@ public struct SyncSession: Sendable {
     /// Batches received and waiting for the store, at most. While fewer wait, the next WANT
     /// goes out: the shell verifies a waiting batch while the one before it is stored, so a
     /// catch-up stores without pausing for verification (or for the network).
-    public static let batchesAhead = 2
+    static let batchesAhead = 2
     /// Fork evidence sent per round, and divergent heads fetched per round.
     public static let maxEvidencePerRound = 8
     public static let maxSuspectsPerRound = 16

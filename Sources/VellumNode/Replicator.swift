@@ -205,9 +205,11 @@ public actor Replicator {
         // A batch is verified (on every core) as soon as it is accepted, while the one before
         // it is still being stored: each such check, under the id of every entry it covers.
         var verifying: [EntryID: PreCheck] = [:]
-        // The batch being stored. It runs beside this loop, which meanwhile takes in the next
-        // replies and starts verifying them; it reports back as a `.stored` event.
-        var storing: Task<Void, Never>?
+        // The batch being stored. It runs beside this loop and reports back as a `.stored`
+        // event. While it waits for its batch's verification, the loop takes in the replies
+        // that came meanwhile and starts verifying them; while it writes, it holds this actor,
+        // and the replies wait their turn.
+        var storing: Task<Result<Int, any Error>, Never>?
         do {
             while true {
                 while !directives.isEmpty {
@@ -218,7 +220,10 @@ public actor Replicator {
                         let checks = Set(entries.compactMap { verifying[$0.id] })
                         verifying = verifying.filter { !checks.contains($0.value) }
                         storing = Task {
-                            do { events.yield(.stored(.success(try await self.store(entries, verified: Array(checks))))) } catch { events.yield(.stored(.failure(error))) }
+                            let result: Result<Int, any Error>
+                            do { result = .success(try await self.store(entries, verified: Array(checks))) } catch { result = .failure(error) }
+                            events.yield(.stored(result))
+                            return result
                         }
                     case .recordFork(let mine, let theirs):
                         try recordFork(mine, theirs, from: key)
@@ -233,6 +238,7 @@ public actor Replicator {
                     case .fail(let error):
                         throw error
                     case .finished(var report):
+                        assert(storing == nil, "a session finishes only once its last batch is stored")
                         Gauge(label: "vellum_sync_lag_entries", dimensions: [("peer", String(key.prefix(8)))]).record(session.toPull)
                         Counter(label: "vellum_sync_rounds_total").increment()
                         report.bytesSent = bytesSent - sentBefore
@@ -252,18 +258,25 @@ public actor Replicator {
                     }
                 case .timeout(let id): directives = session.onTimeout(requestID: id)
                 case .stored(let result):
-                    let added: Int
-                    do { added = try result.get() } catch let error as VellumError where error.code != .storage && error.code != .io {
-                        // Entries we asked for that do not verify: counted against the peer.
-                        reject(key, error.message, kind: error.code.rawValue)
-                        throw error
-                    }
-                    directives = try session.onStored(added: added, replica: replica)
+                    storing = nil
+                    directives = try session.onStored(added: try counted(result, against: key), replica: replica)
                 }
+                // Checks of batches a stopped pull will not store are of no more use.
+                if !session.isPulling { verifying.removeAll() }
             }
         } catch {
-            // A batch being stored finishes first: the next round starts from what it stored.
-            await storing?.value
+            // A batch being stored finishes first (the next round starts from what it stored),
+            // and a batch that did not verify still counts against the peer.
+            if let result = await storing?.value { _ = try? counted(result, against: key) }
+            throw error
+        }
+    }
+
+    /// A stored batch's count of new entries; entries we asked for that do not verify are
+    /// counted against the peer that sent them.
+    private func counted(_ result: Result<Int, any Error>, against peer: String) throws -> Int {
+        do { return try result.get() } catch let error as VellumError where error.code != .storage && error.code != .io {
+            reject(peer, error.message, kind: error.code.rawValue)
             throw error
         }
     }

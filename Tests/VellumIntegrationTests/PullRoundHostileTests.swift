@@ -1,0 +1,100 @@
+@preconcurrency import Crypto
+import Foundation
+import Testing
+import VellumCore
+import VellumWire
+
+/// A catch-up takes in the next batches while one is being stored (Docs/PROTOCOL.md, flow
+/// control). A peer that turns hostile in the middle of a pull must find that overlap closed
+/// to it: a forged batch arriving while an honest one is stored is refused and counted, and a
+/// round that fails while a batch is being stored still stores that batch whole.
+@Suite("A pull that turns hostile while a batch is being stored", .serialized)
+struct PullRoundHostileTests {
+    /// A third party's feed of `count` issues (with its checkpoints), and its credential ids by seq.
+    static func feed(_ count: Int) -> (entries: [Entry], credential: [UInt64: String]) {
+        let key = Curve25519.Signing.PrivateKey()
+        let did = try! DIDKey(publicKey: Array(key.publicKey.rawRepresentation))
+        var writer = FeedWriter(key: key, head: nil, clock: HLC(rawValue: 0))
+        let items = (0..<count).map { (EntryKind.issue, issuePayload("urn:uuid:pulled-\($0)", issuer: did)) }
+        let entries = writer.append(items, now: Timestamp(millisecondsSinceEpoch: 1_800_000_000_000)).map(\.entry)
+        var credential: [UInt64: String] = [:]
+        for e in entries where e.kind == .issue { credential[e.seq] = (try? EntryPayload(stored: .issue, bytes: e.payload))?.credentialID }
+        return (entries, credential)
+    }
+
+    /// Runs `vellum sync` of `target` against a raw server that answers as `answer` says (its
+    /// SUMMARY with the feed's head, each WANT with what `answer` returns for the range), and
+    /// returns the sync's exit code.
+    static func pull(
+        _ target: VellumProcess, head: FeedHead, answer: @escaping @Sendable (WantRange) -> SyncMessage
+    ) async throws -> Int32 {
+        let liar = try await RawServer(allowing: target.transportKey)
+        defer { liar.reactor.shutdown() }
+        #expect(try target.run(["peer", "add", liar.endpoint, "--key=\(liar.keys.publicKey)"]).code == 0)
+        let server = Task {
+            while !Task.isCancelled {
+                guard let request = await liar.reactor.receive(within: 0.2), let (id, message) = try? SyncMessage.decode(request.frames) else { continue }
+                switch message {
+                case .summary: await liar.send(.headsIn(buckets: .max, [head]), requestID: id, to: request.routingID)
+                case .want(let ranges): await liar.send(answer(ranges[0]), requestID: id, to: request.routingID)
+                case .heads, .entries, .fork: await liar.send(.heads([]), requestID: id, to: request.routingID)
+                case .error, .headsIn: break
+                }
+            }
+        }
+        defer { server.cancel() }
+        // The process blocks its thread: off Swift's cooperative pool, which serves the liar.
+        return try await withCheckedThrowingContinuation { done in
+            DispatchQueue.global().async { done.resume(with: Result { try target.run(["sync", "--peer", liar.endpoint], timeout: 60).code }) }
+        }
+    }
+
+    static func status(_ node: VellumProcess, _ id: String) throws -> String? {
+        try node.run(["status", id, "--json"]).json["status"]?.stringValue
+    }
+
+    /// The credential issued at the highest seq at or below `seq`, or the lowest above it.
+    static func credential(_ credential: [UInt64: String], atOrBelow seq: UInt64) -> String { credential[credential.keys.filter { $0 <= seq }.max()!]! }
+    static func credential(_ credential: [UInt64: String], above seq: UInt64) -> String { credential[credential.keys.filter { $0 > seq }.min()!]! }
+
+    @Test("a forged batch that arrives while the honest one before it is stored: refused whole and counted; the honest one is kept")
+    func forgedBatchDuringStore() async throws {
+        let scratch = try Scratch()
+        let target = try scratch.initializedNode("target")
+        let (honest, credential) = Self.feed(4_500)
+        let limit = UInt64(SyncMessage.maxEntriesPerMessage)
+        // The second batch carries one bad signature: its checkpointed run is checked entry by entry.
+        let bad = honest.firstIndex { $0.seq > limit + 50 && $0.kind == .issue }!
+        let forged = honest.enumerated().map { i, e in i == bad ? Entry(unsigned: e.unsigned, id: e.id, signature: e.signature.map { $0 ^ 0x20 }) : e }
+        let code = try await Self.pull(target, head: FeedHead(feed: honest[0].feed, seq: honest.last!.seq, id: honest.last!.id)) { range in
+            let batch = range.fromSeq > limit ? forged : honest
+            return .entries(batch.filter { $0.feed == range.feed && $0.seq >= range.fromSeq && $0.seq - range.fromSeq < UInt64(range.limit) })
+        }
+        #expect(code != 0, "the sync reported success over a forged batch")
+        // The first batch is stored; nothing of the forged one, nor of the one after it.
+        #expect(try Self.status(target, Self.credential(credential, atOrBelow: limit)) == "active")
+        #expect(try Self.status(target, credential[honest[bad].seq]!) == "unknown")
+        #expect(try Self.status(target, Self.credential(credential, above: limit * 2)) == "unknown")
+        #expect(try target.run(["audit"]).code == 0)
+        let rejections = try target.run(["rejections", "--json"]).json.arrayValue ?? []
+        #expect(rejections.contains { $0["reason"]?.stringValue?.contains("signature") == true }, "\(rejections)")
+    }
+
+    @Test("a round that fails while a batch is being stored stores that batch whole first")
+    func failureDuringStore() async throws {
+        let scratch = try Scratch()
+        let target = try scratch.initializedNode("target")
+        let (honest, credential) = Self.feed(4_500)
+        let limit = UInt64(SyncMessage.maxEntriesPerMessage)
+        // The second WANT goes out as the first batch's store starts; its answer breaks the protocol.
+        let code = try await Self.pull(target, head: FeedHead(feed: honest[0].feed, seq: honest.last!.seq, id: honest.last!.id)) { range in
+            guard range.fromSeq <= 1 else { return .heads([]) }
+            return .entries(honest.filter { $0.seq < UInt64(range.limit) + 1 })
+        }
+        #expect(code != 0)
+        #expect(try Self.status(target, Self.credential(credential, atOrBelow: limit)) == "active")
+        #expect(try target.run(["audit"]).code == 0)
+        let rejections = try target.run(["rejections", "--json"]).json.arrayValue ?? []
+        #expect(rejections.contains { $0["reason"]?.stringValue?.contains("answered WANT with HEADS") == true }, "\(rejections)")
+    }
+}
