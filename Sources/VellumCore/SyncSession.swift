@@ -35,9 +35,10 @@ public protocol SyncReplica {
 
 /// The client side of one reconciliation round with one peer, as a value: exchange heads,
 /// prove forks, gossip fork evidence, pull in batches (at most one `WANT` in flight, and up to
-/// `batchesAhead` received batches waiting while one is stored), push what the peer lacks, and mark caught up only the feeds that
-/// this peer's own `HEADS` vouched for. It does no I/O: each event returns directives, and
-/// the shell (`Replicator`) sends, stores and reports back.
+/// `batchesAhead` received batches waiting while one is stored), push what the peer lacks,
+/// and mark caught up only the feeds that this peer's own `HEADS` vouched for. It does no
+/// I/O: each event returns directives, and the shell (`Replicator`) sends, stores and reports
+/// back.
 ///
 /// The session owns its request ids: a reply whose id it did not issue, or that was already
 /// answered, is refused (`.drop`), and a reply of the wrong kind for its request fails the
