@@ -261,14 +261,25 @@ public actor Replicator {
                     storing = nil
                     directives = try session.onStored(added: try counted(result, against: key), replica: replica)
                 }
-                // Checks of batches a stopped pull will not store are of no more use.
-                if !session.isPulling { verifying.removeAll() }
+                // A stopped pull stores no more batches: those that waited still count if forged.
+                if !session.isPulling {
+                    await countForged(verifying, against: key)
+                    verifying.removeAll()
+                }
             }
         } catch {
             // A batch being stored finishes first (the next round starts from what it stored),
-            // and a batch that did not verify still counts against the peer.
+            // and batches that did not verify, stored or only waiting, still count against the peer.
             if let result = await storing?.value { _ = try? counted(result, against: key) }
+            await countForged(verifying, against: key)
             throw error
+        }
+    }
+
+    /// Batches the peer sent that will not be stored: each whose check failed counts against it.
+    private func countForged(_ verifying: [EntryID: PreCheck], against peer: String) async {
+        for check in Set(verifying.values) {
+            if case .failure(let error) = await check.task.value { _ = try? counted(.failure(error), against: peer) }
         }
     }
 

@@ -56,7 +56,8 @@ struct PullRoundHostileTests {
 
     /// Runs `vellum sync` of `target` against a raw server that offers `feed` (its SUMMARY
     /// answered with the feed's head) and answers each WANT with what `answer` returns for the
-    /// range, and returns the sync's exit code and the reasons of the target's rejections.
+    /// range, and returns the sync's exit code and the reasons of the target's rejections of
+    /// the raw server's key.
     static func pull(
         _ target: VellumProcess, feed: [Entry], answer: @escaping @Sendable (WantRange) -> SyncMessage
     ) async throws -> (code: Int32, rejections: [String]) {
@@ -81,7 +82,7 @@ struct PullRoundHostileTests {
             DispatchQueue.global().async { done.resume(with: Result { try target.run(["sync", "--peer", liar.endpoint], timeout: 60).code }) }
         }
         let rejections = try target.run(["rejections", "--json"]).json.arrayValue ?? []
-        return (code, rejections.compactMap { $0["reason"]?.stringValue })
+        return (code, rejections.filter { $0["peer"]?.stringValue == liar.keys.publicKey }.compactMap { $0["reason"]?.stringValue })
     }
 
     static func status(_ node: VellumProcess, _ id: String) throws -> String? {
@@ -106,12 +107,36 @@ struct PullRoundHostileTests {
             return .entries(batch.filter { $0.seq >= range.fromSeq && $0.seq - range.fromSeq < UInt64(range.limit) })
         }
         #expect(code != 0, "the sync reported success over a forged batch")
-        // The first batch is stored; nothing of the forged one, nor of the one after it.
+        // The first batch is stored; nothing of the forged one (not even its honest start), nor
+        // of the one after it.
         #expect(try Self.status(target, Self.credential(credential, atOrBelow: limit)) == "active")
+        #expect(try Self.status(target, Self.credential(credential, above: limit)) == "unknown")
         #expect(try Self.status(target, credential[honest[bad].seq]!) == "unknown")
         #expect(try Self.status(target, Self.credential(credential, above: limit * 2)) == "unknown")
         #expect(try target.run(["audit"]).code == 0)
         #expect(rejections.contains { $0.contains("signature") }, "\(rejections)")
+    }
+
+    @Test("a forged batch still waiting when the peer breaks the protocol: the round ends, and the forgery is counted too")
+    func forgedBatchWaitingAtFailure() async throws {
+        let scratch = try Scratch()
+        let target = try scratch.initializedNode("target")
+        let (honest, credential) = Self.feed(4_500)
+        let limit = UInt64(SyncMessage.maxEntriesPerMessage)
+        let bad = honest.firstIndex { $0.seq > limit + 50 && $0.kind == .issue }!
+        let forged = honest.enumerated().map { i, e in i == bad ? Entry(unsigned: e.unsigned, id: e.id, signature: e.signature.map { $0 ^ 0x20 }) : e }
+        // The first batch honest; the second forged, waiting while the first is stored; the
+        // third WANT, sent meanwhile, answered with HEADS.
+        let (code, rejections) = try await Self.pull(target, feed: honest) { range in
+            if range.fromSeq > 2 * limit { return .heads([]) }
+            return .entries((range.fromSeq > limit ? forged : honest).filter { $0.seq >= range.fromSeq && $0.seq - range.fromSeq < UInt64(range.limit) })
+        }
+        #expect(code != 0)
+        #expect(try Self.status(target, Self.credential(credential, atOrBelow: limit)) == "active")
+        #expect(try Self.status(target, Self.credential(credential, above: limit)) == "unknown")
+        #expect(try target.run(["audit"]).code == 0)
+        #expect(rejections.contains { $0.contains("answered WANT with HEADS") }, "\(rejections)")
+        #expect(rejections.contains { $0.contains("signature") }, "the forged batch was not counted: \(rejections)")
     }
 
     @Test("a round that fails while a batch is being stored stores that batch whole first")
