@@ -24,7 +24,7 @@ Usage: Scripts/chaos [--seeds N] [--nodes N] [--seed S] [--seconds T] [--bin DIR
 """
 import argparse, json, os, random, shutil, signal, socket, subprocess, sys, tempfile, threading, time
 
-from harness import free_port, ledger, vellum_binary
+from harness import free_port, ledger, listening_socket, vellum_binary
 
 p = argparse.ArgumentParser()
 p.add_argument("--seeds", type=int, default=1, help="how many seeds to run (each a new schedule)")
@@ -56,17 +56,14 @@ class Relays:
     pair's connections both ways and refuses new ones until `heal`."""
 
     def __init__(self, listen_ports):
-        self.ports = {(i, j): free_port() for i in range(N) for j in range(N) if i != j}
+        servers = {(i, j): listening_socket() for i in range(N) for j in range(N) if i != j}
+        self.ports = {pair: server.getsockname()[1] for pair, server in servers.items()}
         self.targets = listen_ports
         self.blocked = set()
         self.held = set()  # nodes cut off until released, whatever heals meanwhile
         self.open = {pair: [] for pair in self.ports}
         self.lock = threading.Lock()
-        for pair, port in self.ports.items():
-            server = socket.socket()
-            server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            server.bind(("127.0.0.1", port))
-            server.listen(16)
+        for pair, server in servers.items():
             threading.Thread(target=self.accept, args=(pair, server), daemon=True).start()
 
     def accept(self, pair, server):

@@ -14,9 +14,25 @@ def vellum_binary(bin_dir):
     return os.path.join(subprocess.check_output(["swift", "build", "--show-bin-path"], cwd=ROOT, text=True).strip(), "vellum")
 
 
-def free_port():
-    with socket.socket() as s:
+_handed_out = set()
+
+
+def listening_socket():
+    """A TCP socket listening on 127.0.0.1, on a port this process has not handed out before."""
+    while True:
+        s = socket.socket()
         s.bind(("127.0.0.1", 0))
+        if s.getsockname()[1] not in _handed_out:
+            _handed_out.add(s.getsockname()[1])
+            s.listen(16)
+            return s
+        s.close()
+
+
+def free_port():
+    """A port free now on 127.0.0.1, for a vellum process to bind later. The kernel may offer a
+    port again once it is closed, so a port handed out before is never handed out twice."""
+    with listening_socket() as s:
         return s.getsockname()[1]
 
 
