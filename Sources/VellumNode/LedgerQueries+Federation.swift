@@ -17,8 +17,7 @@ public final class RegistryCache: @unchecked Sendable {  // `cached` and `paths`
     /// The entries of a trust path, with `TrustAnswer.evidenceJSON` of them.
     func evidence(_ ids: [EntryID], store: LedgerStore) throws(VellumError) -> (entries: [Entry], json: [UInt8]) {
         if let known = lock.withLock({ paths[ids] }) { return known }
-        var entries: [Entry] = []
-        for id in ids { if let e = try store.entry(id: id) { entries.append(e) } }
+        let entries = try store.documentEntries(ids)
         let path = (entries, Entry.canonicalJSONArray(entries))
         guard entries.count == ids.count else { return path }  // not all held yet: read again next time
         lock.withLock {
@@ -80,7 +79,7 @@ extension LedgerQueries {
             }
         return TrustAnswer(
             issuer: org, trusted: member != nil, organization: known.map { ($0.id, $0.name) }, federation: (registry.federationID, registry.name),
-            reason: reason, evidence: try entries(registry.evidence(ofMember: org)))
+            reason: reason, evidence: try store.documentEntries(registry.evidence(ofMember: org)))
     }
 
     func trustAnswer(feed: FeedKey, authority: FederationRegistry.Authority, in registry: FederationRegistry) throws(VellumError) -> TrustAnswer {
@@ -118,7 +117,7 @@ extension LedgerQueries {
         // check that it acts for the same organization (`StatusEvidence`).
         if let decider = merged.resolution.decidedBy, let change = changes.first(where: { $0.entry == decider }), change.feed != key.feed,
             case .member(_, let accepted) = registry.authority(of: change.feed, seq: change.seq, heldID: { heldID(change.feed, $0) }),
-            !trust.evidence.contains(where: { $0.id == accepted }), let entry = try store.entry(id: accepted)
+            !trust.evidence.contains(where: { $0.id == accepted }), let entry = try store.documentEntries([accepted]).first
         {
             trust = TrustAnswer(
                 issuer: trust.issuer, trusted: trust.trusted, organization: trust.organization, federation: trust.federation, reason: trust.reason,
@@ -126,11 +125,11 @@ extension LedgerQueries {
         }
         // The evidence: the issue entry (the one the facts query read whole, unless another
         // counts, as in a query of the past) and the deciding entry.
-        let issueEntry = try facts.issueEntry?.id == issue.entry ? facts.issueEntry : store.entry(id: issue.entry)
-        let decider = try merged.resolution.decidedBy.flatMap { id throws(VellumError) in try store.entry(id: id) }
+        let issueEntry = try facts.issueEntry?.id == issue.entry ? [facts.issueEntry!] : store.entries(about: key.id, ids: [issue.entry])
+        let decider = try merged.resolution.decidedBy.map { id throws(VellumError) in try store.entries(about: key.id, ids: [id]) } ?? []
         return StatusReport(
             credentialID: key.id, status: merged.resolution.status(at: time ?? now), resolution: merged.resolution, issuer: issue.issuer,
-            validUntil: issue.validUntil?.rfc3339, evidence: [issueEntry, decider].compactMap { $0 }, asOf: try freshness(of: issue.feed),
+            validUntil: issue.validUntil?.rfc3339, evidence: issueEntry + decider, asOf: try freshness(of: issue.feed),
             at: time ?? now, trust: trust)
     }
 }

@@ -59,14 +59,12 @@ extension LedgerQueries {
         let unknown = StatusReport(
             credentialID: key.id, status: .unknown, resolution: nil, issuer: key.feed.didKey.did, validUntil: nil, evidence: [], asOf: nil,
             at: time ?? now)
-        guard let (current, issueEntry) = try store.statusRecord(of: key) else { return unknown }
+        guard let (current, issueEntry, decider) = try store.statusRecord(of: key) else { return unknown }
         var resolution = current
-        var evidence = [issueEntry]
+        var evidence = [issueEntry] + [decider].compactMap { $0 }
         if let time, time < now {
             resolution = try store.resolution(of: key, asOf: time)
-            evidence = try entries(resolution.evidence)
-        } else if let decidedBy = resolution.decidedBy, let decider = try store.entry(id: decidedBy) {
-            evidence.append(decider)
+            evidence = try store.entries(about: key.id, ids: resolution.evidence)
         }
         guard let issue = resolution.issue else { return unknown }  // not yet issued at `time`
         return StatusReport(
@@ -99,13 +97,8 @@ extension LedgerQueries {
         }
         var report = CredentialVerifier.verify(credential, record: record, at: now(), trust: verdict)
         report.trust = trust?.json
-        return NodeVerification(report: report, evidence: try entries(report.evidence), asOf: try freshness(of: record?.resolution.issue?.feed))
-    }
-
-    func entries(_ ids: [EntryID]) throws(VellumError) -> [Entry] {
-        var out: [Entry] = []
-        for id in ids { if let e = try store.entry(id: id) { out.append(e) } }
-        return out
+        let evidence = try report.credentialID.map { id throws(VellumError) in try store.entries(about: id, ids: report.evidence) } ?? []
+        return NodeVerification(report: report, evidence: evidence, asOf: try freshness(of: record?.resolution.issue?.feed))
     }
 
     /// The head this node holds of `feed` and when it last caught up with it (now, for its own).

@@ -127,7 +127,8 @@ extension Node {
             let kept = contents.filter { !quarantined.contains($0.feed) }
             let linking = try EntryVerifier.link(kept, heads: try store.heads(), knownID: { feed, seq in try? store.entryID(feed: feed, seq: seq) })
             for fork in linking.forks {
-                let held = try store.entry(id: fork.held) ?? kept.first { $0.id == fork.held }?.entry
+                let (feed, seq) = (fork.theirs.feed, fork.theirs.seq)
+                let held = try store.entry(feed: feed, seq: seq) ?? kept.first { $0.feed == feed && $0.seq == seq && $0.id == fork.held }?.entry
                 if let held { try store.addFork(held, fork.theirs.entry, at: clock().millisecondsSinceEpoch) }
             }
             let verified = linking.linked

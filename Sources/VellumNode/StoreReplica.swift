@@ -9,10 +9,7 @@ struct StoreReplica: SyncReplica {
 
     func head(of feed: FeedKey) throws(VellumError) -> FeedHead? { try store.head(of: feed) }
 
-    func entry(feed: FeedKey, seq: UInt64) throws(VellumError) -> Entry? {
-        guard let id = try store.entryID(feed: feed, seq: seq) else { return nil }
-        return try store.entry(id: id)
-    }
+    func entry(feed: FeedKey, seq: UInt64) throws(VellumError) -> Entry? { try store.entry(feed: feed, seq: seq) }
 
     func quarantinedFeeds() throws(VellumError) -> Set<FeedKey> { try store.quarantinedFeeds() }
 

@@ -10,6 +10,16 @@ extension LedgerStore {
         }.compactMap { $0 }
     }
 
+    /// The federation documents (kind 6 entries) with these ids, in the order of `ids`; ids not
+    /// held, or of other kinds, are left out (`entries_documents` indexes their ids).
+    public func documentEntries(_ ids: [EntryID]) throws(VellumError) -> [Entry] {
+        var out: [Entry] = []
+        for id in ids {
+            out += try query("SELECT \(Self.entryColumns) FROM \(Self.entriesWithKeys) WHERE e.id = ? AND e.kind = 6", [.blob(id.bytes)], Self.readEntry)
+        }
+        return out
+    }
+
     /// How many documents the log holds: the registry is rebuilt when it changes.
     public func documentCount() throws(VellumError) -> Int {
         try query("SELECT count(*) FROM entries WHERE kind = 6") { Int($0.int(0)) }.first ?? 0

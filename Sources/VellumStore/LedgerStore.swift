@@ -204,14 +204,14 @@ public final class LedgerStore {
         let (issues, changes, rowids) = try facts(of: key, feed: feed, known: known)
         let r = CredentialMerge.resolve(key, issues: issues, changes: changes)
         guard let issue = r.issue else { return }
-        try upsertCredential.run([
-            .text(key.id), .integer(feed), .text(r.base.rawValue), .integer(rowids[issue.entry]!),  // the merge picks one of `issues`
-            r.decidedBy.map { .blob($0.bytes) } ?? .null, issue.validUntil.map { .integer($0.millisecondsSinceEpoch) } ?? .null,
+        try upsertCredential.run([  // the merge picks its issue and deciding entry among the facts
+            .text(key.id), .integer(feed), .text(r.base.rawValue), .integer(rowids[issue.entry]!),
+            r.decidedBy.map { .integer(rowids[$0]!) } ?? .null, issue.validUntil.map { .integer($0.millisecondsSinceEpoch) } ?? .null,
         ])
     }
 
     /// Every entry of the issuing feed about one credential, reduced to what the merge needs,
-    /// and the rowids of its issue entries. `feed`: the number of the key's feed.
+    /// and their rowids. `feed`: the number of the key's feed.
     private func facts(of key: CredentialKey, feed number: Int64, known: [EntryID: IssuePayload] = [:]) throws(SQLiteError)
         -> (issues: [IssueFact], changes: [StatusFact], rowids: [EntryID: Int64])
     {
@@ -225,9 +225,9 @@ public final class LedgerStore {
             let hlc = HLC(rawValue: UInt64(bitPattern: selectFacts.int(1)))
             let kind = EntryKind(rawValue: UInt8(selectFacts.int(2)))!
             let seq = UInt64(selectFacts.int(3))
+            rowids[id] = selectFacts.int(4)
             if kind == .issue {
                 issues.append(IssueFact(entry: id, feed: feed, seq: seq, hlc: hlc, issuer: "", validUntil: nil))
-                rowids[id] = selectFacts.int(4)
             } else {
                 changes.append(StatusFact(entry: id, feed: feed, seq: seq, hlc: hlc, kind: kind))
             }
@@ -282,8 +282,25 @@ public final class LedgerStore {
         }.first
     }
 
-    public func entry(id: EntryID) throws(VellumError) -> Entry? {
-        try query("SELECT \(Self.entryColumns) FROM \(Self.entriesWithKeys) WHERE e.id = ?", [.blob(id.bytes)], Self.readEntry).first
+    /// The entry at a feed's position, if held.
+    public func entry(feed: FeedKey, seq: UInt64) throws(VellumError) -> Entry? {
+        try query(
+            "SELECT \(Self.entryColumns) FROM \(Self.entriesWithKeys) WHERE f.key = ? AND e.seq = ?", [.blob(feed.bytes), .integer(Int64(seq))],
+            Self.readEntry
+        ).first
+    }
+
+    /// The entries with these ids among those about a credential id (of any feed), in the
+    /// order of `ids`; ids not held, or about another credential, are left out. The log has no
+    /// index by id (schema 9): the credential's index narrows the search to its few entries.
+    public func entries(about credential: String, ids: [EntryID]) throws(VellumError) -> [Entry] {
+        var out: [Entry] = []
+        for id in ids {
+            out += try query(
+                "SELECT \(Self.entryColumns) FROM \(Self.entriesWithKeys) WHERE e.credential = ? AND e.id = ?", [.text(credential), .blob(id.bytes)],
+                Self.readEntry)
+        }
+        return out
     }
 
     /// The feeds that issued a credential id: one, unless another feed wrote the same id
@@ -296,28 +313,30 @@ public final class LedgerStore {
 
     /// The ledger's record of a credential: its issue payload and materialized resolution.
     public func record(of key: CredentialKey) throws(VellumError) -> LedgerRecord? {
-        guard let (resolution, issue) = try statusRecord(of: key),
+        guard let (resolution, issue, _) = try statusRecord(of: key),
             case .issue(let payload) = try? EntryPayload(stored: .issue, bytes: issue.payload)
         else { return nil }
         return LedgerRecord(payload: payload, resolution: resolution)
     }
 
-    /// What a status answer needs, in one query: the credential's materialized resolution
-    /// and its issue entry (the first piece of evidence).
-    public func statusRecord(of key: CredentialKey) throws(VellumError) -> (resolution: CredentialResolution, issue: Entry)? {
+    /// What a status answer needs, in one query: the credential's materialized resolution,
+    /// its issue entry and the entry that decided its status, if any (the evidence).
+    public func statusRecord(of key: CredentialKey) throws(VellumError) -> (resolution: CredentialResolution, issue: Entry, decider: Entry?)? {
         try query(
             """
-            SELECT c.status, c.decided_by, c.valid_until, \(Self.entryColumns)
+            SELECT c.status, c.valid_until, \(Self.entryColumns), \(Self.entryColumns(entry: "d", feed: "df"))
             FROM credentials c JOIN entries e ON e.rowid = c.issue_entry JOIN feeds f ON f.n = c.feed
+            LEFT JOIN entries d ON d.rowid = c.decided_by LEFT JOIN feeds df ON df.n = d.feed
             WHERE c.credential = ? AND f.key = ?
             """, [.text(key.id), .blob(key.feed.bytes)]
-        ) { row -> (CredentialResolution, Entry)? in
+        ) { row -> (CredentialResolution, Entry, Entry?)? in
             guard let status = CredentialStatus(rawValue: row.text(0)) else { return nil }
-            let entry = Self.readEntry(row, from: 3)
+            let entry = Self.readEntry(row, from: 2)
+            let decider = row.isNull(10) ? nil : Self.readEntry(row, from: 10)
             let issue = IssueFact(
                 entry: entry.id, feed: entry.feed, seq: entry.seq, hlc: entry.hlc, issuer: entry.feed.didKey.did,
-                validUntil: row.isNull(2) ? nil : Timestamp(millisecondsSinceEpoch: row.int(2)))
-            return (CredentialResolution(base: status, issue: issue, decidedBy: row.isNull(1) ? nil : EntryID(row.blob(1))), entry)
+                validUntil: row.isNull(1) ? nil : Timestamp(millisecondsSinceEpoch: row.int(1)))
+            return (CredentialResolution(base: status, issue: issue, decidedBy: decider?.id), entry, decider)
         }.first ?? nil
     }
 
@@ -383,8 +402,8 @@ public final class LedgerStore {
     public func forEachCredential(_ body: (CredentialKey, CredentialStatus, EntryID, EntryID?) throws -> Void) throws {
         let stmt = try db.prepare(
             """
-            SELECT c.credential, f.key, c.status, e.id, c.decided_by FROM credentials c JOIN feeds f ON f.n = c.feed
-            JOIN entries e ON e.rowid = c.issue_entry ORDER BY c.credential, f.key
+            SELECT c.credential, f.key, c.status, e.id, d.id FROM credentials c JOIN feeds f ON f.n = c.feed
+            JOIN entries e ON e.rowid = c.issue_entry LEFT JOIN entries d ON d.rowid = c.decided_by ORDER BY c.credential, f.key
             """)
         while try stmt.step() {
             try body(
@@ -544,7 +563,11 @@ public final class LedgerStore {
     static let entriesWithKeys = "entries e JOIN feeds f ON f.n = e.feed"
     /// An entry's columns, of `entries e` and its feed `f` (`entriesWithKeys`; a credential's
     /// issue entry may take `f` from the credential row, which has the same feed).
-    static let entryColumns = "f.key, e.seq, e.prev, e.hlc, e.kind, e.payload, e.id, e.signature"
+    static let entryColumns = entryColumns(entry: "e", feed: "f")
+    /// The same columns of another alias of `entries` and its feed's row of `feeds`.
+    static func entryColumns(entry e: String, feed f: String) -> String {
+        "\(f).key, \(e).seq, \(e).prev, \(e).hlc, \(e).kind, \(e).payload, \(e).id, \(e).signature"
+    }
     /// A feed's number, from its key bound as the parameter.
     static let feedNumber = "(SELECT n FROM feeds WHERE key = ?)"
 

@@ -191,6 +191,56 @@ enum Schema {
         CREATE INDEX credentials_not_active ON credentials (feed, status) WHERE status != 'active';
         INSERT OR REPLACE INTO meta (key, value) VALUES ('rematerialize', '1');
         """,
+        // 9: no index on the entry id. Ids are SHA-256 hashes, so each batch of a catch-up
+        // landed on most of that index's pages and rewrote them: about three quarters of the
+        // 8.2 GB a million-entry sync wrote (Docs/PERFORMANCE.md). An id is unique without it, since it hashes the
+        // entry's (feed, seq), which is unique; entries are found by (feed, seq), by credential,
+        // or, for federation documents, by a partial index of their ids. The deciding entry of a
+        // credential is kept by rowid, like its issue entry, mapped from its id while the old
+        // index still exists. The log is copied with its rowids.
+        """
+        CREATE TABLE entries_unindexed (
+            rowid INTEGER PRIMARY KEY,          -- local arrival order
+            id BLOB NOT NULL,                   -- SHA-256 of the canonical encoding (unique: it hashes feed and seq)
+            feed INTEGER NOT NULL,              -- feeds.n of the writer
+            seq INTEGER NOT NULL,
+            prev BLOB NOT NULL,
+            hlc INTEGER NOT NULL,
+            kind INTEGER NOT NULL,
+            payload BLOB NOT NULL,              -- JCS bytes
+            signature BLOB NOT NULL,
+            credential TEXT NOT NULL,           -- from the payload, for lookups
+            UNIQUE (feed, seq)
+        );
+        INSERT INTO entries_unindexed (rowid, id, feed, seq, prev, hlc, kind, payload, signature, credential)
+            SELECT rowid, id, feed, seq, prev, hlc, kind, payload, signature, credential FROM entries ORDER BY rowid;
+
+        CREATE TABLE credentials_by_rowid (      -- materialized merge result, one row per issued credential
+            credential TEXT NOT NULL,
+            feed INTEGER NOT NULL,              -- feeds.n of the issuing feed (its did:key is the issuer)
+            status TEXT NOT NULL,               -- active | suspended | revoked
+            issue_entry INTEGER NOT NULL,       -- rowid of the issue entry
+            decided_by INTEGER,                 -- rowid of the status entry that decided it, if any
+            valid_until INTEGER,                -- ms since the epoch
+            PRIMARY KEY (credential, feed)
+        ) WITHOUT ROWID;
+        INSERT INTO credentials_by_rowid (credential, feed, status, issue_entry, decided_by, valid_until)
+            SELECT credential, feed, status, issue_entry, (SELECT rowid FROM entries WHERE id = credentials.decided_by), valid_until
+            FROM credentials;
+
+        DROP TABLE entries;
+        ALTER TABLE entries_unindexed RENAME TO entries;
+        CREATE INDEX entries_by_credential_feed ON entries (credential, feed);
+        CREATE INDEX entries_documents ON entries (id) WHERE kind = 6;
+        CREATE TRIGGER entries_append_only_update BEFORE UPDATE ON entries
+            BEGIN SELECT RAISE(ABORT, 'the ledger is append-only: UPDATE on entries is refused'); END;
+        CREATE TRIGGER entries_append_only_delete BEFORE DELETE ON entries
+            BEGIN SELECT RAISE(ABORT, 'the ledger is append-only: DELETE on entries is refused'); END;
+
+        DROP TABLE credentials;
+        ALTER TABLE credentials_by_rowid RENAME TO credentials;
+        CREATE INDEX credentials_not_active ON credentials (feed, status) WHERE status != 'active';
+        """,
     ]
 
     static func version(_ db: SQLiteConnection) throws(SQLiteError) -> Int {
@@ -204,7 +254,7 @@ enum Schema {
         guard current <= migrations.count else {
             throw SQLiteError(code: .init(rawValue: 1), message: "the database has schema version \(current), newer than this vellum (\(migrations.count))")
         }
-        // Upgrading an existing ledger can take a while (schema 8 copies the log: about 45 s
+        // Upgrading an existing ledger can take a while (schemas 8 and 9 copy the log: about 45 s
         // per million entries on the benchmark machine): say so instead of pausing silently.
         if current > 0, current < migrations.count {
             let note = "vellum: upgrading the ledger from schema \(current) to \(migrations.count); a large ledger takes a while (about a minute per million entries)\n"

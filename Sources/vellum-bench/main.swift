@@ -114,8 +114,8 @@ let rowRate = await rawInserts(
 print(String(format: "raw SQLite insert (700 B, 1 txn): %10.0f /s", rowRate))
 
 // Limit 2c: the same entries stored the way a replica must keep them (Docs/LEDGER.md): the
-// entry row with its credential id, unique by id and by (feed, seq), indexed by (credential,
-// feed), and the credential's materialized row, feeds by number and the issue entry by rowid;
+// entry row with its credential id, unique by (feed, seq), indexed by (credential, feed), and
+// the credential's materialized row, feeds by number and entries by rowid;
 // raw C SQLite, one transaction. What this
 // schema costs at the least, next to the single-B-tree row of 2b; and its file size per entry.
 // Time-ordered ids, as Vellum issues them (UUIDv7: 48 bits of milliseconds first), at about
@@ -132,11 +132,11 @@ let shapeRate = await rawInserts(
     "shape.sqlite",
     schema: """
         PRAGMA page_size = 8192;
-        CREATE TABLE entries (rowid INTEGER PRIMARY KEY, id BLOB NOT NULL UNIQUE, feed INTEGER NOT NULL, seq INTEGER NOT NULL, prev BLOB NOT NULL,
+        CREATE TABLE entries (rowid INTEGER PRIMARY KEY, id BLOB NOT NULL, feed INTEGER NOT NULL, seq INTEGER NOT NULL, prev BLOB NOT NULL,
             hlc INTEGER NOT NULL, kind INTEGER NOT NULL, payload BLOB NOT NULL, signature BLOB NOT NULL, credential TEXT NOT NULL, UNIQUE (feed, seq));
         CREATE INDEX entries_by_credential_feed ON entries (credential, feed);
         CREATE TABLE credentials (credential TEXT NOT NULL, feed INTEGER NOT NULL, status TEXT NOT NULL, issue_entry INTEGER NOT NULL,
-            decided_by BLOB, valid_until INTEGER, PRIMARY KEY (credential, feed)) WITHOUT ROWID;
+            decided_by INTEGER, valid_until INTEGER, PRIMARY KEY (credential, feed)) WITHOUT ROWID;
         """,
     inserts: [
         "INSERT INTO entries (id, feed, seq, prev, hlc, kind, payload, signature, credential) VALUES (?,?,?,?,?,1,?,?,?)",

@@ -88,6 +88,27 @@ struct LedgerStoreTests {
         #expect(try first.store.count("credentials") == 6)
     }
 
+    /// The log and the credential table as schema 8 had them: the log indexed by entry id, a
+    /// credential's deciding entry by its id. The credential rows are kept, mapped to ids.
+    static let schema8 = """
+        CREATE TABLE entries_old (rowid INTEGER PRIMARY KEY, id BLOB NOT NULL UNIQUE, feed INTEGER NOT NULL, seq INTEGER NOT NULL,
+            prev BLOB NOT NULL, hlc INTEGER NOT NULL, kind INTEGER NOT NULL, payload BLOB NOT NULL, signature BLOB NOT NULL,
+            credential TEXT NOT NULL, UNIQUE (feed, seq));
+        INSERT INTO entries_old SELECT rowid, id, feed, seq, prev, hlc, kind, payload, signature, credential FROM entries;
+        CREATE TABLE credentials_old (credential TEXT NOT NULL, feed INTEGER NOT NULL, status TEXT NOT NULL, issue_entry INTEGER NOT NULL,
+            decided_by BLOB, valid_until INTEGER, PRIMARY KEY (credential, feed)) WITHOUT ROWID;
+        INSERT INTO credentials_old SELECT c.credential, c.feed, c.status, c.issue_entry, d.id, c.valid_until
+            FROM credentials c LEFT JOIN entries d ON d.rowid = c.decided_by;
+        DROP TABLE entries;
+        DROP TABLE credentials;
+        ALTER TABLE entries_old RENAME TO entries;
+        ALTER TABLE credentials_old RENAME TO credentials;
+        CREATE INDEX entries_by_credential_feed ON entries (credential, feed);
+        CREATE INDEX entries_documents ON entries (rowid) WHERE kind = 6;
+        CREATE INDEX credentials_not_active ON credentials (feed, status) WHERE status != 'active';
+        PRAGMA user_version = 8;
+        """
+
     /// The log, the feeds and the (emptied) credential table as schema 7 had them: feeds by
     /// their 32-byte keys, the issue entry by its id.
     static let schema7 = """
@@ -126,7 +147,7 @@ struct LedgerStoreTests {
         PRAGMA user_version = 3;
         """
 
-    @Test("a ledger of an older schema (3: credentials keyed by id alone; 7: feeds by their keys) opens with its log, local documents, bulk rows and state as they were", arguments: [7, 3])
+    @Test("a ledger of an older schema (3: credentials keyed by id alone; 7: feeds by their keys; 8: the log indexed by entry id) opens with its log, local documents, bulk rows and state as they were", arguments: [8, 7, 3])
     func migrationRebuildsState(from version: Int) async throws {
         let (dirA, dirB) = (Self.tempDir(), Self.tempDir())
         defer { for d in [dirA, dirB] { try? FileManager.default.removeItem(atPath: d) } }
@@ -164,7 +185,8 @@ struct LedgerStoreTests {
         // The old tables and indexes, the credential table holding nothing (as if it had been taken over).
         var db: OpaquePointer?
         sqlite3_open(node.directory.ledgerPath, &db)
-        #expect(sqlite3_exec(db, Self.schema7 + (version == 3 ? Self.schema3 : ""), nil, nil, nil) == SQLITE_OK)
+        let rewind = [8: Self.schema8, 7: Self.schema7, 3: Self.schema7 + Self.schema3][version]!
+        #expect(sqlite3_exec(db, rewind, nil, nil, nil) == SQLITE_OK)
         sqlite3_close(db)
         let reopened = try Node.open(at: node.directory.path, clock: { Self.fixedNow })
         #expect(try reopened.digest() == root)
@@ -177,6 +199,8 @@ struct LedgerStoreTests {
         let audit = try await reopened.audit()
         #expect(audit.ok && audit.entries == arrival.count, "\(audit.problem ?? "")")
         #expect(try reopened.store.meta("rematerialize") == nil)
+        // The log's one unique index is (feed, seq): none by entry id (schema 9).
+        #expect(try reopened.store.count("pragma_index_list('entries') WHERE \"unique\"") == 1)
         // The log is append-only again after the copy, and a feed keeps its number.
         sqlite3_open(node.directory.ledgerPath, &db)
         for sql in ["DELETE FROM entries", "UPDATE entries SET seq = seq + 1", "DELETE FROM feeds", "UPDATE feeds SET n = n + 10", "UPDATE feeds SET key = zeroblob(32)"] {
