@@ -124,12 +124,12 @@ extension LedgerQueries {
                 evidence: trust.evidence + [entry])
         }
         // The evidence: the issue entry (the one the facts query read whole, unless another
-        // counts, as in a query of the past) and the deciding entry.
-        let issueEntry = try facts.issueEntry?.id == issue.entry ? [facts.issueEntry!] : store.entries(about: key.id, ids: [issue.entry])
-        let decider = try merged.resolution.decidedBy.map { id throws(VellumError) in try store.entries(about: key.id, ids: [id]) } ?? []
+        // counts, as in a query of the past) and the deciding entry, each read at its feed and seq.
+        let issueEntry = try facts.issueEntry.flatMap { $0.id == issue.entry ? $0 : nil } ?? store.entry(feed: issue.feed, seq: issue.seq)
+        let decider = try changes.first { $0.entry == merged.resolution.decidedBy }.flatMap { c throws(VellumError) in try store.entry(feed: c.feed, seq: c.seq) }
         return StatusReport(
             credentialID: key.id, status: merged.resolution.status(at: time ?? now), resolution: merged.resolution, issuer: issue.issuer,
-            validUntil: issue.validUntil?.rfc3339, evidence: issueEntry + decider, asOf: try freshness(of: issue.feed),
+            validUntil: issue.validUntil?.rfc3339, evidence: [issueEntry, decider].compactMap { $0 }, asOf: try freshness(of: issue.feed),
             at: time ?? now, trust: trust)
     }
 }

@@ -62,10 +62,7 @@ extension LedgerQueries {
         guard let (current, issueEntry, decider) = try store.statusRecord(of: key) else { return unknown }
         var resolution = current
         var evidence = [issueEntry] + [decider].compactMap { $0 }
-        if let time, time < now {
-            resolution = try store.resolution(of: key, asOf: time)
-            evidence = try store.entries(about: key.id, ids: resolution.evidence)
-        }
+        if let time, time < now { (resolution, evidence) = try store.resolution(of: key, asOf: time) }
         guard let issue = resolution.issue else { return unknown }  // not yet issued at `time`
         return StatusReport(
             credentialID: key.id, status: resolution.status(at: time ?? now), resolution: resolution, issuer: issue.issuer,
@@ -76,15 +73,18 @@ extension LedgerQueries {
     /// one of the issuer the document names, never another feed's credential with the same id.
     public func verify(_ credential: JSON) throws(VellumError) -> NodeVerification {
         var record: LedgerRecord?
+        var evidence: [Entry] = []  // the entries `record`'s resolution names
         var trust: TrustAnswer?
         let issuer = CredentialVerifier.issuer(of: credential)
         if let id = credential["id"]?.stringValue, CredentialID.isValid(id), let issuer, let did = try? DIDKey(parsing: issuer) {
             let key = CredentialKey(feed: FeedKey(did.publicKey)!, id: id)
-            record = try store.record(of: key)
+            (record, evidence) = try store.record(of: key) ?? (nil, [])
             if let registry = try registry() {
                 let answer = try federatedStatus(of: key, at: nil, registry: registry)
                 trust = answer.trust
-                if let r = record, let resolution = answer.resolution { record = LedgerRecord(payload: r.payload, resolution: resolution) }
+                if let r = record, let resolution = answer.resolution {
+                    (record, evidence) = (LedgerRecord(payload: r.payload, resolution: resolution), answer.evidence)
+                }
             }
         }
         if trust == nil, let registry = try registry() {
@@ -97,7 +97,6 @@ extension LedgerQueries {
         }
         var report = CredentialVerifier.verify(credential, record: record, at: now(), trust: verdict)
         report.trust = trust?.json
-        let evidence = try report.credentialID.map { id throws(VellumError) in try store.entries(about: id, ids: report.evidence) } ?? []
         return NodeVerification(report: report, evidence: evidence, asOf: try freshness(of: record?.resolution.issue?.feed))
     }
 

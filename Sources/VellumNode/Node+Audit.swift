@@ -53,6 +53,8 @@ extension Node {
         var heads: [FeedKey: FeedHead] = [:]
         var credentials: [(key: CredentialKey, status: CredentialStatus, issue: EntryID, decidedBy: EntryID?)] = []
         var credentialRows = 0
+        /// Credential rows naming a deciding entry (of their own feed and id, or not).
+        var decidedRows = 0
         var root = EntryID.zero
     }
 
@@ -66,6 +68,7 @@ extension Node {
             r.heads = try store.heads()
             try store.forEachCredential { r.credentials.append(($0, $1, $2, $3)) }
             r.credentialRows = try store.count("credentials")
+            r.decidedRows = try store.count("credentials WHERE decided_by IS NOT NULL")
             r.root = try store.stateRoot()
             return r
         }
@@ -113,6 +116,11 @@ extension Node {
         guard seen == expected.count, seen == reading.credentialRows else {
             return try report(
                 "materialized state holds \(reading.credentialRows) credentials (\(seen) with their feed and issue entry), the entries issue \(expected.count)")
+        }
+        let decided = reading.credentials.count { $0.decidedBy != nil }
+        guard decided == reading.decidedRows else {
+            return try report(
+                "materialized state names \(reading.decidedRows) deciding entries, of which \(decided) are their credential's own feed's entries about it")
         }
         // Heads and every credential row match the recomputation, so the root over them does too.
         return try report(nil, credentials: seen, root: reading.root)

@@ -70,7 +70,7 @@ extension Node {
         guard federationID != nil else { return }
         var numbers: Set<Int> = []
         for e in entries where e.kind.changesStatus && e.feed != feed {
-            if let record = try store.record(of: CredentialKey(feed: feed, id: e.credentialID)) {
+            if let (record, _) = try store.record(of: CredentialKey(feed: feed, id: e.credentialID)) {
                 numbers.insert(record.payload.statusListIndex / OpenBadges.statusListSize)
             }
         }

@@ -144,7 +144,7 @@ public final class Node {
             }
             let entries = writer.append([(kind, .status(StatusPayload(credentialID: credentialID, reason: reason)))], now: now)
             try store.append(entries)
-            if key.feed == feed, let record = try store.record(of: key) {
+            if key.feed == feed, let (record, _) = try store.record(of: key) {
                 let lists = listsChanged(by: kind, statusListIndex: record.payload.statusListIndex, wasSuspended: current == .suspended)
                 try publish(lists, with: &writer, now: now)
             }

@@ -247,18 +247,24 @@ public final class LedgerStore {
     }
 
     /// A credential's merged state as of `time`, from the log's own (HLC) timestamps: only
-    /// entries stamped at or before `time` count.
-    public func resolution(of key: CredentialKey, asOf time: Timestamp) throws(VellumError) -> CredentialResolution {
+    /// entries stamped at or before `time` count; and its evidence, the entries it names.
+    public func resolution(of key: CredentialKey, asOf time: Timestamp) throws(VellumError) -> (resolution: CredentialResolution, evidence: [Entry]) {
         guard let feed = try query("SELECT n FROM feeds WHERE key = ?", [.blob(key.feed.bytes)], { $0.int(0) }).first else {
-            return CredentialMerge.resolve(key, issues: [], changes: [])  // nothing of this feed is held
+            return (CredentialMerge.resolve(key, issues: [], changes: []), [])  // nothing of this feed is held
         }
+        let resolution: CredentialResolution, rowids: [EntryID: Int64]
         do {
-            let (issues, changes, _) = try facts(of: key, feed: feed)
+            let (issues, changes, ids) = try facts(of: key, feed: feed)
             let cutoff = HLC(milliseconds: UInt64(max(0, time.millisecondsSinceEpoch)), counter: .max)
-            return CredentialMerge.resolve(key, issues: issues.filter { $0.hlc <= cutoff }, changes: changes.filter { $0.hlc <= cutoff })
+            (resolution, rowids) = (CredentialMerge.resolve(key, issues: issues.filter { $0.hlc <= cutoff }, changes: changes.filter { $0.hlc <= cutoff }), ids)
         } catch {
             throw VellumError(.storage, error.message)
         }
+        var evidence: [Entry] = []
+        for id in resolution.evidence {
+            evidence += try query("SELECT \(Self.entryColumns) FROM \(Self.entriesWithKeys) WHERE e.rowid = ?", [.integer(rowids[id]!)], Self.readEntry)
+        }
+        return (resolution, evidence)
     }
 
     // MARK: reads
@@ -290,19 +296,6 @@ public final class LedgerStore {
         ).first
     }
 
-    /// The entries with these ids among those about a credential id (of any feed), in the
-    /// order of `ids`; ids not held, or about another credential, are left out. The log has no
-    /// index by id (schema 9): the credential's index narrows the search to its few entries.
-    public func entries(about credential: String, ids: [EntryID]) throws(VellumError) -> [Entry] {
-        var out: [Entry] = []
-        for id in ids {
-            out += try query(
-                "SELECT \(Self.entryColumns) FROM \(Self.entriesWithKeys) WHERE e.credential = ? AND e.id = ?", [.text(credential), .blob(id.bytes)],
-                Self.readEntry)
-        }
-        return out
-    }
-
     /// The feeds that issued a credential id: one, unless another feed wrote the same id
     /// (each is then a separate credential).
     public func issuingFeeds(of credential: String) throws(VellumError) -> [FeedKey] {
@@ -311,12 +304,13 @@ public final class LedgerStore {
         }
     }
 
-    /// The ledger's record of a credential: its issue payload and materialized resolution.
-    public func record(of key: CredentialKey) throws(VellumError) -> LedgerRecord? {
-        guard let (resolution, issue, _) = try statusRecord(of: key),
+    /// The ledger's record of a credential: its issue payload and materialized resolution;
+    /// and its evidence, the entries the resolution names.
+    public func record(of key: CredentialKey) throws(VellumError) -> (record: LedgerRecord, evidence: [Entry])? {
+        guard let (resolution, issue, decider) = try statusRecord(of: key),
             case .issue(let payload) = try? EntryPayload(stored: .issue, bytes: issue.payload)
         else { return nil }
-        return LedgerRecord(payload: payload, resolution: resolution)
+        return (LedgerRecord(payload: payload, resolution: resolution), [issue] + [decider].compactMap { $0 })
     }
 
     /// What a status answer needs, in one query: the credential's materialized resolution,
@@ -326,7 +320,7 @@ public final class LedgerStore {
             """
             SELECT c.status, c.valid_until, \(Self.entryColumns), \(Self.entryColumns(entry: "d", feed: "df"))
             FROM credentials c JOIN entries e ON e.rowid = c.issue_entry JOIN feeds f ON f.n = c.feed
-            LEFT JOIN entries d ON d.rowid = c.decided_by LEFT JOIN feeds df ON df.n = d.feed
+            LEFT JOIN entries d ON d.rowid = c.decided_by AND d.feed = c.feed AND d.credential = c.credential LEFT JOIN feeds df ON df.n = d.feed
             WHERE c.credential = ? AND f.key = ?
             """, [.text(key.id), .blob(key.feed.bytes)]
         ) { row -> (CredentialResolution, Entry, Entry?)? in
@@ -398,12 +392,14 @@ public final class LedgerStore {
     }
 
     /// Visits the materialized state of every credential in `CredentialKey` order (id bytes,
-    /// then feed bytes: SQLite compares TEXT and BLOB by bytes).
+    /// then feed bytes: SQLite compares TEXT and BLOB by bytes). A deciding entry is one of the
+    /// issuing feed's entries about the credential, or none.
     public func forEachCredential(_ body: (CredentialKey, CredentialStatus, EntryID, EntryID?) throws -> Void) throws {
         let stmt = try db.prepare(
             """
             SELECT c.credential, f.key, c.status, e.id, d.id FROM credentials c JOIN feeds f ON f.n = c.feed
-            JOIN entries e ON e.rowid = c.issue_entry LEFT JOIN entries d ON d.rowid = c.decided_by ORDER BY c.credential, f.key
+            JOIN entries e ON e.rowid = c.issue_entry
+            LEFT JOIN entries d ON d.rowid = c.decided_by AND d.feed = c.feed AND d.credential = c.credential ORDER BY c.credential, f.key
             """)
         while try stmt.step() {
             try body(

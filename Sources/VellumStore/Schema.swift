@@ -193,11 +193,12 @@ enum Schema {
         """,
         // 9: no index on the entry id. Ids are SHA-256 hashes, so each batch of a catch-up
         // landed on most of that index's pages and rewrote them: about three quarters of the
-        // 8.2 GB a million-entry sync wrote (Docs/PERFORMANCE.md). An id is unique without it, since it hashes the
-        // entry's (feed, seq), which is unique; entries are found by (feed, seq), by credential,
-        // or, for federation documents, by a partial index of their ids. The deciding entry of a
-        // credential is kept by rowid, like its issue entry, mapped from its id while the old
-        // index still exists. The log is copied with its rowids.
+        // 8.2 GB a million-entry sync wrote (Docs/PERFORMANCE.md). An id is unique without it:
+        // it hashes the entry's (feed, seq), which is unique. Entries are found by (feed, seq),
+        // by rowid, or, for federation documents, by a partial index of their ids. A
+        // credential's deciding entry is kept by rowid, like its issue entry, mapped from its id
+        // while the old index still exists (should one not map, the state is rebuilt from the
+        // log). The log is copied with its rowids.
         """
         CREATE TABLE entries_unindexed (
             rowid INTEGER PRIMARY KEY,          -- local arrival order
@@ -225,8 +226,12 @@ enum Schema {
             PRIMARY KEY (credential, feed)
         ) WITHOUT ROWID;
         INSERT INTO credentials_by_rowid (credential, feed, status, issue_entry, decided_by, valid_until)
-            SELECT credential, feed, status, issue_entry, (SELECT rowid FROM entries WHERE id = credentials.decided_by), valid_until
+            SELECT credential, feed, status, issue_entry,
+                (SELECT rowid FROM entries WHERE id = credentials.decided_by), valid_until
             FROM credentials;
+        INSERT OR REPLACE INTO meta (key, value) SELECT 'rematerialize', '1' WHERE EXISTS (
+            SELECT 1 FROM credentials c
+            WHERE c.decided_by IS NOT NULL AND NOT EXISTS (SELECT 1 FROM entries WHERE id = c.decided_by));
 
         DROP TABLE entries;
         ALTER TABLE entries_unindexed RENAME TO entries;
@@ -243,6 +248,9 @@ enum Schema {
         """,
     ]
 
+    /// The schemas whose migration copies the whole log (its time grows with the log).
+    static let copiesOfTheLog: Set<Int> = [8, 9]
+
     static func version(_ db: SQLiteConnection) throws(SQLiteError) -> Int {
         let version = try db.prepare("PRAGMA user_version")
         _ = try version.step()
@@ -254,10 +262,12 @@ enum Schema {
         guard current <= migrations.count else {
             throw SQLiteError(code: .init(rawValue: 1), message: "the database has schema version \(current), newer than this vellum (\(migrations.count))")
         }
-        // Upgrading an existing ledger can take a while (schemas 8 and 9 copy the log: about 45 s
-        // per million entries on the benchmark machine): say so instead of pausing silently.
+        // Upgrading an existing ledger can take a while (schemas 8 and 9 each copy the log):
+        // say so instead of pausing silently.
         if current > 0, current < migrations.count {
-            let note = "vellum: upgrading the ledger from schema \(current) to \(migrations.count); a large ledger takes a while (about a minute per million entries)\n"
+            let copies = copiesOfTheLog.count { $0 > current }
+            let note = "vellum: upgrading the ledger from schema \(current) to \(migrations.count)"
+                + (copies > 0 ? "; a large ledger takes a while (it copies the log \(copies == 1 ? "once" : "\(copies) times"): about a minute per million entries each)" : "") + "\n"
             FileHandle.standardError.write(Data(note.utf8))
         }
         for (index, sql) in migrations.enumerated().dropFirst(current) {

@@ -182,7 +182,7 @@ struct LedgerStoreTests {
         #expect(bulk.count == 2)
         let documents = try ids.map { try node.store.localDocument(of: CredentialKey(feed: node.feed, id: $0)) }
         #expect(documents.allSatisfy { $0 != nil })
-        // The old tables and indexes, the credential table holding nothing (as if it had been taken over).
+        // The old tables and indexes; before schema 8, the credential table holding nothing (as if it had been taken over).
         var db: OpaquePointer?
         sqlite3_open(node.directory.ledgerPath, &db)
         let rewind = [8: Self.schema8, 7: Self.schema7, 3: Self.schema7 + Self.schema3][version]!
@@ -199,8 +199,10 @@ struct LedgerStoreTests {
         let audit = try await reopened.audit()
         #expect(audit.ok && audit.entries == arrival.count, "\(audit.problem ?? "")")
         #expect(try reopened.store.meta("rematerialize") == nil)
-        // The log's one unique index is (feed, seq): none by entry id (schema 9).
+        // The log's one unique index is (feed, seq): none by entry id (schema 9). Documents are
+        // found by id through their partial index.
         #expect(try reopened.store.count("pragma_index_list('entries') WHERE \"unique\"") == 1)
+        #expect(try reopened.store.count("pragma_index_info('entries_documents') WHERE name = 'id'") == 1)
         // The log is append-only again after the copy, and a feed keeps its number.
         sqlite3_open(node.directory.ledgerPath, &db)
         for sql in ["DELETE FROM entries", "UPDATE entries SET seq = seq + 1", "DELETE FROM feeds", "UPDATE feeds SET n = n + 10", "UPDATE feeds SET key = zeroblob(32)"] {
@@ -216,10 +218,11 @@ struct LedgerStoreTests {
         #expect(try LedgerReader(path: path, clock: { Self.fixedNow }).status(of: ids[0]).status == .revoked)
     }
 
-    @Test("audit counts the rows: a log row whose feed number has no feed, or a credential row whose issue entry is missing, is found, not skipped",
+    @Test("audit counts the rows: a log row whose feed number has no feed, a credential row whose issue entry is missing, or one whose deciding entry is missing, is found, not skipped",
           arguments: [
               ("DROP TRIGGER feeds_numbers_fixed_delete; DELETE FROM feeds", "belong to a known feed"),
               ("INSERT INTO credentials VALUES ('urn:uuid:ghost', 1, 'active', 999999, NULL, NULL)", "materialized state holds 2 credentials (1 with"),
+              ("UPDATE credentials SET decided_by = 999999", "names 1 deciding entries, of which 0"),
           ])
     func auditFindsOrphanRows(tampering: String, problem: String) async throws {
         let dir = Self.tempDir()
