@@ -125,8 +125,10 @@ extension LedgerQueries {
         }
         // The evidence: the issue entry (the one the facts query read whole, unless another
         // counts, as in a query of the past) and the deciding entry, each read at its feed and seq.
-        let issueEntry = try facts.issueEntry.flatMap { $0.id == issue.entry ? $0 : nil } ?? store.entry(feed: issue.feed, seq: issue.seq)
-        let decider = try changes.first { $0.entry == merged.resolution.decidedBy }.flatMap { c throws(VellumError) in try store.entry(feed: c.feed, seq: c.seq) }
+        var issueEntry = facts.issueEntry
+        if issueEntry?.id != issue.entry { issueEntry = try store.entry(feed: issue.feed, seq: issue.seq) }
+        var decider: Entry?
+        if let change = changes.first(where: { $0.entry == merged.resolution.decidedBy }) { decider = try store.entry(feed: change.feed, seq: change.seq) }
         return StatusReport(
             credentialID: key.id, status: merged.resolution.status(at: time ?? now), resolution: merged.resolution, issuer: issue.issuer,
             validUntil: issue.validUntil?.rfc3339, evidence: [issueEntry, decider].compactMap { $0 }, asOf: try freshness(of: issue.feed),

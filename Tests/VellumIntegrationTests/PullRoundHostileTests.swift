@@ -7,7 +7,9 @@ import VellumWire
 /// A catch-up takes in the next batches while one is being stored (Docs/PROTOCOL.md, flow
 /// control). A peer that turns hostile in the middle of a pull must find that overlap closed
 /// to it: a forged batch arriving while an honest one is stored is refused and counted, and a
-/// round that fails while a batch is being stored still stores that batch whole.
+/// round that fails while a batch is being stored still stores that batch whole. A forged copy
+/// of a feed from one peer, before or after the honest copy from another, costs the honest
+/// copy nothing.
 /// A task executor on a thread of its own. The liar answers on it, so it keeps answering
 /// within the syncing node's request timeout while other tests' blocking calls hold the few
 /// threads of Swift's shared cooperative pool.
@@ -137,6 +139,36 @@ struct PullRoundHostileTests {
         #expect(try target.run(["audit"]).code == 0)
         #expect(rejections.contains { $0.contains("answered WANT with HEADS") }, "\(rejections)")
         #expect(rejections.contains { $0.contains("signature") }, "the forged batch was not counted: \(rejections)")
+    }
+
+    @Test("a forged and an honest copy of one feed from two peers, in either order: the honest copy is stored whole, the forgery counted against its sender only",
+          arguments: [true, false])
+    func forgedAndHonestCopies(forgedFirst: Bool) async throws {
+        let scratch = try Scratch()
+        let target = try scratch.initializedNode("target")
+        let (honest, credential) = Self.feed(2_500)
+        let limit = UInt64(SyncMessage.maxEntriesPerMessage)
+        let bad = honest.firstIndex { $0.seq > limit + 50 && $0.kind == .issue }!
+        let forged = honest.enumerated().map { i, e in i == bad ? Entry(unsigned: e.unsigned, id: e.id, signature: e.signature.map { $0 ^ 0x20 }) : e }
+        func serving(_ copy: [Entry]) -> @Sendable (WantRange) -> SyncMessage {
+            { range in .entries(copy.filter { $0.seq >= range.fromSeq && $0.seq - range.fromSeq < UInt64(range.limit) }) }
+        }
+        if forgedFirst {
+            let (code, rejections) = try await Self.pull(target, feed: honest, answer: serving(forged))
+            #expect(code != 0 && rejections.contains { $0.contains("signature") }, "\(rejections)")
+            #expect(try Self.status(target, credential[honest[bad].seq]!) == "unknown")
+        }
+        let (code, rejections) = try await Self.pull(target, feed: honest, answer: serving(honest))
+        #expect(code == 0 && rejections.isEmpty, "the honest peer was blamed: \(rejections)")
+        if !forgedFirst {
+            // The forged copy comes second: this node already holds the feed's head.
+            let (code, rejections) = try await Self.pull(target, feed: honest, answer: serving(forged))
+            #expect(code == 0 && rejections.isEmpty, "\(rejections)")
+        }
+        for seq in [honest[bad].seq, honest.last { $0.kind == .issue }!.seq] {
+            #expect(try Self.status(target, credential[seq]!) == "active", "seq \(seq)")
+        }
+        #expect(try target.run(["audit"]).code == 0)
     }
 
     @Test("a round that fails while a batch is being stored stores that batch whole first")

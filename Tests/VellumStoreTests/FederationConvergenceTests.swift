@@ -11,7 +11,9 @@ import VellumTestSupport
 /// order gossip delivers the entries in (any interleaving of feeds, any batching, duplicates),
 /// every replica ends in one state, with the entries after S counting for nothing. A stranger's
 /// key (no member delegated it) revokes and reinstates the campuses' credentials among them,
-/// and counts for nothing in any order, whatever number each replica gives its feed.
+/// and counts for nothing in any order, whatever number each replica gives its feed. With the
+/// stolen key file, the thief also re-issues a credential after S, stamped before its real
+/// issue: every answer's evidence is still the real issue and the real deciding entry.
 @Suite("Federation: convergence in every arrival order, in process")
 struct FederationConvergenceTests {
     struct Setup {
@@ -22,6 +24,10 @@ struct FederationConvergenceTests {
         var cut: UInt64 = 0
         /// A key no member delegated: it revokes x and w and reinstates y, stamped after everyone.
         var stranger: [Entry] = []
+        /// The issue entries of x and y, and b's suspension of x.
+        var evidence: [String: EntryID] = [:]
+        /// The thief's re-issue of x with a's stolen key: after S, stamped before x's real issue.
+        var backdated: Entry?
     }
 
     static func org(_ root: String, _ name: String) throws -> OrgDirectory {
@@ -60,6 +66,8 @@ struct FederationConvergenceTests {
         // b (the sibling) learns a's entries and suspends x.
         _ = try b.importVerified(try await EntryVerifier.verifyContents(try a.store.entries(feed: a.feed, fromSeq: 1, limit: 1000)))
         try b.changeStatus(.suspend, of: setup.ids["x"]!, reason: nil)
+        setup.evidence["x suspended"] = try b.status(of: setup.ids["x"]!).resolution?.decidedBy
+        for label in ["x", "y"] { setup.evidence[label] = try a.store.statusRecord(of: CredentialKey(feed: a.feed, id: setup.ids[label]!))?.issue.id }
         // a is stolen: Aalto cuts it through its head; meanwhile the thief writes on.
         setup.cut = try a.store.heads()[a.feed]!.seq
         let accepted = try a.store.entryID(feed: a.feed, seq: setup.cut)!
@@ -67,6 +75,13 @@ struct FederationConvergenceTests {
         try await issue(a, "late")
         try a.changeStatus(.revoke, of: setup.ids["y"]!, reason: "thief")
         try a.changeStatus(.reinstate, of: setup.ids["x"]!, reason: "thief")
+        // With the stolen key file, the thief re-issues x, stamped long before its real issue.
+        let seed = String(decoding: FileManager.default.contents(atPath: a.directory.keyPath)!, as: UTF8.self)
+        let stolen = try Curve25519.Signing.PrivateKey(rawRepresentation: Hex.decode(seed.trimmingCharacters(in: .whitespacesAndNewlines))!)
+        var thief = FeedWriter(key: stolen, head: try a.store.heads()[a.feed], clock: HLC(rawValue: 0))
+        let realIssue = try a.store.statusRecord(of: CredentialKey(feed: a.feed, id: setup.ids["x"]!))!.issue
+        setup.backdated = thief.append([(.issue, try EntryPayload(stored: .issue, bytes: realIssue.payload))], now: Timestamp(millisecondsSinceEpoch: 1_000))[0].entry
+        #expect(setup.backdated!.hlc < realIssue.hlc && setup.backdated!.seq > setup.cut)
         try c.publish(try aalto.append(.undelegation(Undelegation(feed: a.feed, reason: .compromised, through: setup.cut, entry: accepted))))
         // The sibling keeps working: it suspends y.
         try b.changeStatus(.suspend, of: setup.ids["y"]!, reason: nil)
@@ -88,6 +103,7 @@ struct FederationConvergenceTests {
         for node in setup.nodes.values.sorted(by: { $0.name < $1.name }) {
             feeds.append(try node.store.entries(feed: node.feed, fromSeq: 1, limit: 10_000))
         }
+        feeds[0].append(setup.backdated!)  // a's feed, as the thief gossips it
         feeds.append(setup.stranger)
         var rng = SeededGenerator(seed: seed)
         var reference: [String]?
@@ -111,6 +127,10 @@ struct FederationConvergenceTests {
             for label in ["x", "y", "w", "late"] {
                 let r = try replica.status(of: setup.ids[label]!)
                 answers.append("\(label) \(r.status.rawValue) \(r.trust?.trusted ?? false)")
+                // The trust path after its genesis: any published copy of the genesis proves it,
+                // and which copy a replica holds first depends on the order.
+                let path = (r.trust?.evidence ?? []).dropFirst()
+                answers.append("\(label) evidence \(r.evidence.map(\.id.hex)) trust path \(path.map(\.id.hex))")
                 // The bytes served (written directly, trust path and its reason included) are the answer's canonical JSON.
                 #expect(r.trust != nil && r.canonicalBytes == r.json.canonicalBytes, "seed \(seed): \(label)")
             }
@@ -119,9 +139,15 @@ struct FederationConvergenceTests {
             } else {
                 reference = answers
                 #expect(answers[1] == "x suspended true", "seed \(seed): the thief's reinstate after S counts for nothing")
-                #expect(answers[2] == "y suspended true", "seed \(seed): the thief's revoke after S counts for nothing; the sibling's suspension does")
-                #expect(answers[3] == "w active true", "seed \(seed): a stranger's revocation counts for nothing")
-                #expect(answers[4] == "late revoked false", "seed \(seed): issued after the cut, read as revoked")
+                #expect(answers[3] == "y suspended true", "seed \(seed): the thief's revoke after S counts for nothing; the sibling's suspension does")
+                #expect(answers[5] == "w active true", "seed \(seed): a stranger's revocation counts for nothing")
+                #expect(answers[7] == "late revoked false", "seed \(seed): issued after the cut, read as revoked")
+                let x = try replica.status(of: setup.ids["x"]!), y = try replica.status(of: setup.ids["y"]!)
+                #expect(x.evidence.map(\.id) == [setup.evidence["x"]!, setup.evidence["x suspended"]!],
+                        "seed \(seed): x's evidence is its real issue and the sibling's suspension, never the thief's backdated re-issue")
+                #expect(y.evidence.first?.id == setup.evidence["y"]! && y.evidence.count == 2, "seed \(seed): y's evidence starts with its real issue")
+                #expect(x.trust?.evidence.isEmpty == false && x.trust?.evidence.allSatisfy { $0.kind == .document } == true,
+                        "seed \(seed): the trust path is the federation's documents")
             }
         }
     }
