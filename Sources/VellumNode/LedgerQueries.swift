@@ -71,7 +71,12 @@ extension LedgerQueries {
 
     /// Verifies a presented credential against this node's ledger: the record looked up is the
     /// one of the issuer the document names, never another feed's credential with the same id.
+    /// Its reads share one snapshot, as a status answer's do.
     public func verify(_ credential: JSON) throws(VellumError) -> NodeVerification {
+        try store.read { () throws(VellumError) -> NodeVerification in try snapshotVerify(credential) }
+    }
+
+    private func snapshotVerify(_ credential: JSON) throws(VellumError) -> NodeVerification {
         var record: LedgerRecord?
         var evidence: [Entry] = []  // the entries `record`'s resolution names
         var trust: TrustAnswer?
@@ -82,8 +87,13 @@ extension LedgerQueries {
             if let registry = try registry() {
                 let answer = try federatedStatus(of: key, at: nil, registry: registry)
                 trust = answer.trust
-                if let r = record, let resolution = answer.resolution {
-                    (record, evidence) = (LedgerRecord(payload: r.payload, resolution: resolution), answer.evidence)
+                // The federated merge's issue, not the materialized row's: a key cut off after S
+                // may have re-issued the id, stamped earlier, with another document.
+                (record, evidence) = (nil, [])
+                if let resolution = answer.resolution, let issue = answer.evidence.first,
+                    case .issue(let payload) = try? EntryPayload(stored: .issue, bytes: issue.payload)
+                {
+                    (record, evidence) = (LedgerRecord(payload: payload, resolution: resolution), answer.evidence)
                 }
             }
         }

@@ -195,10 +195,11 @@ enum Schema {
         // landed on most of that index's pages and rewrote them: about three quarters of the
         // 8.2 GB a million-entry sync wrote (Docs/PERFORMANCE.md). An id is unique without it:
         // it hashes the entry's (feed, seq), which is unique. Entries are found by (feed, seq),
-        // by rowid, or, for federation documents, by a partial index of their ids. A
-        // credential's deciding entry is kept by rowid, like its issue entry, mapped from its id
-        // while the old index still exists (should one not map, the state is rebuilt from the
-        // log). The log is copied with its rowids.
+        // by rowid, by the credential they are about, or, for federation documents, by a partial
+        // index of their ids. A credential's deciding entry is kept by rowid, like its issue
+        // entry, mapped from its id while the old index still exists (should one not map to its
+        // own feed's entry about the credential, the state is rebuilt from the log). The log is
+        // copied with its rowids.
         """
         CREATE TABLE entries_unindexed (
             rowid INTEGER PRIMARY KEY,          -- local arrival order
@@ -227,11 +228,13 @@ enum Schema {
         ) WITHOUT ROWID;
         INSERT INTO credentials_by_rowid (credential, feed, status, issue_entry, decided_by, valid_until)
             SELECT credential, feed, status, issue_entry,
-                (SELECT rowid FROM entries WHERE id = credentials.decided_by), valid_until
+                (SELECT rowid FROM entries e WHERE e.id = credentials.decided_by AND e.feed = credentials.feed AND e.credential = credentials.credential),
+                valid_until
             FROM credentials;
         INSERT OR REPLACE INTO meta (key, value) SELECT 'rematerialize', '1' WHERE EXISTS (
             SELECT 1 FROM credentials c
-            WHERE c.decided_by IS NOT NULL AND NOT EXISTS (SELECT 1 FROM entries WHERE id = c.decided_by));
+            WHERE c.decided_by IS NOT NULL
+                AND NOT EXISTS (SELECT 1 FROM entries e WHERE e.id = c.decided_by AND e.feed = c.feed AND e.credential = c.credential));
 
         DROP TABLE entries;
         ALTER TABLE entries_unindexed RENAME TO entries;
@@ -263,12 +266,12 @@ enum Schema {
             throw SQLiteError(code: .init(rawValue: 1), message: "the database has schema version \(current), newer than this vellum (\(migrations.count))")
         }
         // Upgrading an existing ledger can take a while (schemas 8 and 9 each copy the log: 46 and
-        // 25 s per million entries on the benchmark machine, Docs/PERFORMANCE.md):
+        // 25 s per million entries on the benchmark machine, the second at half its usual speed):
         // say so instead of pausing silently.
         if current > 0, current < migrations.count {
             let copies = copiesOfTheLog.count { $0 > current }
             let note = "vellum: upgrading the ledger from schema \(current) to \(migrations.count)"
-                + (copies > 0 ? "; a large ledger takes a while (it copies the log \(copies == 1 ? "once" : "\(copies) times"): up to a minute per million entries each)" : "") + "\n"
+                + (copies > 0 ? "; a large ledger takes a while (it copies the log \(copies == 1 ? "once" : "twice"): up to a minute per million entries each time)" : "") + "\n"
             FileHandle.standardError.write(Data(note.utf8))
         }
         for (index, sql) in migrations.enumerated().dropFirst(current) {

@@ -26,8 +26,11 @@ struct FederationConvergenceTests {
         var stranger: [Entry] = []
         /// The issue entries of x and y, and b's suspension of x.
         var evidence: [String: EntryID] = [:]
-        /// The thief's re-issue of x with a's stolen key: after S, stamped before x's real issue.
+        /// The thief's re-issue of x with a's stolen key: after S, stamped before x's real issue,
+        /// naming another document.
         var backdated: Entry?
+        /// x's signed document, as its holder presents it.
+        var document: String?
     }
 
     static func org(_ root: String, _ name: String) throws -> OrgDirectory {
@@ -75,12 +78,16 @@ struct FederationConvergenceTests {
         try await issue(a, "late")
         try a.changeStatus(.revoke, of: setup.ids["y"]!, reason: "thief")
         try a.changeStatus(.reinstate, of: setup.ids["x"]!, reason: "thief")
-        // With the stolen key file, the thief re-issues x, stamped long before its real issue.
+        // With the stolen key file, the thief re-issues x, stamped long before its real issue,
+        // recording another document's digest.
         let seed = String(decoding: FileManager.default.contents(atPath: a.directory.keyPath)!, as: UTF8.self)
         let stolen = try Curve25519.Signing.PrivateKey(rawRepresentation: Hex.decode(seed.trimmingCharacters(in: .whitespacesAndNewlines))!)
         var thief = FeedWriter(key: stolen, head: try a.store.heads()[a.feed], clock: HLC(rawValue: 0))
         let realIssue = try a.store.statusRecord(of: CredentialKey(feed: a.feed, id: setup.ids["x"]!))!.issue
-        setup.backdated = thief.append([(.issue, try EntryPayload(stored: .issue, bytes: realIssue.payload))], now: Timestamp(millisecondsSinceEpoch: 1_000))[0].entry
+        guard case .issue(var forged) = try EntryPayload(stored: .issue, bytes: realIssue.payload) else { throw VellumError(.invalidEntry, "not an issue") }
+        forged.digest = String(repeating: "ee", count: 32)
+        setup.backdated = thief.append([(.issue, .issue(forged))], now: Timestamp(millisecondsSinceEpoch: 1_000))[0].entry
+        setup.document = try a.store.localDocument(of: CredentialKey(feed: a.feed, id: setup.ids["x"]!))
         #expect(setup.backdated!.hlc < realIssue.hlc && setup.backdated!.seq > setup.cut)
         try c.publish(try aalto.append(.undelegation(Undelegation(feed: a.feed, reason: .compromised, through: setup.cut, entry: accepted))))
         // The sibling keeps working: it suspends y.
@@ -146,6 +153,9 @@ struct FederationConvergenceTests {
                 #expect(x.evidence.map(\.id) == [setup.evidence["x"]!, setup.evidence["x suspended"]!],
                         "seed \(seed): x's evidence is its real issue and the sibling's suspension, never the thief's backdated re-issue")
                 #expect(y.evidence.first?.id == setup.evidence["y"]! && y.evidence.count == 2, "seed \(seed): y's evidence starts with its real issue")
+                // The holder's real document is checked against the real issue, not the re-issue.
+                let verified = try replica.verify(try JSON(parsing: setup.document!))
+                #expect(verified.report.checks.first { $0.name == "ledger" }?.ok == true, "seed \(seed): \(verified.report.checks)")
                 #expect(x.trust?.evidence.isEmpty == false && x.trust?.evidence.allSatisfy { $0.kind == .document } == true,
                         "seed \(seed): the trust path is the federation's documents")
             }
