@@ -218,6 +218,24 @@ struct LedgerStoreTests {
         #expect(try LedgerReader(path: path, clock: { Self.fixedNow }).status(of: ids[0]).status == .revoked)
     }
 
+    @Test("upgrading from schema 8, a deciding entry that does not map to its credential's own entry has the state rebuilt from the log")
+    func migrationRebuildsUnmappedDecider() async throws {
+        let dir = Self.tempDir()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let node = try Node.create(at: dir, name: "U", baseURL: "https://u.example", clock: { Self.fixedNow })
+        let id = try await node.issue(CredentialRequest(subject: "did:example:a", achievementName: "A")).id
+        try node.changeStatus(.revoke, of: id, reason: nil)
+        let root = try node.digest()
+        var db: OpaquePointer?
+        sqlite3_open(node.directory.ledgerPath, &db)
+        #expect(sqlite3_exec(db, Self.schema8 + "UPDATE credentials SET decided_by = zeroblob(32) WHERE decided_by IS NOT NULL;", nil, nil, nil) == SQLITE_OK)
+        sqlite3_close(db)
+        let reopened = try Node.open(at: dir, clock: { Self.fixedNow })
+        #expect(try reopened.digest() == root && reopened.status(of: id).status == .revoked)
+        #expect(try reopened.status(of: id).evidence.count == 2, "the revocation is the answer's evidence again")
+        #expect(try await reopened.audit().ok && reopened.store.meta("rematerialize") == nil)
+    }
+
     @Test("audit counts the rows: a log row whose feed number has no feed, a credential row whose issue entry is missing, or one whose deciding entry is missing, is found, not skipped",
           arguments: [
               ("DROP TRIGGER feeds_numbers_fixed_delete; DELETE FROM feeds", "belong to a known feed"),
