@@ -40,6 +40,12 @@ public enum EntryPayload: Sendable, Hashable {
     }
 
     private init(kind: EntryKind, bytes: [UInt8], checkCanonical: Bool) throws(VellumError) {
+        // Nearly every entry is an issue in the plain form its writers produce: read it in one
+        // pass. Anything else takes the general path, which accepts all this one does.
+        if kind == .issue, let issue = try IssuePayload(plainCanonical: bytes) {
+            self = .issue(issue)
+            return
+        }
         let json: JSON
         do { json = try JSON(parsing: bytes) } catch {
             throw VellumError(.invalidEntry, "payload is not JSON: \(error)")
@@ -116,37 +122,73 @@ public struct IssuePayload: Sendable, Hashable {
         if let extra = json.objectValue?.keys.first(where: { !allowed.contains($0) }) {
             throw VellumError(.invalidEntry, "issue payload has unknown field '\(extra)'")
         }
-        credentialID = try string(json["credential"], "credential")
+        guard let index = json["statusListIndex"]?.numberValue, index >= 0, index == index.rounded(), index < 1e12 else {
+            throw VellumError(.invalidEntry, "issue payload statusListIndex is not a non-negative integer")
+        }
+        try self.init(
+            checking: try string(json["credential"], "credential"), digest: try string(json["digest"], "digest"),
+            issuer: try string(json["issuer"], "issuer"), achievementID: try string(json["achievement"]?["id"], "achievement.id"),
+            achievementName: try string(json["achievement"]?["name"], "achievement.name"),
+            achievementType: try string(json["achievement"]?["type"], "achievement.type"),
+            validFrom: try string(json["validFrom"], "validFrom"), validUntil: json["validUntil"]?.stringValue,
+            statusListIndex: Int(index), subjectCommitment: try string(json["subjectCommitment"], "subjectCommitment"))
+    }
+
+    /// The payload from bytes in the one form `json`'s canonical encoding gives when no string
+    /// needs an escape, read in one pass without building a JSON value. Nil when the bytes are
+    /// in any other form, canonical or not: `init(json:)` decides those. Where this returns a
+    /// payload, parsing the bytes, checking their canonical form and `init(json:)` return the
+    /// same one (a property test holds the two paths to it).
+    init?(plainCanonical bytes: [UInt8]) throws(VellumError) {
+        var r = PlainJSONReader(bytes)
+        guard r.skip(#"{"achievement":{"id":"#), let achievementID = r.string(), r.skip(#","name":"#), let achievementName = r.string(),
+            r.skip(#","type":"#), let achievementType = r.string(), r.skip(#"},"credential":"#), let credentialID = r.string(),
+            r.skip(#","digest":"#), let digest = r.string(), r.skip(#","issuer":"#), let issuer = r.string(),
+            r.skip(#","statusListIndex":"#), let index = r.integer(below: 1_000_000_000_000),
+            r.skip(#","subjectCommitment":"#), let subjectCommitment = r.string(), r.skip(#","validFrom":"#), let validFrom = r.string()
+        else { return nil }
+        var validUntil: String?
+        if r.skip(#","validUntil":"#) {
+            guard let until = r.string() else { return nil }
+            validUntil = until
+        }
+        guard r.skip("}"), r.atEnd else { return nil }
+        for field in [achievementID, achievementName, achievementType, credentialID, digest, issuer, subjectCommitment, validFrom] where field.isEmpty {
+            return nil  // `init(json:)` names the missing field
+        }
+        try self.init(
+            checking: credentialID, digest: digest, issuer: issuer, achievementID: achievementID, achievementName: achievementName,
+            achievementType: achievementType, validFrom: validFrom, validUntil: validUntil, statusListIndex: index,
+            subjectCommitment: subjectCommitment)
+    }
+
+    /// The checks on an issue payload's fields, whichever way they were read.
+    private init(
+        checking credentialID: String, digest: String, issuer: String, achievementID: String, achievementName: String,
+        achievementType: String, validFrom: String, validUntil: String?, statusListIndex: Int, subjectCommitment: String
+    ) throws(VellumError) {
         // `CredentialID.isStorable`, looser than the rule for ids this node writes and answers
         // for: a signed entry an older version wrote must still parse here, or a replica would
         // refuse (and punish the relay of) an entry its peers store.
         guard CredentialID.isStorable(credentialID) else {
             throw VellumError(.invalidEntry, "credential id \(VellumError.quoted(credentialID.debugDescription)) is not a urn:uuid without control characters or spaces")
         }
-        digest = try string(json["digest"], "digest")
         guard digest.utf8.count == 64, Hex.decode(digest) != nil else {
             throw VellumError(.invalidEntry, "issue payload digest is not 64 hex digits")
         }
-        issuer = try string(json["issuer"], "issuer")
-        achievementID = try string(json["achievement"]?["id"], "achievement.id")
-        achievementName = try string(json["achievement"]?["name"], "achievement.name")
-        achievementType = try string(json["achievement"]?["type"], "achievement.type")
-        validFrom = try string(json["validFrom"], "validFrom")
         guard Timestamp(parsing: validFrom) != nil else {
             throw VellumError(.invalidEntry, "validFrom '\(validFrom)' is not an RFC 3339 date-time")
         }
-        validUntil = json["validUntil"]?.stringValue
         if let validUntil, Timestamp(parsing: validUntil) == nil {
             throw VellumError(.invalidEntry, "validUntil '\(validUntil)' is not an RFC 3339 date-time")
         }
-        guard let index = json["statusListIndex"]?.numberValue, index >= 0, index == index.rounded(), index < 1e12 else {
-            throw VellumError(.invalidEntry, "issue payload statusListIndex is not a non-negative integer")
-        }
-        statusListIndex = Int(index)
-        subjectCommitment = try string(json["subjectCommitment"], "subjectCommitment")
         guard subjectCommitment.utf8.count == 64, Hex.decode(subjectCommitment) != nil else {
             throw VellumError(.invalidEntry, "subjectCommitment is not 64 hex digits")
         }
+        self.init(
+            credentialID: credentialID, digest: digest, issuer: issuer, achievementID: achievementID, achievementName: achievementName,
+            achievementType: achievementType, validFrom: validFrom, validUntil: validUntil, statusListIndex: statusListIndex,
+            subjectCommitment: subjectCommitment)
     }
 }
 

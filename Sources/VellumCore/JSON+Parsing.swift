@@ -249,3 +249,57 @@ struct JSONParser {
         return value
     }
 }
+
+/// Reads JSON text of a known shape in one pass: literal runs of the text, strings that need
+/// no escape, and non-negative integers in their shortest form. Each read returns false or nil
+/// where the text holds anything else, and the caller then falls back to `JSON(parsing:)`.
+struct PlainJSONReader {
+    private let bytes: [UInt8]
+    private var index = 0
+
+    init(_ bytes: [UInt8]) { self.bytes = bytes }
+
+    var atEnd: Bool { index == bytes.count }
+
+    /// Skips `literal` if the text goes on with it.
+    mutating func skip(_ literal: StaticString) -> Bool {
+        let count = literal.utf8CodeUnitCount
+        guard bytes.count - index >= count else { return false }
+        for i in 0..<count where bytes[index + i] != literal.utf8Start[i] { return false }
+        index += count
+        return true
+    }
+
+    /// A string, quotes included; nil if it has an escape or a control character, is not
+    /// valid UTF-8 or does not end.
+    mutating func string() -> String? {
+        guard skip("\"") else { return nil }
+        let start = index
+        while index < bytes.count {
+            let c = bytes[index]
+            if c == UInt8(ascii: "\"") {
+                defer { index += 1 }
+                return bytes.withUnsafeBufferPointer { String(validating: UnsafeBufferPointer(rebasing: $0[start..<index]), as: UTF8.self) }
+            }
+            if c == UInt8(ascii: "\\") || c < 0x20 { return nil }
+            index += 1
+        }
+        return nil
+    }
+
+    /// A non-negative integer below `bound` without leading zeros, as canonical JSON writes it.
+    mutating func integer(below bound: Int) -> Int? {
+        guard index < bytes.count, (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(bytes[index]) else { return nil }
+        if bytes[index] == UInt8(ascii: "0") {
+            index += 1
+            return 0
+        }
+        var value = 0
+        while index < bytes.count, (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(bytes[index]) {
+            value = value * 10 + Int(bytes[index] - UInt8(ascii: "0"))
+            guard value < bound else { return nil }
+            index += 1
+        }
+        return value
+    }
+}
