@@ -137,7 +137,7 @@ public enum SyncMessage: Sendable, Equatable {
         var body = ByteReader(frames[1])
         func entry() throws(VellumError) -> Entry {
             let length = Int(try body.uint32())
-            return try Entry(wireBytes: try body.bytes(length))
+            return try Entry(reading: &body, length: length)
         }
         let message: SyncMessage
         switch type {
