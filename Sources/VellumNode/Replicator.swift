@@ -38,7 +38,8 @@ public actor Replicator {
 
     /// A round's inbound events, in arrival order.
     enum RoundEvent: Sendable {
-        case reply(UInt32, SyncMessage)
+        /// A reply, with the check of its entries started as it arrived (`Reply`).
+        case reply(UInt32, SyncMessage, PreCheck?)
         case timeout(UInt32)
         /// The batch the round handed to the store is stored (how many entries were new), or failed.
         case stored(Result<Int, any Error>)
@@ -72,8 +73,13 @@ public actor Replicator {
     /// Starts reading the reactor's inbox. Call once.
     public func start() {
         guard dispatcher == nil else { return }
-        dispatcher = Task { [reactor] in
-            while let message = await reactor.receive() { await self.handle(message) }
+        dispatcher = Task.detached { [reactor] in
+            while let message = await reactor.receive() {
+                // A reply (it came on one of our DEALER sockets) is decoded here, off this actor,
+                // and a batch of entries starts verifying at once: the actor may be busy storing
+                // the batch before it, and the store of this one would then wait for its check.
+                await self.handle(message, reply: message.routingID == nil ? Reply(message) : nil)
+            }
         }
     }
 
@@ -248,12 +254,9 @@ public actor Replicator {
                 }
                 guard let event = await inbound.next(isolation: self) else { throw VellumError(.io, "shutting down") }
                 switch event {
-                case .reply(let id, let message):
+                case .reply(let id, let message, let check):
                     directives = try session.onReply(requestID: id, message: message, replica: replica)
-                    if case .entries(let entries) = message, session.isPulling,
-                        !directives.contains(where: { if case .drop = $0 { true } else { false } }),
-                        let check = preverify(entries)
-                    {
+                    if let check, session.isPulling, !directives.contains(where: { if case .drop = $0 { true } else { false } }) {
                         for id in check.ids { verifying[id] = check }
                     }
                 case .timeout(let id): directives = session.onTimeout(requestID: id)
@@ -323,27 +326,29 @@ public actor Replicator {
 
     /// A message on one of our DEALER sockets: a reply, delivered to the round of that
     /// connection only. Anything else is dropped and counted.
-    private func receiveReply(_ message: WireMessage) {
+    private func receiveReply(_ reply: Reply) {
+        let message = reply.message
         guard let link = links.values.first(where: { $0.socket == message.socket }) else {
             // The link was closed (and maybe replaced) while this was on its way.
             Counter(label: "vellum_rejected_total", dimensions: [("reason", "closed-link")]).increment()
             return
         }
         let decoded: (requestID: UInt32, message: SyncMessage)
-        do { decoded = try SyncMessage.decode(message.frames) } catch {
-            return reject(link.key, "malformed reply: \(error.message)", kind: "malformed")
+        switch reply.decoded {
+        case .success(let d): decoded = d
+        case .failure(let error): return reject(link.key, "malformed reply: \(error.message)", kind: "malformed")
         }
         guard let events = rounds[message.socket] else {
             return reject(link.key, "\(decoded.message.name) reply to request \(decoded.requestID) with no request in flight on its connection", kind: "unsolicited-reply")
         }
-        events.yield(.reply(decoded.requestID, decoded.message))
+        events.yield(.reply(decoded.requestID, decoded.message, reply.check))
     }
 
     // MARK: server side
 
-    private func handle(_ message: WireMessage) async {
+    private func handle(_ message: WireMessage, reply: Reply?) async {
         bytesReceived += message.frames.reduce(0) { $0 + $1.count }
-        guard let router, message.socket == router else { return receiveReply(message) }
+        guard let router, message.socket == router else { return receiveReply(reply ?? Reply(message)) }
         let peer = message.peerKey ?? "?"
         // A peer removed from the allow-list (or shut out) gets nothing, even on a connection
         // it authenticated before.
@@ -428,7 +433,7 @@ public actor Replicator {
     /// Verifies entries (signatures on every core, off this actor, so it keeps serving peers
     /// meanwhile), then links and stores them; returns how many of them the replica now holds
     /// that it did not before. `verified`: checks of some of them already under way
-    /// (`preverify`). Pull rounds with several peers often fetch the same entries at once (and
+    /// (`Reply`). Pull rounds with several peers often fetch the same entries at once (and
     /// a push may bring what a pull is storing; pushes themselves are handled one at a time):
     /// a batch that shares entries with batches being stored waits for them, once, then
     /// verifies and stores only what is still missing. Waiting, not skipping: another copy
@@ -468,17 +473,26 @@ public actor Replicator {
         return try node.importVerified(entries.map { byID[$0.id]! }).added
     }
 
-    /// Starts verifying a batch as it arrives, while the one before it is still being stored:
-    /// its entries not held yet and not being stored from another peer's copy.
-    private func preverify(_ entries: [Entry]) -> PreCheck? {
-        let held = (try? node.store.heads()) ?? [:]
-        let fresh = entries.filter { importing[$0.id] == nil && $0.seq > held[$0.feed]?.seq ?? 0 }
-        return fresh.isEmpty ? nil : PreCheck(ids: Set(fresh.map(\.id)), task: Self.verify(fresh))
+    /// A reply as it arrived, decoded; if it carries entries, their check, started at once.
+    struct Reply: Sendable {
+        let message: WireMessage
+        let decoded: Result<(requestID: UInt32, message: SyncMessage), VellumError>
+        let check: PreCheck?
+
+        init(_ message: WireMessage) {
+            self.message = message
+            decoded = Result { () throws(VellumError) in try SyncMessage.decode(message.frames) }
+            if case .success((_, .entries(let entries))) = decoded, !entries.isEmpty {
+                check = PreCheck(ids: Set(entries.map(\.id)), task: Replicator.verify(entries))
+            } else {
+                check = nil
+            }
+        }
     }
 
-    /// A check of entries started as they arrived (`preverify`), with the ids it covers; one
+    /// A check of entries started as they arrived (`Reply`), with the ids it covers; one
     /// check is one task (it is hashed as its task, not as its thousands of ids).
-    struct PreCheck: Hashable {
+    struct PreCheck: Hashable, Sendable {
         let ids: Set<EntryID>
         let task: Task<Result<[VerifiedEntry], VellumError>, Never>
 
@@ -486,7 +500,7 @@ public actor Replicator {
         func hash(into hasher: inout Hasher) { hasher.combine(task) }
     }
 
-    private static func verify(_ entries: [Entry]) -> Task<Result<[VerifiedEntry], VellumError>, Never> {
+    fileprivate static func verify(_ entries: [Entry]) -> Task<Result<[VerifiedEntry], VellumError>, Never> {
         Task.detached {
             do throws(VellumError) { return .success(try await EntryVerifier.verifyContents(entries)) } catch { return .failure(error) }
         }
