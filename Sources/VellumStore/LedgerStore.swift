@@ -149,7 +149,7 @@ public final class LedgerStore {
                 numbers[head.feed] = upsertFeed.int(0)
             }
             var touched: [CredentialKey: Int64] = [:]  // with its feed's number
-            var issuesHere: [EntryID: IssuePayload] = [:]
+            var issuesHere: [Int64: IssueTerms] = [:]  // by rowid
             let documents = Dictionary(local.map { ($0.credentialID, $0) }, uniquingKeysWith: { first, _ in first })
             for v in entries {
                 let e = v.entry
@@ -159,9 +159,9 @@ public final class LedgerStore {
                     .blob(e.signature), .text(v.credentialID),
                 ])
                 if case .issue(let p) = v.payload {
-                    issuesHere[v.id] = p
+                    let rowid = db.lastInsertRowID
+                    issuesHere[rowid] = IssueTerms(p)
                     if let l = documents[v.credentialID] {
-                        let rowid = db.lastInsertRowID
                         try insertLocal.run([.integer(rowid), .text(l.subject), .blob(l.salt), .text(l.document)])
                         if let row = l.row { try insertBulkRow(row, entry: rowid) }
                     }
@@ -198,9 +198,9 @@ public final class LedgerStore {
     }
 
     /// Recomputes one credential's merged state from its entries (the pure merge in Core).
-    /// Issue payloads come from `known` (the entries being appended) or, failing that, the log.
-    /// `feed`: the number of the key's feed in this ledger.
-    private func materialize(_ key: CredentialKey, feed: Int64, _ known: [EntryID: IssuePayload]) throws(SQLiteError) {
+    /// Issue payloads come from `known` (the entries being appended, by rowid) or, failing
+    /// that, the log. `feed`: the number of the key's feed in this ledger.
+    private func materialize(_ key: CredentialKey, feed: Int64, _ known: [Int64: IssueTerms]) throws(SQLiteError) {
         let (issues, changes, rowids) = try facts(of: key, feed: feed, known: known)
         let r = CredentialMerge.resolve(key, issues: issues, changes: changes)
         guard let issue = r.issue else { return }
@@ -212,7 +212,7 @@ public final class LedgerStore {
 
     /// Every entry of the issuing feed about one credential, reduced to what the merge needs,
     /// and their rowids. `feed`: the number of the key's feed.
-    private func facts(of key: CredentialKey, feed number: Int64, known: [EntryID: IssuePayload] = [:]) throws(SQLiteError)
+    private func facts(of key: CredentialKey, feed number: Int64, known: [Int64: IssueTerms] = [:]) throws(SQLiteError)
         -> (issues: [IssueFact], changes: [StatusFact], rowids: [EntryID: Int64])
     {
         var issues: [IssueFact] = []
@@ -234,16 +234,28 @@ public final class LedgerStore {
         }
         // Stored entries were verified, so their payloads decode.
         for (i, f) in issues.enumerated() {
-            var payload = known[f.entry]
-            if payload == nil {
-                selectPayload.bind([.integer(rowids[f.entry]!)])
+            let rowid = rowids[f.entry]!
+            var terms = known[rowid]
+            if terms == nil {
+                selectPayload.bind([.integer(rowid)])
                 defer { selectPayload.reset() }
-                if try selectPayload.step(), case .issue(let p) = try? EntryPayload(stored: .issue, bytes: selectPayload.blob(0)) { payload = p }
+                if try selectPayload.step(), case .issue(let p) = try? EntryPayload(stored: .issue, bytes: selectPayload.blob(0)) { terms = IssueTerms(p) }
             }
-            guard let payload else { continue }
-            issues[i] = IssueFact(entry: f.entry, feed: f.feed, seq: f.seq, hlc: f.hlc, issuer: payload.issuer, validUntil: payload.validUntil.flatMap { Timestamp(parsing: $0) })
+            guard let terms else { continue }
+            issues[i] = IssueFact(entry: f.entry, feed: f.feed, seq: f.seq, hlc: f.hlc, issuer: terms.issuer, validUntil: terms.validUntil)
         }
         return (issues, changes, rowids)
+    }
+
+    /// What the merge reads of an issue payload.
+    struct IssueTerms {
+        let issuer: String
+        let validUntil: Timestamp?
+
+        init(_ p: IssuePayload) {
+            issuer = p.issuer
+            validUntil = p.validUntil.flatMap { Timestamp(parsing: $0) }
+        }
     }
 
     /// A credential's merged state as of `time`, from the log's own (HLC) timestamps: only

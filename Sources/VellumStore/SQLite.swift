@@ -100,10 +100,12 @@ public final class SQLiteConnection {
 public final class Statement {
     let connection: SQLiteConnection
     let handle: OpaquePointer
+    private let parameterCount: Int
 
     init(connection: SQLiteConnection, handle: OpaquePointer) {
         self.connection = connection
         self.handle = handle
+        parameterCount = Int(sqlite3_bind_parameter_count(handle))
     }
 
     deinit { sqlite3_finalize(handle) }
@@ -115,11 +117,12 @@ public final class Statement {
         case null
     }
 
-    /// Resets the statement and binds `values` to its parameters in order.
+    /// Resets the statement and binds `values` to its parameters in order; parameters past
+    /// them are NULL.
     @discardableResult
     public func bind(_ values: [Value]) -> Statement {
         sqlite3_reset(handle)
-        sqlite3_clear_bindings(handle)
+        if values.count < parameterCount { sqlite3_clear_bindings(handle) }
         for (i, value) in values.enumerated() {
             let index = Int32(i + 1)
             switch value {
