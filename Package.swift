@@ -92,7 +92,7 @@ let package = Package(
         .testTarget(name: "VellumCoreTests", dependencies: ["VellumCore", "VellumSimulation", "VellumTestSupport"]),
         .testTarget(name: "VellumFuzzingTests", dependencies: ["VellumFuzzing"]),
         .testTarget(name: "VellumWireTests", dependencies: ["VellumWire"]),
-        .testTarget(name: "VellumStoreTests", dependencies: ["VellumStore", "VellumNode", "CSQLite", "VellumTestSupport"]),
+        .testTarget(name: "VellumStoreTests", dependencies: ["VellumStore", "VellumNode", "VellumWire", "CSQLite", "VellumTestSupport"]),
         .testTarget(
             name: "VellumHTTPTests",
             dependencies: [

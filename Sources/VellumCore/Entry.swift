@@ -40,6 +40,8 @@ public struct Bytes32: Sendable, Hashable, Comparable, CustomStringConvertible {
     // Four words, most significant byte first, stored inline: copying an entry copies no
     // references, and comparing or hashing an id reads its 32 bytes in place (the catch-up's
     // storing thread spent a fifth of its time retaining and releasing such buffers).
+    // Equality and hashing take every word: keys and ids from the wire are chosen by peers,
+    // so hashing part of them would let one collide them on purpose.
     private let w0, w1, w2, w3: UInt64
 
     public init?(_ bytes: some Collection<UInt8>) {
@@ -70,6 +72,9 @@ public struct Bytes32: Sendable, Hashable, Comparable, CustomStringConvertible {
     public func withUnsafeBytes<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
         try Swift.withUnsafeBytes(of: (w0.bigEndian, w1.bigEndian, w2.bigEndian, w3.bigEndian)) { try body($0) }
     }
+
+    /// The first of the 32 bytes.
+    public var firstByte: UInt8 { UInt8(truncatingIfNeeded: w0 >> 56) }
 
     public var hex: String { Hex.encode(bytes) }
     public var description: String { hex }

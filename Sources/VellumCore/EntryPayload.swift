@@ -153,9 +153,9 @@ public struct IssuePayload: Sendable, Hashable {
             validUntil = until
         }
         guard r.skip("}"), r.atEnd else { return nil }
-        for field in [achievementID, achievementName, achievementType, credentialID, digest, issuer, subjectCommitment, validFrom] where field.isEmpty {
-            return nil  // `init(json:)` names the missing field
-        }
+        // `init(json:)` names a missing field.
+        guard ![achievementID, achievementName, achievementType, credentialID, digest, issuer, subjectCommitment, validFrom].contains(where: \.isEmpty)
+        else { return nil }
         try self.init(
             checking: credentialID, digest: digest, issuer: issuer, achievementID: achievementID, achievementName: achievementName,
             achievementType: achievementType, validFrom: validFrom, validUntil: validUntil, statusListIndex: index,

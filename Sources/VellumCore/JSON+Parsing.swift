@@ -263,15 +263,15 @@ struct PlainJSONReader {
 
     /// Skips `literal` if the text goes on with it.
     mutating func skip(_ literal: StaticString) -> Bool {
-        let count = literal.utf8CodeUnitCount
-        guard bytes.count - index >= count else { return false }
-        for i in 0..<count where bytes[index + i] != literal.utf8Start[i] { return false }
-        index += count
-        return true
+        literal.withUTF8Buffer { text in
+            guard bytes.count - index >= text.count, bytes[index..<(index + text.count)].elementsEqual(text) else { return false }
+            index += text.count
+            return true
+        }
     }
 
-    /// A string, quotes included; nil if it has an escape or a control character, is not
-    /// valid UTF-8 or does not end.
+    /// A string (its quotes are read, not returned); nil if it has an escape or a control
+    /// character, is not valid UTF-8 or does not end.
     mutating func string() -> String? {
         guard skip("\"") else { return nil }
         let start = index

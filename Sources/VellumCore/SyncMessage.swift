@@ -148,7 +148,7 @@ public enum SyncMessage: Sendable, Equatable {
             guard count <= maxFeedsPerMessage else { throw VellumError(.invalidInput, "too many ranges (\(count))") }
             var ranges: [WantRange] = []
             for _ in 0..<count {
-                let range = WantRange(feed: FeedKey(try body.bytes(32))!, fromSeq: try body.uint64(), limit: try body.uint32())
+                let range = WantRange(feed: try body.bytes32(), fromSeq: try body.uint64(), limit: try body.uint32())
                 guard range.fromSeq >= 1, range.fromSeq <= UnsignedEntry.maximumSeq else {
                     throw VellumError(.invalidInput, "range start \(range.fromSeq) is not between 1 and 2^53")
                 }
@@ -237,7 +237,7 @@ public struct HeadsSummary: Sendable, Equatable {
         self.buckets = buckets
     }
 
-    public static func bucket(_ feed: FeedKey) -> Int { Int(feed.bytes[0] >> 2) }
+    public static func bucket(_ feed: FeedKey) -> Int { Int(feed.firstByte >> 2) }
     public static func bit(_ feed: FeedKey) -> UInt64 { 1 << UInt64(bucket(feed)) }
 
     /// The summary of `heads`, with its bucket digests.

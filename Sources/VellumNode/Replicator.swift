@@ -33,6 +33,8 @@ public actor Replicator {
     private var stopping = false
     /// Entries being verified and stored, each with the work storing its batch (see `store`).
     private var importing: [EntryID: Task<Int, any Error>] = [:]
+    /// What a reply must match to start verifying before this actor takes it in (`Reply`).
+    private nonisolated let ahead = Ahead()
     public private(set) var bytesSent = 0
     public private(set) var bytesReceived = 0
 
@@ -76,9 +78,9 @@ public actor Replicator {
         dispatcher = Task.detached { [reactor] in
             while let message = await reactor.receive() {
                 // A reply (it came on one of our DEALER sockets) is decoded here, off this actor,
-                // and a batch of entries starts verifying at once: the actor may be busy storing
-                // the batch before it, and the store of this one would then wait for its check.
-                await self.handle(message, reply: message.routingID == nil ? Reply(message) : nil)
+                // and the batch of entries a round asked for starts verifying at once: the actor
+                // may be busy storing the batch before it, and would only then start its check.
+                await self.handle(message, reply: message.routingID == nil ? Reply(message, ahead: self.ahead) : nil)
             }
         }
     }
@@ -200,16 +202,19 @@ public actor Replicator {
         let (sentBefore, receivedBefore) = (bytesSent, bytesReceived)
         let (stream, events) = AsyncStream.makeStream(of: RoundEvent.self)
         rounds[socket] = events
+        ahead.start(socket, held: try node.store.heads())
         defer {
             rounds[socket] = nil
+            ahead.end(socket)
             events.finish()
         }
         let replica = StoreReplica(store: node.store)
         var session = SyncSession(firstRequestID: UInt32.random(in: 1...UInt32.max), summarize: true)
         var directives = try session.start(replica)
         var inbound = stream.makeAsyncIterator()
-        // A batch is verified (on every core) as soon as it is accepted, while the one before
-        // it is still being stored: each such check, under the id of every entry it covers.
+        // A batch we asked for is verified (on every core) as soon as it arrives, while the one
+        // before it is still being stored (`Reply`): each such check, under the id of every
+        // entry it covers, once the round has accepted the reply.
         var verifying: [EntryID: PreCheck] = [:]
         // The batch being stored. It runs beside this loop and reports back as a `.stored`
         // event. While it waits for its batch's verification, the loop takes in the replies
@@ -223,6 +228,7 @@ public actor Replicator {
                     case .send(let message, let id):
                         transmit(message, requestID: id, on: socket, events: events)
                     case .store(let entries):
+                        ahead.cover(entries)
                         let checks = Set(entries.compactMap { verifying[$0.id] })
                         verifying = verifying.filter { !checks.contains($0.value) }
                         storing = Task {
@@ -262,6 +268,7 @@ public actor Replicator {
                 case .timeout(let id): directives = session.onTimeout(requestID: id)
                 case .stored(let result):
                     storing = nil
+                    ahead.held(try node.store.heads())
                     directives = try session.onStored(added: try counted(result, against: key), replica: replica)
                 }
                 // A stopped pull stores no more batches: those that waited still count if forged.
@@ -299,6 +306,7 @@ public actor Replicator {
     /// second, then give up (the link is then rebuilt); a sent request waits for its answer
     /// until the deadline, when the round hears of a timeout (ignored if answered by then).
     private func transmit(_ message: SyncMessage, requestID id: UInt32, on socket: SocketID, events: AsyncStream<RoundEvent>.Continuation) {
+        if case .want = message { ahead.expect(id, on: socket) }
         let frames = message.frames(requestID: id)
         let reactor = reactor
         Task {
@@ -348,7 +356,8 @@ public actor Replicator {
 
     private func handle(_ message: WireMessage, reply: Reply?) async {
         bytesReceived += message.frames.reduce(0) { $0 + $1.count }
-        guard let router, message.socket == router else { return receiveReply(reply ?? Reply(message)) }
+        // (A reply decoded here, not by the dispatcher, came before `listen` set the router.)
+        guard let router, message.socket == router else { return receiveReply(reply ?? Reply(message, ahead: ahead)) }
         let peer = message.peerKey ?? "?"
         // A peer removed from the allow-list (or shut out) gets nothing, even on a connection
         // it authenticated before.
@@ -473,19 +482,61 @@ public actor Replicator {
         return try node.importVerified(entries.map { byID[$0.id]! }).added
     }
 
-    /// A reply as it arrived, decoded; if it carries entries, their check, started at once.
+    /// A reply as it arrived, decoded; if it carries entries a round asked for, the check of
+    /// those not held or being stored yet, started at once.
     struct Reply: Sendable {
         let message: WireMessage
         let decoded: Result<(requestID: UInt32, message: SyncMessage), VellumError>
         let check: PreCheck?
 
-        init(_ message: WireMessage) {
+        init(_ message: WireMessage, ahead: Ahead) {
             self.message = message
             decoded = Result { () throws(VellumError) in try SyncMessage.decode(message.frames) }
-            if case .success((_, .entries(let entries))) = decoded, !entries.isEmpty {
-                check = PreCheck(ids: Set(entries.map(\.id)), task: Replicator.verify(entries))
+            if case .success((let id, .entries(let entries))) = decoded, let fresh = ahead.fresh(entries, answering: id, on: message.socket), !fresh.isEmpty {
+                check = PreCheck(ids: Set(fresh.map(\.id)), task: Replicator.verify(fresh))
             } else {
                 check = nil
+            }
+        }
+    }
+
+    /// What the dispatcher may know before this actor takes a reply in: the WANTs each round
+    /// has in flight, and how far each feed is held or being stored. Only an answer to one of
+    /// those WANTs, once, starts verifying on arrival, and only its entries past that point:
+    /// as `preverify` did on this actor, an unsolicited reply, the entry a WANT overlaps to
+    /// detect forks, and a copy of what another round is storing cost no check ahead (a
+    /// store still checks whatever it takes that no check covered).
+    final class Ahead: @unchecked Sendable {
+        private let lock = NSLock()
+        private var wants: [SocketID: Set<UInt32>] = [:]
+        private var covered: [FeedKey: UInt64] = [:]
+
+        func start(_ socket: SocketID, held: [FeedKey: FeedHead]) {
+            lock.withLock {
+                wants[socket] = []
+                for (feed, head) in held { covered[feed] = max(covered[feed] ?? 0, head.seq) }
+            }
+        }
+
+        func end(_ socket: SocketID) { lock.withLock { _ = wants.removeValue(forKey: socket) } }
+
+        func expect(_ id: UInt32, on socket: SocketID) { lock.withLock { wants[socket]?.insert(id) } }
+
+        /// Entries handed to the store.
+        func cover(_ entries: [Entry]) {
+            lock.withLock { for e in entries where e.seq > covered[e.feed] ?? 0 { covered[e.feed] = e.seq } }
+        }
+
+        /// What the replica holds after a store, which may have failed: what it did not store is
+        /// not covered any more.
+        func held(_ heads: [FeedKey: FeedHead]) { lock.withLock { covered = heads.mapValues(\.seq) } }
+
+        /// The entries of the answer to WANT `id` on `socket` past what is covered; nil if no
+        /// such WANT is in flight (or it was answered already).
+        func fresh(_ entries: [Entry], answering id: UInt32, on socket: SocketID) -> [Entry]? {
+            lock.withLock {
+                guard wants[socket]?.remove(id) != nil else { return nil }
+                return entries.filter { $0.seq > covered[$0.feed] ?? 0 }
             }
         }
     }
@@ -500,7 +551,7 @@ public actor Replicator {
         func hash(into hasher: inout Hasher) { hasher.combine(task) }
     }
 
-    fileprivate static func verify(_ entries: [Entry]) -> Task<Result<[VerifiedEntry], VellumError>, Never> {
+    private static func verify(_ entries: [Entry]) -> Task<Result<[VerifiedEntry], VellumError>, Never> {
         Task.detached {
             do throws(VellumError) { return .success(try await EntryVerifier.verifyContents(entries)) } catch { return .failure(error) }
         }

@@ -79,31 +79,61 @@ struct PlainPayloadTests {
                 bytes = Array(String(decoding: bytes, as: UTF8.self).replacingOccurrences(of: form, with: other).utf8)
             }
             total += 1
-            let general = Self.general(bytes)
-            do throws(VellumError) {
-                guard let fast = try IssuePayload(plainCanonical: bytes) else { continue }
-                read += 1
-                #expect((try? general.get()) == fast, "seed \(seed): the one pass read \(String(decoding: bytes, as: UTF8.self)), the general path \(general)")
-            } catch {
-                guard case .failure(let refused) = general else {
-                    Issue.record("seed \(seed): the one pass refused what the general path reads: \(String(decoding: bytes, as: UTF8.self))")
-                    continue
-                }
-                #expect(refused.message == error.message, "seed \(seed): \(String(decoding: bytes, as: UTF8.self))")
-            }
+            if Self.agree(bytes, seed: seed) { read += 1 }
         }
         // The one pass must also be the common path, or this test exercises nothing.
         #expect(read * 10 > total, "seed \(seed): the one pass read only \(read) of \(total) payloads")
     }
 
-    @Test("what a writer produces takes the one pass, with and without validUntil")
+    /// Checks the two paths on `bytes`; whether the one pass read them (or threw).
+    @discardableResult
+    static func agree(_ bytes: [UInt8], seed: UInt64 = 0) -> Bool {
+        let general = general(bytes)
+        do throws(VellumError) {
+            guard let fast = try IssuePayload(plainCanonical: bytes) else { return false }
+            #expect((try? general.get()) == fast, "seed \(seed): the one pass read \(String(decoding: bytes, as: UTF8.self)), the general path \(general)")
+        } catch {
+            guard case .failure(let refused) = general else {
+                Issue.record("seed \(seed): the one pass refused what the general path reads: \(String(decoding: bytes, as: UTF8.self))")
+                return true
+            }
+            #expect(refused.message == error.message, "seed \(seed): \(String(decoding: bytes, as: UTF8.self))")
+        }
+        return true
+    }
+
+    @Test("bytes that are not UTF-8, a character cut short, -0, a validUntil that is a number: the general path decides")
+    func hostileForms() throws {
+        let canonical = Self.sample(validUntil: nil).json.canonicalBytes
+        let name = Array(#""name":"Course 7""#.utf8)
+        let at = try #require(canonical.firstRange(of: name))
+        for inside: [UInt8] in [[0xC0, 0x80], [0xED, 0xA0, 0x80], [0xF4, 0x90, 0x80, 0x80], [0x80], [0x43, 0xC3], [0xFF]] {
+            var bytes = canonical
+            bytes.replaceSubrange(at, with: Array(#""name":""#.utf8) + inside + [0x22])
+            #expect(Self.agree(bytes) == false, "the one pass read \(inside)")
+            #expect(throws: VellumError.self) { try EntryPayload(kind: .issue, bytes: bytes) }
+        }
+        let text = String(decoding: canonical, as: UTF8.self)
+        for (form, other) in [(#""statusListIndex":7"#, #""statusListIndex":-0"#), (#""validFrom""#, #""validUntil":5,"validFrom""#)] {
+            let bytes = Array(text.replacingOccurrences(of: form, with: other).utf8)
+            #expect(bytes != canonical && Self.agree(bytes) == false)
+        }
+        #expect(Self.agree(canonical))
+    }
+
+    static func sample(validUntil: String?) -> IssuePayload {
+        IssuePayload(
+            credentialID: "urn:uuid:0f7c6a52-5d2b-4a57-9a43-1c1c1e6f0a11", digest: String(repeating: "ab", count: 32),
+            issuer: "did:key:z6MkhaXgBZDvotDkL5257faiztiGiC2QtKLGpbnnEGta2doK", achievementID: "urn:uuid:a",
+            achievementName: "Course 7", achievementType: "Badge", validFrom: "2026-01-01T00:00:00Z",
+            validUntil: validUntil, statusListIndex: 7, subjectCommitment: String(repeating: "cd", count: 32))
+    }
+
+    @Test("what a writer produces takes the one pass, with and without validUntil, in any script")
     func writersForm() throws {
         for until in [nil, "2031-01-01T00:00:00Z"] {
-            let payload = IssuePayload(
-                credentialID: "urn:uuid:0f7c6a52-5d2b-4a57-9a43-1c1c1e6f0a11", digest: String(repeating: "ab", count: 32),
-                issuer: "did:key:z6MkhaXgBZDvotDkL5257faiztiGiC2QtKLGpbnnEGta2doK", achievementID: "urn:uuid:a",
-                achievementName: "Intro to Étude 😀", achievementType: "Badge", validFrom: "2026-01-01T00:00:00Z",
-                validUntil: until, statusListIndex: 41, subjectCommitment: String(repeating: "cd", count: 32))
+            var payload = Self.sample(validUntil: until)
+            payload.achievementName = "Intro to Étude 😀 \u{2028}"
             #expect(try IssuePayload(plainCanonical: payload.json.canonicalBytes) == payload)
         }
     }
