@@ -222,7 +222,7 @@ public struct SyncSession: Sendable {
     }
 
     /// Whether a WANT's answer holds only entries of the ranges asked for.
-    static func entries(_ entries: [Entry], answer ranges: [WantRange]) -> Bool {
+    public static func entries(_ entries: [Entry], answer ranges: [WantRange]) -> Bool {
         entries.allSatisfy { e in
             ranges.contains { r in r.feed == e.feed && e.seq >= r.fromSeq && e.seq - r.fromSeq < UInt64(r.limit) }
         }

@@ -200,9 +200,10 @@ public actor Replicator {
         defer { links[key]?.busy = false }
         let socket = link.socket
         let (sentBefore, receivedBefore) = (bytesSent, bytesReceived)
+        ahead.hold(try node.store.heads().values)
         let (stream, events) = AsyncStream.makeStream(of: RoundEvent.self)
         rounds[socket] = events
-        ahead.start(socket, held: try node.store.heads())
+        ahead.start(socket)
         defer {
             rounds[socket] = nil
             ahead.end(socket)
@@ -228,7 +229,6 @@ public actor Replicator {
                     case .send(let message, let id):
                         transmit(message, requestID: id, on: socket, events: events)
                     case .store(let entries):
-                        ahead.cover(entries)
                         let checks = Set(entries.compactMap { verifying[$0.id] })
                         verifying = verifying.filter { !checks.contains($0.value) }
                         storing = Task {
@@ -268,7 +268,6 @@ public actor Replicator {
                 case .timeout(let id): directives = session.onTimeout(requestID: id)
                 case .stored(let result):
                     storing = nil
-                    ahead.held(try node.store.heads())
                     directives = try session.onStored(added: try counted(result, against: key), replica: replica)
                 }
                 // A stopped pull stores no more batches: those that waited still count if forged.
@@ -306,7 +305,7 @@ public actor Replicator {
     /// second, then give up (the link is then rebuilt); a sent request waits for its answer
     /// until the deadline, when the round hears of a timeout (ignored if answered by then).
     private func transmit(_ message: SyncMessage, requestID id: UInt32, on socket: SocketID, events: AsyncStream<RoundEvent>.Continuation) {
-        if case .want = message { ahead.expect(id, on: socket) }
+        if case .want(let ranges) = message { ahead.expect(id, ranges: ranges, on: socket) }
         let frames = message.frames(requestID: id)
         let reactor = reactor
         Task {
@@ -356,7 +355,8 @@ public actor Replicator {
 
     private func handle(_ message: WireMessage, reply: Reply?) async {
         bytesReceived += message.frames.reduce(0) { $0 + $1.count }
-        // (A reply decoded here, not by the dispatcher, came before `listen` set the router.)
+        // (Decoded here, not by the dispatcher: a request that came before `listen` set the
+        // router; `receiveReply` drops it.)
         guard let router, message.socket == router else { return receiveReply(reply ?? Reply(message, ahead: ahead)) }
         let peer = message.peerKey ?? "?"
         // A peer removed from the allow-list (or shut out) gets nothing, even on a connection
@@ -462,8 +462,14 @@ public actor Replicator {
         let kept = entries
         let work = Task { try await self.verifyAndImport(kept, verified: verified) }
         for e in entries { importing[e.id] = work }
-        defer { for e in entries where importing[e.id] == work { importing[e.id] = nil } }
-        return try await work.value + storedMeanwhile
+        let token = ahead.storing(kept)
+        defer {
+            for e in entries where importing[e.id] == work { importing[e.id] = nil }
+            ahead.stored(token)
+        }
+        let added = try await work.value
+        ahead.hold(kept)
+        return added + storedMeanwhile
     }
 
     private func verifyAndImport(_ entries: [Entry], verified: [PreCheck]) async throws -> Int {
@@ -472,8 +478,10 @@ public actor Replicator {
         for check in verified {
             switch await check.task.value {
             case .success(let done): for v in done { byID[v.id] = v }
-            // Every entry it refused is still here: checking them again would only double the cost of a bad batch.
-            case .failure(let error) where check.ids.isSubset(of: batch): throw error
+            // It checked this very batch: checking it again would only double the cost of a bad
+            // one. (A check of part of it may have failed for want of the rest: a checkpoint
+            // vouches only for signatures in the same check.)
+            case .failure(let error) where check.ids == batch: throw error
             case .failure: continue
             }
         }
@@ -482,8 +490,8 @@ public actor Replicator {
         return try node.importVerified(entries.map { byID[$0.id]! }).added
     }
 
-    /// A reply as it arrived, decoded; if it carries entries a round asked for, the check of
-    /// those not held or being stored yet, started at once.
+    /// A reply as it arrived, decoded; if it is the answer to a WANT in flight, the check of
+    /// its entries not held or being stored yet, started at once (`Ahead`).
     struct Reply: Sendable {
         let message: WireMessage
         let decoded: Result<(requestID: UInt32, message: SyncMessage), VellumError>
@@ -492,7 +500,7 @@ public actor Replicator {
         init(_ message: WireMessage, ahead: Ahead) {
             self.message = message
             decoded = Result { () throws(VellumError) in try SyncMessage.decode(message.frames) }
-            if case .success((let id, .entries(let entries))) = decoded, let fresh = ahead.fresh(entries, answering: id, on: message.socket), !fresh.isEmpty {
+            if case .success(let (id, reply)) = decoded, let fresh = ahead.settle(id, with: reply, on: message.socket), !fresh.isEmpty {
                 check = PreCheck(ids: Set(fresh.map(\.id)), task: Replicator.verify(fresh))
             } else {
                 check = nil
@@ -501,41 +509,56 @@ public actor Replicator {
     }
 
     /// What the dispatcher may know before this actor takes a reply in: the WANTs each round
-    /// has in flight, and how far each feed is held or being stored. Only an answer to one of
-    /// those WANTs, once, starts verifying on arrival, and only its entries past that point:
-    /// as `preverify` did on this actor, an unsolicited reply, the entry a WANT overlaps to
-    /// detect forks, and a copy of what another round is storing cost no check ahead (a
-    /// store still checks whatever it takes that no check covered).
+    /// has in flight, how far each feed is held, and the batches being stored. Only the first
+    /// answer to one of those WANTs, and only if it holds entries of the ranges asked for,
+    /// starts verifying on arrival, and only its entries past what is held or being stored:
+    /// as `preverify` did on this actor, a reply to anything else, the entry a WANT overlaps
+    /// to detect forks and a copy of what a store is taking cost no check ahead. (A store still
+    /// checks whatever it takes that no check covered.)
     final class Ahead: @unchecked Sendable {
         private let lock = NSLock()
-        private var wants: [SocketID: Set<UInt32>] = [:]
-        private var covered: [FeedKey: UInt64] = [:]
+        private var wants: [SocketID: [UInt32: [WantRange]]] = [:]
+        /// The newest seq held of each feed: raised, never lowered (a head never moves back).
+        private var held: [FeedKey: UInt64] = [:]
+        /// The newest seq of each feed in each batch being stored, by the store's token.
+        private var batches: [Int: [FeedKey: UInt64]] = [:]
+        private var nextToken = 0
 
-        func start(_ socket: SocketID, held: [FeedKey: FeedHead]) {
-            lock.withLock {
-                wants[socket] = []
-                for (feed, head) in held { covered[feed] = max(covered[feed] ?? 0, head.seq) }
-            }
-        }
+        func start(_ socket: SocketID) { lock.withLock { wants[socket] = [:] } }
 
         func end(_ socket: SocketID) { lock.withLock { _ = wants.removeValue(forKey: socket) } }
 
-        func expect(_ id: UInt32, on socket: SocketID) { lock.withLock { wants[socket]?.insert(id) } }
+        func expect(_ id: UInt32, ranges: [WantRange], on socket: SocketID) { lock.withLock { wants[socket]?[id] = ranges } }
 
-        /// Entries handed to the store.
-        func cover(_ entries: [Entry]) {
-            lock.withLock { for e in entries where e.seq > covered[e.feed] ?? 0 { covered[e.feed] = e.seq } }
+        func hold(_ heads: some Sequence<FeedHead>) {
+            lock.withLock { for h in heads where h.seq > held[h.feed] ?? 0 { held[h.feed] = h.seq } }
         }
 
-        /// What the replica holds after a store, which may have failed: what it did not store is
-        /// not covered any more.
-        func held(_ heads: [FeedKey: FeedHead]) { lock.withLock { covered = heads.mapValues(\.seq) } }
+        /// Entries now stored (each feed's newest of them is held).
+        func hold(_ entries: [Entry]) { hold(entries.map { FeedHead(feed: $0.feed, seq: $0.seq, id: $0.id) }) }
 
-        /// The entries of the answer to WANT `id` on `socket` past what is covered; nil if no
-        /// such WANT is in flight (or it was answered already).
-        func fresh(_ entries: [Entry], answering id: UInt32, on socket: SocketID) -> [Entry]? {
+        /// A batch handed to the store; `stored(token)` when that store ends, whether or not it stored.
+        func storing(_ entries: [Entry]) -> Int {
+            var newest: [FeedKey: UInt64] = [:]
+            for e in entries where e.seq > newest[e.feed] ?? 0 { newest[e.feed] = e.seq }
+            return lock.withLock {
+                nextToken += 1
+                batches[nextToken] = newest
+                return nextToken
+            }
+        }
+
+        func stored(_ token: Int) { lock.withLock { _ = batches.removeValue(forKey: token) } }
+
+        /// Settles WANT `id` on `socket` with `reply`: if it was in flight and the reply holds
+        /// entries of its ranges, those past what is held or being stored; otherwise nil.
+        func settle(_ id: UInt32, with reply: SyncMessage, on socket: SocketID) -> [Entry]? {
             lock.withLock {
-                guard wants[socket]?.remove(id) != nil else { return nil }
+                guard let ranges = wants[socket]?.removeValue(forKey: id), case .entries(let entries) = reply,
+                    SyncSession.entries(entries, answer: ranges)
+                else { return nil }
+                var covered = held
+                for batch in batches.values { covered.merge(batch, uniquingKeysWith: max) }
                 return entries.filter { $0.seq > covered[$0.feed] ?? 0 }
             }
         }

@@ -18,32 +18,54 @@ struct ReplyCheckTests {
             .map(\.entry)
     }
 
-    @Test("only an answer to a WANT in flight, once, and only its entries past what is held or being stored")
+    @Test("only the first answer to a WANT in flight, holding entries of its ranges, and only its entries past what is held or being stored")
     func gate() {
-        let entries = Self.feed(12)
+        let entries = Self.feed(14)
+        let stranger = Self.feed(3)
         let feed = entries[0].feed
         let (socket, other) = (SocketID(raw: 1), SocketID(raw: 2))
         let ahead = Replicator.Ahead()
-        ahead.start(socket, held: [feed: FeedHead(feed: feed, seq: 5, id: entries[4].id)])
-        ahead.expect(7, on: socket)
-        let answer = Array(entries[4..<10])  // seq 5 (the overlap) to 10
-        #expect(ahead.fresh(answer, answering: 8, on: socket)?.map(\.seq) == nil, "an id no WANT carries")
-        #expect(ahead.fresh(answer, answering: 7, on: other)?.map(\.seq) == nil, "the right id on another connection")
-        #expect(ahead.fresh(answer, answering: 7, on: socket)?.map(\.seq) == Array(6...10), "the overlap entry is held")
-        #expect(ahead.fresh(answer, answering: 7, on: socket)?.map(\.seq) == nil, "a second answer to one WANT")
-        // Another round hands seq 6...10 to the store: a copy of them starts no check ahead.
-        ahead.cover(Array(entries[5..<10]))
-        ahead.expect(9, on: socket)
-        #expect(ahead.fresh(Array(entries[5..<12]), answering: 9, on: socket)?.map(\.seq) == [11, 12])
-        // That store failed: the replica still holds seq 5, so seq 6 and on are fresh again.
-        ahead.held([feed: FeedHead(feed: feed, seq: 5, id: entries[4].id)])
-        ahead.expect(10, on: socket)
-        #expect(ahead.fresh(answer, answering: 10, on: socket)?.map(\.seq) == Array(6...10))
+        func seqs(_ id: UInt32, _ reply: [Entry], on s: SocketID = socket) -> [UInt64]? {
+            ahead.settle(id, with: .entries(reply), on: s)?.map(\.seq)
+        }
+        ahead.hold([FeedHead(feed: feed, seq: 5, id: entries[4].id)])
+        ahead.start(socket)
+        let want = [WantRange(feed: feed, fromSeq: 5, limit: 6)]  // seq 5 (the overlap, held) to 10
+        ahead.expect(7, ranges: want, on: socket)
+        let answer = Array(entries[4..<10])
+        #expect(seqs(8, answer) == nil, "an id no WANT carries")
+        #expect(seqs(7, answer, on: other) == nil, "the right id on another connection")
+        #expect(seqs(7, answer) == Array(6...10), "the overlap entry is held")
+        #expect(seqs(7, answer) == nil, "a second answer to one WANT")
+        // Answers in turn with other content: entries past the ranges, another feed's, a WANT
+        // of one entry answered with many. None starts a check, and each settles its WANT.
+        ahead.expect(20, ranges: want, on: socket)
+        #expect(seqs(20, Array(entries[4..<12])) == nil, "entries past the range")
+        ahead.expect(21, ranges: want, on: socket)
+        #expect(seqs(21, stranger) == nil, "another feed's entries")
+        ahead.expect(22, ranges: [WantRange(feed: feed, fromSeq: 3, limit: 1)], on: socket)
+        #expect(seqs(22, [entries[2]]) == [], "a suspect's answer is held")
+        #expect(seqs(22, Array(entries[2..<12])) == nil, "settled already")
+        ahead.expect(23, ranges: want, on: socket)
+        #expect(ahead.settle(23, with: .error(code: 500, message: "no"), on: socket) == nil)
+        #expect(seqs(23, answer) == nil, "an ERROR settled it")
+        // A store takes seq 6...10 (another round's copy): a copy of them starts no check ahead.
+        let token = ahead.storing(Array(entries[5..<10]))
+        let more = [WantRange(feed: feed, fromSeq: 6, limit: 8)]
+        ahead.expect(9, ranges: more, on: socket)
+        #expect(seqs(9, Array(entries[5..<13])) == [11, 12, 13])
+        // That store failed: seq 6 and on are fresh again. Had it stored them, they would be held.
+        ahead.stored(token)
+        ahead.expect(10, ranges: more, on: socket)
+        #expect(seqs(10, Array(entries[5..<13])) == Array(6...13))
+        ahead.hold(Array(entries[5..<10]))
+        ahead.expect(11, ranges: more, on: socket)
+        #expect(seqs(11, Array(entries[5..<13])) == [11, 12, 13])
         // A round that ended takes no answers, even to the WANTs it had in flight.
-        ahead.expect(11, on: socket)
+        ahead.expect(12, ranges: more, on: socket)
         ahead.end(socket)
-        ahead.expect(12, on: socket)
-        #expect(ahead.fresh(answer, answering: 11, on: socket)?.map(\.seq) == nil)
-        #expect(ahead.fresh(answer, answering: 12, on: socket)?.map(\.seq) == nil)
+        ahead.expect(13, ranges: more, on: socket)
+        #expect(seqs(12, Array(entries[5..<13])) == nil)
+        #expect(seqs(13, Array(entries[5..<13])) == nil)
     }
 }
