@@ -490,8 +490,9 @@ public actor Replicator {
         return try node.importVerified(entries.map { byID[$0.id]! }).added
     }
 
-    /// A reply as it arrived, decoded; if it is the answer to a WANT in flight, the check of
-    /// its entries not held or being stored yet, started at once (`Ahead`).
+    /// A reply as it arrived, decoded; if it is the first answer to a WANT in flight and holds
+    /// only entries of its ranges, the check of those not held or being stored yet, started at
+    /// once (`Ahead`).
     struct Reply: Sendable {
         let message: WireMessage
         let decoded: Result<(requestID: UInt32, message: SyncMessage), VellumError>
@@ -511,14 +512,15 @@ public actor Replicator {
     /// What the dispatcher may know before this actor takes a reply in: the WANTs each round
     /// has in flight, how far each feed is held, and the batches being stored. Only the first
     /// answer to one of those WANTs, and only if it holds entries of the ranges asked for,
-    /// starts verifying on arrival, and only its entries past what is held or being stored:
-    /// as `preverify` did on this actor, a reply to anything else, the entry a WANT overlaps
-    /// to detect forks and a copy of what a store is taking cost no check ahead. (A store still
-    /// checks whatever it takes that no check covered.)
+    /// starts verifying on arrival, and only its entries past what is held and past the newest
+    /// entry of each batch being stored: a reply to anything else, the entry a WANT overlaps to
+    /// detect forks and another peer's copy of what a store is taking cost no check ahead. (A
+    /// store still checks whatever it takes that no check covered.)
     final class Ahead: @unchecked Sendable {
         private let lock = NSLock()
         private var wants: [SocketID: [UInt32: [WantRange]]] = [:]
-        /// The newest seq held of each feed: raised, never lowered (a head never moves back).
+        /// The newest seq of each feed held, or set aside with its feed for good (quarantined):
+        /// raised, never lowered.
         private var held: [FeedKey: UInt64] = [:]
         /// The newest seq of each feed in each batch being stored, by the store's token.
         private var batches: [Int: [FeedKey: UInt64]] = [:]
@@ -557,9 +559,9 @@ public actor Replicator {
                 guard let ranges = wants[socket]?.removeValue(forKey: id), case .entries(let entries) = reply,
                     SyncSession.entries(entries, answer: ranges)
                 else { return nil }
-                var covered = held
-                for batch in batches.values { covered.merge(batch, uniquingKeysWith: max) }
-                return entries.filter { $0.seq > covered[$0.feed] ?? 0 }
+                return entries.filter { e in
+                    e.seq > batches.values.reduce(held[e.feed] ?? 0) { max($0, $1[e.feed] ?? 0) }
+                }
             }
         }
     }
