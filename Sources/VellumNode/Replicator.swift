@@ -474,14 +474,14 @@ public actor Replicator {
 
     private func verifyAndImport(_ entries: [Entry], verified: [PreCheck]) async throws -> Int {
         var byID: [EntryID: VerifiedEntry] = [:]
-        let batch = Set(entries.map(\.id))
+        byID.reserveCapacity(entries.count)
         for check in verified {
             switch await check.task.value {
             case .success(let done): for v in done { byID[v.id] = v }
             // It checked this very batch: checking it again would only double the cost of a bad
             // one. (A check of part of it may have failed for want of the rest: a checkpoint
             // vouches only for signatures in the same check.)
-            case .failure(let error) where check.ids == batch: throw error
+            case .failure(let error) where check.ids == Set(entries.map(\.id)): throw error
             case .failure: continue
             }
         }
