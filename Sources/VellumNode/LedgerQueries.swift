@@ -81,23 +81,24 @@ extension LedgerQueries {
         var evidence: [Entry] = []  // the entries `record`'s resolution names
         var trust: TrustAnswer?
         let issuer = CredentialVerifier.issuer(of: credential)
+        let registry = try registry()
         if let id = credential["id"]?.stringValue, CredentialID.isValid(id), let issuer, let did = try? DIDKey(parsing: issuer) {
             let key = CredentialKey(feed: FeedKey(did.publicKey)!, id: id)
-            (record, evidence) = try store.record(of: key) ?? (nil, [])
-            if let registry = try registry() {
+            if let registry {
                 let answer = try federatedStatus(of: key, at: nil, registry: registry)
                 trust = answer.trust
                 // The federated merge's issue, not the materialized row's: a key cut off after S
                 // may have re-issued the id, stamped earlier, with another document.
-                (record, evidence) = (nil, [])
-                if let resolution = answer.resolution, let issue = answer.evidence.first,
+                if let resolution = answer.resolution, let issue = answer.evidence.first, issue.id == resolution.issue?.entry,
                     case .issue(let payload) = try? EntryPayload(stored: .issue, bytes: issue.payload)
                 {
                     (record, evidence) = (LedgerRecord(payload: payload, resolution: resolution), answer.evidence)
                 }
+            } else {
+                (record, evidence) = try store.record(of: key) ?? (nil, [])
             }
         }
-        if trust == nil, let registry = try registry() {
+        if trust == nil, let registry {
             trust = TrustAnswer(
                 issuer: issuer ?? "", trusted: false, organization: nil, federation: (registry.federationID, registry.name),
                 reason: "the ledger holds no issue of this credential by its issuer", evidence: [])
