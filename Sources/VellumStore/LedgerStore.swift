@@ -43,8 +43,11 @@ public final class LedgerStore {
     /// A feed's head, numbering the feed the first time: its number never changes.
     private lazy var upsertFeed = try! db.prepare(
         "INSERT INTO feeds (key, seq, head) VALUES (?,?,?) ON CONFLICT (key) DO UPDATE SET seq = excluded.seq, head = excluded.head RETURNING n")
+    /// A credential's facts stored before rowid `?3`. The range ends in the index (credential,
+    /// feed, rowid): where only the batch being appended speaks of the credential, the query
+    /// reads no row of the log.
     private lazy var selectFacts = try! db.prepare(
-        "SELECT id, hlc, kind, seq, rowid FROM entries WHERE credential = ? AND feed = ? AND kind BETWEEN 1 AND 4")
+        "SELECT id, hlc, kind, seq, rowid FROM entries WHERE credential = ?1 AND feed = ?2 AND rowid < ?3 AND kind BETWEEN 1 AND 4")
     private lazy var selectPayload = try! db.prepare("SELECT payload FROM entries WHERE rowid = ?")
     private lazy var upsertCredential = try! db.prepare(
         "INSERT OR REPLACE INTO credentials (credential, feed, status, issue_entry, decided_by, valid_until) VALUES (?, ?, ?, ?, ?, ?)")
@@ -148,9 +151,9 @@ public final class LedgerStore {
                 guard try upsertFeed.step() else { throw VellumError(.storage, "append failed: no number for feed \(head.feed.hex)") }
                 numbers[head.feed] = upsertFeed.int(0)
             }
-            var touched: [CredentialKey: Int64] = [:]  // with its feed's number
-            var issuesHere: [Int64: IssueTerms] = [:]  // by rowid
+            var touched: [CredentialKey: Facts] = [:]  // what this batch says of each credential
             let documents = Dictionary(local.map { ($0.credentialID, $0) }, uniquingKeysWith: { first, _ in first })
+            var firstRowID: Int64?
             for v in entries {
                 let e = v.entry
                 try insertEntry.run([
@@ -158,17 +161,20 @@ public final class LedgerStore {
                     .integer(Int64(bitPattern: e.hlc.rawValue)), .integer(Int64(e.kind.rawValue)), .blob(e.payload),
                     .blob(e.signature), .text(v.credentialID),
                 ])
-                if case .issue(let p) = v.payload {
-                    let rowid = db.lastInsertRowID
-                    issuesHere[rowid] = IssueTerms(p)
-                    if let l = documents[v.credentialID] {
-                        try insertLocal.run([.integer(rowid), .text(l.subject), .blob(l.salt), .text(l.document)])
-                        if let row = l.row { try insertBulkRow(row, entry: rowid) }
-                    }
+                let rowid = db.lastInsertRowID
+                if firstRowID == nil { firstRowID = rowid }
+                if case .issue = v.payload, let l = documents[v.credentialID] {
+                    try insertLocal.run([.integer(rowid), .text(l.subject), .blob(l.salt), .text(l.document)])
+                    if let row = l.row { try insertBulkRow(row, entry: rowid) }
                 }
-                if let key = v.credentialKey { touched[key] = numbers[e.feed]! }
+                if let key = v.credentialKey {
+                    touched[key, default: Facts(feed: numbers[e.feed]!)].add(v.verified, rowid: rowid)
+                }
             }
-            for (key, feed) in touched { try materialize(key, feed: feed, issuesHere) }
+            for (key, var facts) in touched {
+                try addStoredFacts(of: key, before: firstRowID!, to: &facts)
+                try materialize(key, facts)
+            }
         } catch let error as VellumError {
             throw error
         } catch {
@@ -192,69 +198,65 @@ public final class LedgerStore {
             let keys = try query("SELECT DISTINCT e.credential, f.key, f.n FROM \(Self.entriesWithKeys) WHERE e.kind BETWEEN 1 AND 4") {
                 (CredentialKey(feed: FeedKey($0.blob(1))!, id: $0.text(0)), $0.int(2))
             }
-            for (key, feed) in keys { try materialize(key, feed: feed, [:]) }
+            for (key, feed) in keys { try materialize(key, storedFacts(of: key, feed: feed)) }
             try run("DELETE FROM meta WHERE key = 'rematerialize'", [])
         }
     }
 
-    /// Recomputes one credential's merged state from its entries (the pure merge in Core).
-    /// Issue payloads come from `known` (the entries being appended, by rowid) or, failing
-    /// that, the log. `feed`: the number of the key's feed in this ledger.
-    private func materialize(_ key: CredentialKey, feed: Int64, _ known: [Int64: IssueTerms]) throws(SQLiteError) {
-        let (issues, changes, rowids) = try facts(of: key, feed: feed, known: known)
-        let r = CredentialMerge.resolve(key, issues: issues, changes: changes)
+    /// Writes one credential's merged state (the pure merge in Core) from all its facts.
+    private func materialize(_ key: CredentialKey, _ facts: Facts) throws(SQLiteError) {
+        let r = CredentialMerge.resolve(key, issues: facts.issues, changes: facts.changes)
         guard let issue = r.issue else { return }
         try upsertCredential.run([  // the merge picks its issue and deciding entry among the facts
-            .text(key.id), .integer(feed), .text(r.base.rawValue), .integer(rowids[issue.entry]!),
-            r.decidedBy.map { .integer(rowids[$0]!) } ?? .null, issue.validUntil.map { .integer($0.millisecondsSinceEpoch) } ?? .null,
+            .text(key.id), .integer(facts.feed), .text(r.base.rawValue), .integer(facts.rowids[issue.entry]!),
+            r.decidedBy.map { .integer(facts.rowids[$0]!) } ?? .null, issue.validUntil.map { .integer($0.millisecondsSinceEpoch) } ?? .null,
         ])
     }
 
-    /// Every entry of the issuing feed about one credential, reduced to what the merge needs,
-    /// and their rowids. `feed`: the number of the key's feed.
-    private func facts(of key: CredentialKey, feed number: Int64, known: [Int64: IssueTerms] = [:]) throws(SQLiteError)
-        -> (issues: [IssueFact], changes: [StatusFact], rowids: [EntryID: Int64])
-    {
+    /// The entries of a credential's issuing feed about it, reduced to what the merge needs,
+    /// with their rowids. `feed`: the number of the key's feed in this ledger.
+    struct Facts {
+        let feed: Int64
         var issues: [IssueFact] = []
         var changes: [StatusFact] = []
         var rowids: [EntryID: Int64] = [:]
-        let feed = key.feed
-        selectFacts.bind([.text(key.id), .integer(number)])
+
+        mutating func add(_ v: VerifiedEntry, rowid: Int64) {
+            switch v.payload {
+            case .issue: issues.append(IssueFact(v))
+            case .status: changes.append(StatusFact(v))
+            case .statusList, .document, .checkpoint: return
+            }
+            rowids[v.id] = rowid
+        }
+    }
+
+    /// Every fact the log holds about one credential. `feed`: the number of the key's feed.
+    private func storedFacts(of key: CredentialKey, feed: Int64) throws(SQLiteError) -> Facts {
+        var facts = Facts(feed: feed)
+        try addStoredFacts(of: key, before: .max, to: &facts)
+        return facts
+    }
+
+    /// Adds the facts about one credential stored before rowid `end` (stored entries were
+    /// verified, so their payloads decode).
+    private func addStoredFacts(of key: CredentialKey, before end: Int64, to facts: inout Facts) throws(SQLiteError) {
+        selectFacts.bind([.text(key.id), .integer(facts.feed), .integer(end)])
         while try selectFacts.step() {
             let id = EntryID(selectFacts.blob(0))!
             let hlc = HLC(rawValue: UInt64(bitPattern: selectFacts.int(1)))
             let kind = EntryKind(rawValue: UInt8(selectFacts.int(2)))!
             let seq = UInt64(selectFacts.int(3))
-            rowids[id] = selectFacts.int(4)
-            if kind == .issue {
-                issues.append(IssueFact(entry: id, feed: feed, seq: seq, hlc: hlc, issuer: "", validUntil: nil))
-            } else {
-                changes.append(StatusFact(entry: id, feed: feed, seq: seq, hlc: hlc, kind: kind))
+            let rowid = selectFacts.int(4)
+            facts.rowids[id] = rowid
+            guard kind == .issue else {
+                facts.changes.append(StatusFact(entry: id, feed: key.feed, seq: seq, hlc: hlc, kind: kind))
+                continue
             }
-        }
-        // Stored entries were verified, so their payloads decode.
-        for (i, f) in issues.enumerated() {
-            let rowid = rowids[f.entry]!
-            var terms = known[rowid]
-            if terms == nil {
-                selectPayload.bind([.integer(rowid)])
-                defer { selectPayload.reset() }
-                if try selectPayload.step(), case .issue(let p) = try? EntryPayload(stored: .issue, bytes: selectPayload.blob(0)) { terms = IssueTerms(p) }
-            }
-            guard let terms else { continue }
-            issues[i] = IssueFact(entry: f.entry, feed: f.feed, seq: f.seq, hlc: f.hlc, issuer: terms.issuer, validUntil: terms.validUntil)
-        }
-        return (issues, changes, rowids)
-    }
-
-    /// What the merge reads of an issue payload.
-    struct IssueTerms {
-        let issuer: String
-        let validUntil: Timestamp?
-
-        init(_ p: IssuePayload) {
-            issuer = p.issuer
-            validUntil = p.validUntil.flatMap { Timestamp(parsing: $0) }
+            selectPayload.bind([.integer(rowid)])
+            defer { selectPayload.reset() }
+            guard try selectPayload.step(), case .issue(let p) = try? EntryPayload(stored: .issue, bytes: selectPayload.blob(0)) else { continue }
+            facts.issues.append(IssueFact(entry: id, feed: key.feed, seq: seq, hlc: hlc, issuer: p.issuer, validUntil: p.validUntil.flatMap { Timestamp(parsing: $0) }))
         }
     }
 
@@ -266,9 +268,10 @@ public final class LedgerStore {
         }
         let resolution: CredentialResolution, rowids: [EntryID: Int64]
         do {
-            let (issues, changes, ids) = try facts(of: key, feed: feed)
+            let facts = try storedFacts(of: key, feed: feed)
             let cutoff = HLC(milliseconds: UInt64(max(0, time.millisecondsSinceEpoch)), counter: .max)
-            (resolution, rowids) = (CredentialMerge.resolve(key, issues: issues.filter { $0.hlc <= cutoff }, changes: changes.filter { $0.hlc <= cutoff }), ids)
+            resolution = CredentialMerge.resolve(key, issues: facts.issues.filter { $0.hlc <= cutoff }, changes: facts.changes.filter { $0.hlc <= cutoff })
+            rowids = facts.rowids
         } catch {
             throw VellumError(.storage, error.message)
         }
