@@ -38,6 +38,8 @@ public struct BulkRow: Sendable, Hashable {
 public final class LedgerStore {
     public static let fileName = "ledger.sqlite"
     let db: SQLiteConnection
+    /// A writer's; readers never checkpoint.
+    private(set) var checkpointer: BackgroundCheckpointer?
     private lazy var insertEntry = try! db.prepare(
         "INSERT INTO entries (id, feed, seq, prev, hlc, kind, payload, signature, credential) VALUES (?,?,?,?,?,?,?,?,?)")
     /// A feed's head, numbering the feed the first time: its number never changes.
@@ -58,7 +60,13 @@ public final class LedgerStore {
     /// Opens (and migrates) the ledger at `path`. Unless `create`, the file must already be a
     /// Vellum ledger: a foreign SQLite database is refused, not converted. A `readOnly` store
     /// (the HTTP service's readers) can never write and expects a migrated ledger.
-    public init(path: String, create: Bool, readOnly: Bool = false) throws(VellumError) {
+    public convenience init(path: String, create: Bool, readOnly: Bool = false) throws(VellumError) {
+        try self.init(path: path, create: create, readOnly: readOnly, checkpointPages: 32768)
+    }
+
+    /// `checkpointPages`: the write-ahead log's size, in 8 KiB pages, past which it is copied
+    /// into the database file by a thread of its own (`BackgroundCheckpointer`).
+    init(path: String, create: Bool, readOnly: Bool, checkpointPages: Int32) throws(VellumError) {
         do {
             db = try SQLiteConnection(path: path, readOnly: readOnly)
             try db.execute("PRAGMA cache_size = -65536")
@@ -82,12 +90,15 @@ public final class LedgerStore {
             // bytes fill them to ~98%, where 4 KiB pages held five and wasted a tenth
             // (Docs/PERFORMANCE.md, disk per entry). Only takes effect before the first write.
             try db.execute("PRAGMA page_size = 8192")
-            try db.execute("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA wal_autocheckpoint = 32768")
+            try db.execute("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL")
             if !create, try Schema.version(db) == 0 {
                 throw VellumError(.storage, "\(path) is not a Vellum ledger")
             }
             try Schema.migrate(db)
             if try meta("rematerialize") != nil { try rematerialize() }
+            let checkpointer = BackgroundCheckpointer(path: path, pages: checkpointPages)
+            checkpointer.install(on: db)
+            self.checkpointer = checkpointer
         } catch let error as SQLiteError {
             throw VellumError(.storage, "\(path): \(error.message)")
         } catch let error as VellumError {
@@ -96,6 +107,8 @@ public final class LedgerStore {
             throw VellumError(.storage, "\(path): \(error)")
         }
     }
+
+    deinit { checkpointer?.uninstall(from: db) }
 
     /// Runs `body` in one write transaction: everything it appends lands together or not at all.
     public func transaction<T>(_ body: () throws -> T) throws -> T {
