@@ -32,17 +32,29 @@ public enum DataIntegrity {
 
     /// The proof configuration as the suite defines it: the options plus the document's `@context`.
     public static func proofConfiguration(for document: JSON, options: ProofOptions) -> JSON {
-        var config: [String: JSON] = [
-            "type": .string(proofType),
-            "cryptosuite": .string(cryptosuite),
-            "created": .string(options.created),
-            "verificationMethod": .string(options.verificationMethod),
-            "proofPurpose": .string(options.proofPurpose),
-        ]
-        if let challenge = options.challenge { config["challenge"] = .string(challenge) }
-        if let domain = options.domain { config["domain"] = .string(domain) }
-        if let context = document["@context"] { config["@context"] = context }
-        return .object(config)
+        try! JSON(parsing: proof(context: document["@context"]?.canonicalBytes, options: options, value: nil))  // bytes written just above
+    }
+
+    /// The proof's canonical bytes: the options and `context` (the document's `@context`, as
+    /// canonical bytes), then `value` (its `proofValue`) once signed; without it, the proof
+    /// configuration that is signed.
+    static func proof(context: [UInt8]?, options: ProofOptions, value: String?) -> [UInt8] {
+        var w = CanonicalJSONWriter()
+        w.object { o in
+            if let context {
+                o.key("@context")
+                o.canonical(context)
+            }
+            if let challenge = options.challenge { o.member("challenge", challenge) }
+            o.member("created", options.created)
+            o.member("cryptosuite", cryptosuite)
+            if let domain = options.domain { o.member("domain", domain) }
+            o.member("proofPurpose", options.proofPurpose)
+            if let value { o.member("proofValue", value) }
+            o.member("type", proofType)
+            o.member("verificationMethod", options.verificationMethod)
+        }
+        return w.bytes
     }
 
     /// proofConfig hash first, then document hash, as the suite specifies.
@@ -56,15 +68,24 @@ public enum DataIntegrity {
     ) throws(VellumError) -> JSON {
         guard document.objectValue != nil else { throw VellumError(.invalidCredential, "only a JSON object can be signed") }
         let unsecured = document.removing("proof")
-        let config = proofConfiguration(for: unsecured, options: options)
+        let proof = try proof(signing: unsecured.canonicalBytes, context: unsecured["@context"]?.canonicalBytes, options: options, with: key)
+        return unsecured.setting("proof", to: try! JSON(parsing: proof))  // bytes `proof` wrote
+    }
+
+    /// Signs a document given as its canonical bytes without a proof (`context`: its
+    /// `@context`, canonical), and returns the proof's canonical bytes: what `sign` adds, for a
+    /// caller that writes the document's bytes itself.
+    public static func proof(
+        signing document: [UInt8], context: [UInt8]?, options: ProofOptions, with key: Curve25519.Signing.PrivateKey
+    ) throws(VellumError) -> [UInt8] {
+        let config = proof(context: context, options: options, value: nil)
         let signature: Data
         do {
-            signature = try key.signature(for: hashData(document: unsecured, proofConfiguration: config))
+            signature = try key.signature(for: Array(SHA256.hash(data: config)) + Array(SHA256.hash(data: document)))
         } catch {
             throw VellumError(.invalidKey, "signing failed: \(error)")
         }
-        let proof = config.setting("proofValue", to: .string("z" + Base58.encode(Array(signature))))
-        return unsecured.setting("proof", to: proof)
+        return proof(context: context, options: options, value: "z" + Base58.encode(Array(signature)))
     }
 
     /// What a valid proof establishes: which key signed, when and for what purpose.

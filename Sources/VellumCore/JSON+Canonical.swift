@@ -121,3 +121,83 @@ extension JSON {
         }
     }
 }
+
+/// Writes canonical (JCS) bytes directly, for a caller that knows its document's shape: no
+/// tree is built, sorted or freed (issuing a credential spent a quarter of its CPU on that).
+/// The caller writes each object's members in canonical order; debug builds check it.
+public struct CanonicalJSONWriter {
+    public private(set) var bytes: [UInt8] = []
+    /// Whether the next key or array item follows a value, and so needs a comma.
+    private var afterValue = false
+    #if DEBUG
+    /// Each open container: an object, with its last key so far, or an array.
+    private var containers: [(isObject: Bool, lastKey: String?)] = []
+    #endif
+
+    public init() { bytes.reserveCapacity(2048) }
+
+    public mutating func object(_ members: (inout CanonicalJSONWriter) -> Void) {
+        open(UInt8(ascii: "{"), isObject: true)
+        members(&self)
+        close(UInt8(ascii: "}"))
+    }
+
+    public mutating func array(_ items: (inout CanonicalJSONWriter) -> Void) {
+        open(UInt8(ascii: "["), isObject: false)
+        items(&self)
+        close(UInt8(ascii: "]"))
+    }
+
+    /// A member's key, inside `object`; its value comes next.
+    public mutating func key(_ key: String) {
+        #if DEBUG
+        precondition(containers.last?.isObject == true, "a key outside an object")
+        if let last = containers[containers.count - 1].lastKey {
+            precondition(JSON.canonicalOrder(last, key), "member \"\(key)\" written after \"\(last)\": not canonical order")
+        }
+        containers[containers.count - 1].lastKey = key
+        #endif
+        comma()
+        JSON.writeString(key, into: &bytes)
+        bytes.append(UInt8(ascii: ":"))
+    }
+
+    public mutating func string(_ s: String) {
+        comma()
+        JSON.writeString(s, into: &bytes)
+        afterValue = true
+    }
+
+    /// A value given as its canonical bytes.
+    public mutating func canonical(_ value: [UInt8]) {
+        comma()
+        bytes += value
+        afterValue = true
+    }
+
+    public mutating func member(_ key: String, _ value: String) {
+        self.key(key)
+        string(value)
+    }
+
+    private mutating func comma() {
+        if afterValue { bytes.append(UInt8(ascii: ",")) }
+        afterValue = false
+    }
+
+    private mutating func open(_ bracket: UInt8, isObject: Bool) {
+        comma()
+        bytes.append(bracket)
+        #if DEBUG
+        containers.append((isObject, nil))
+        #endif
+    }
+
+    private mutating func close(_ bracket: UInt8) {
+        bytes.append(bracket)
+        afterValue = true
+        #if DEBUG
+        containers.removeLast()
+        #endif
+    }
+}
