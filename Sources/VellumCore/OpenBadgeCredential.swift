@@ -88,23 +88,17 @@ public struct IssuanceContext: Sendable {
     }
 }
 
-extension IssuanceContext {
-    var issuerProfile: JSON {
-        let profile: JSON = ["id": .string(issuer.did), "type": ["Profile"], "name": .string(issuerName)]
-        guard let parentOrg else { return profile }
-        return profile.setting("parentOrg", to: ["id": .string(parentOrg.id), "type": ["Profile"], "name": .string(parentOrg.name)])
-    }
-}
-
 /// A signed credential with the ledger's record of it.
 public struct IssuedCredential: Sendable {
-    public let document: JSON
     /// The document's JCS form: what the ledger's digest covers and what the issuing node keeps.
     public let canonicalDocument: [UInt8]
     public let payload: IssuePayload
     public let subject: String
     public let subjectSalt: [UInt8]
     public var id: String { payload.credentialID }
+    /// The document as a JSON value, parsed from its canonical bytes (which `OpenBadges.issue`
+    /// wrote) when asked for: bulk issuance never needs it.
+    public var document: JSON { try! JSON(parsing: canonicalDocument) }
 }
 
 /// Builds and signs Open Badges 3.0 `OpenBadgeCredential`s (VC Data Model 2.0).
@@ -175,52 +169,93 @@ public enum OpenBadges {
         let achievementID = achievementID(issuer: context.issuer, type: request.achievementType, name: request.achievementName)
         let description = request.description ?? request.achievementName
         let criteria = request.criteria ?? "Awarded by \(context.issuerName) to learners who earned \(request.achievementName)."
-        func statusEntry(_ purpose: String) -> JSON {
-            let list = statusListURL(base: context.statusListBaseURL, issuer: context.issuer, purpose: purpose, index: context.statusListIndex)
-            let index = String(context.statusListIndex % statusListSize)
-            return [
-                "id": .string("\(list)#\(index)"),
-                "type": "BitstringStatusListEntry",
-                "statusPurpose": .string(purpose),
-                "statusListIndex": .string(index),
-                "statusListCredential": .string(list),
-            ]
+        // The document's canonical bytes, written member by member in JCS order (the keys are
+        // ASCII, so byte order is that order): once without its proof, to be signed, then with.
+        let contexts = [vcContext, obContext]
+        func beforeProof(_ o: inout CanonicalJSONWriter) {
+            o.key("@context")
+            o.array { a in for c in contexts { a.string(c) } }
+            o.key("credentialStatus")
+            o.array { a in
+                for purpose in ["revocation", "suspension"] {
+                    let list = statusListURL(base: context.statusListBaseURL, issuer: context.issuer, purpose: purpose, index: context.statusListIndex)
+                    let index = String(context.statusListIndex % statusListSize)
+                    a.object { e in
+                        e.member("id", "\(list)#\(index)")
+                        e.member("statusListCredential", list)
+                        e.member("statusListIndex", index)
+                        e.member("statusPurpose", purpose)
+                        e.member("type", "BitstringStatusListEntry")
+                    }
+                }
+            }
+            o.key("credentialSubject")
+            o.object { subject in
+                subject.key("achievement")
+                subject.object { a in
+                    a.member("achievementType", request.achievementType)
+                    a.key("criteria")
+                    a.object { $0.member("narrative", criteria) }
+                    a.member("description", description)
+                    a.member("id", achievementID)
+                    a.member("name", request.achievementName)
+                    a.key("type")
+                    a.array { $0.string("Achievement") }
+                }
+                subject.member("id", subjectURI)
+                subject.key("type")
+                subject.array { $0.string("AchievementSubject") }
+            }
+            o.member("id", credentialID)
+            o.key("issuer")
+            o.object { issuer in
+                issuer.member("id", context.issuer.did)
+                issuer.member("name", context.issuerName)
+                if let parent = context.parentOrg {
+                    issuer.key("parentOrg")
+                    issuer.object { p in
+                        p.member("id", parent.id)
+                        p.member("name", parent.name)
+                        p.key("type")
+                        p.array { $0.string("Profile") }
+                    }
+                }
+                issuer.key("type")
+                issuer.array { $0.string("Profile") }
+            }
+            o.member("name", request.achievementName)
         }
-        var document: [String: JSON] = [
-            "@context": [.string(vcContext), .string(obContext)],
-            "id": .string(credentialID),
-            "type": ["VerifiableCredential", "OpenBadgeCredential"],
-            "issuer": context.issuerProfile,
-            "validFrom": .string(context.validFrom.rfc3339),
-            "name": .string(request.achievementName),
-            "credentialSubject": [
-                "id": .string(subjectURI),
-                "type": ["AchievementSubject"],
-                "achievement": [
-                    "id": .string(achievementID),
-                    "type": ["Achievement"],
-                    "achievementType": .string(request.achievementType),
-                    "name": .string(request.achievementName),
-                    "description": .string(description),
-                    "criteria": ["narrative": .string(criteria)],
-                ],
-            ],
-            "credentialStatus": [statusEntry("revocation"), statusEntry("suspension")],
-        ]
-        if let until = request.validUntil { document["validUntil"] = .string(until.rfc3339) }
-        let signed = try DataIntegrity.sign(
-            .object(document),
-            options: .init(verificationMethod: context.issuer.verificationMethod, created: context.validFrom.rfc3339),
-            with: key)
-        let canonical = signed.canonicalBytes
+        func afterProof(_ o: inout CanonicalJSONWriter) {
+            o.key("type")
+            o.array { a in
+                a.string("VerifiableCredential")
+                a.string("OpenBadgeCredential")
+            }
+            o.member("validFrom", context.validFrom.rfc3339)
+            if let until = request.validUntil { o.member("validUntil", until.rfc3339) }
+        }
+        var unsecured = CanonicalJSONWriter()
+        unsecured.object { beforeProof(&$0); afterProof(&$0) }
+        var contextBytes = CanonicalJSONWriter()
+        contextBytes.array { a in for c in contexts { a.string(c) } }
+        let proof = try DataIntegrity.proof(
+            signing: unsecured.bytes, context: contextBytes.bytes,
+            options: .init(verificationMethod: context.issuer.verificationMethod, created: context.validFrom.rfc3339), with: key)
+        var signed = CanonicalJSONWriter()
+        signed.object { o in
+            beforeProof(&o)
+            o.key("proof")
+            o.canonical(proof)
+            afterProof(&o)
+        }
+        let canonical = signed.bytes
         let payload = IssuePayload(
             credentialID: credentialID, digest: Hex.encode(SHA256.hash(data: canonical)), issuer: context.issuer.did, achievementID: achievementID,
             achievementName: request.achievementName, achievementType: request.achievementType,
             validFrom: context.validFrom.rfc3339, validUntil: request.validUntil?.rfc3339,
             statusListIndex: context.statusListIndex,
             subjectCommitment: subjectCommitment(salt: context.subjectSalt, subject: subjectURI))
-        return IssuedCredential(
-            document: signed, canonicalDocument: canonical, payload: payload, subject: subjectURI, subjectSalt: context.subjectSalt)
+        return IssuedCredential(canonicalDocument: canonical, payload: payload, subject: subjectURI, subjectSalt: context.subjectSalt)
     }
 }
 

@@ -177,9 +177,10 @@ extension Node {
         for start in stride(from: 0, to: earlier.count, by: batchSize) {
             try await onBatch(try earlier[start..<min(earlier.count, start + batchSize)].map { row in
                 let bytes = Array(row.document.utf8)
-                do { return BulkCredential(line: row.line, id: row.id, document: try JSON(parsing: bytes), canonicalDocument: bytes) } catch {
+                do { _ = try JSON(parsing: bytes) } catch {
                     throw VellumError(.storage, "the stored document of \(row.id) does not parse: \(error)")
                 }
+                return BulkCredential(line: row.line, id: row.id, canonicalDocument: bytes)
             })
         }
         let done = Set(earlier.map(\.line))
@@ -189,7 +190,7 @@ extension Node {
         try await issue(missing.map(\.request), rows: missing.map { BulkRow(file: file, line: $0.line) }, batchSize: batchSize) { batch in
             let lines = missing[next..<(next + batch.count)].map(\.line)
             next += batch.count
-            try await onBatch(zip(lines, batch).map { BulkCredential(line: $0, id: $1.id, document: $1.document, canonicalDocument: $1.canonicalDocument) })
+            try await onBatch(zip(lines, batch).map { BulkCredential(line: $0, id: $1.id, canonicalDocument: $1.canonicalDocument) })
         }
         return earlier.count
     }
@@ -206,7 +207,7 @@ extension Node {
 public struct BulkCredential: Sendable {
     public let line: Int
     public let id: String
-    public let document: JSON
+    /// The signed document's canonical (JCS) bytes.
     public let canonicalDocument: [UInt8]
 }
 

@@ -174,7 +174,7 @@ struct BulkOutput {
         // File creation is slow on some filesystems: write a batch's files on every core.
         let names = batch.map { $0.id.replacingOccurrences(of: "urn:uuid:", with: "") + ".json" }
         let failures = await Parallel.map(Array(zip(batch, names)), chunk: 32) { credential, file -> String? in
-            do { try writeWhole(Array((credential.document.prettyString + "\n").utf8), to: dir + "/" + file) } catch { return "\(error)" }
+            do { try writeWhole(Array((JSON(parsing: credential.canonicalDocument).prettyString + "\n").utf8), to: dir + "/" + file) } catch { return "\(error)" }
             return nil
         }
         if let failure = failures.compactMap({ $0 }).first { throw VellumError(.io, failure) }

@@ -57,7 +57,7 @@ struct LedgerStoreTests {
         #expect(again.map(\.line) == rows.map(\.line))
         #expect(Array(again.prefix(12).map(\.id)) == seen.map(\.id))
         #expect(try Set(again.map(\.id)).count == 25 && node.store.count("credentials") == 25)
-        #expect(again[3].canonicalDocument == seen[3].canonicalDocument && again[3].document == seen[3].document)
+        #expect(again[3].canonicalDocument == seen[3].canonicalDocument)
         // The same file a third time issues nothing.
         #expect(try await node.issue(rows, file: digest, batchSize: 4) { _ in } == 25)
         #expect(try node.store.count("credentials") == 25)
