@@ -18,6 +18,12 @@ public enum EntryPayload: Sendable, Hashable {
         }
     }
 
+    /// `json`'s canonical bytes: what an entry carries.
+    public var canonicalBytes: [UInt8] {
+        if case .issue(let p) = self { return p.canonicalBytes }
+        return json.canonicalBytes
+    }
+
     public var json: JSON {
         switch self {
         case .issue(let p): p.json
@@ -93,6 +99,28 @@ public struct IssuePayload: Sendable, Hashable {
         self.validUntil = validUntil
         self.statusListIndex = statusListIndex
         self.subjectCommitment = subjectCommitment
+    }
+
+    /// `json`'s canonical bytes, written directly (a writer issues one per credential).
+    public var canonicalBytes: [UInt8] {
+        var w = CanonicalJSONWriter()
+        w.object { o in
+            o.key("achievement")
+            o.object { a in
+                a.member("id", achievementID)
+                a.member("name", achievementName)
+                a.member("type", achievementType)
+            }
+            o.member("credential", credentialID)
+            o.member("digest", digest)
+            o.member("issuer", issuer)
+            o.key("statusListIndex")
+            o.canonical(Array(ES6Number.format(Double(statusListIndex)).utf8))
+            o.member("subjectCommitment", subjectCommitment)
+            o.member("validFrom", validFrom)
+            if let validUntil { o.member("validUntil", validUntil) }
+        }
+        return w.bytes
     }
 
     public var json: JSON {

@@ -82,7 +82,7 @@ public struct FeedWriter: Sendable {
         clock = clock.tick(now: now)
         let u = UnsignedEntry(
             feed: feed, seq: (head?.seq ?? 0) + 1, prev: head?.id ?? .zero, hlc: clock, kind: kind,
-            payload: payload.json.canonicalBytes)
+            payload: payload.canonicalBytes)
         let id = u.id
         head = FeedHead(feed: feed, seq: u.seq, id: id)
         return (u, id)

@@ -41,7 +41,11 @@ public struct CredentialRequest: Sendable, Hashable {
         let s = subject.trimmingWhitespace
         guard !s.isEmpty else { throw VellumError(.invalidInput, "subject is empty") }
         let bytes = Array(s.utf8)
-        guard !s.unicodeScalars.contains(where: { $0.properties.isWhitespace }) else {
+        // ASCII text (nearly every subject) is checked by byte; Unicode's white space in ASCII
+        // is U+0009...U+000D and U+0020.
+        let ascii = bytes.allSatisfy { $0 < 0x80 }
+        let blank = ascii ? bytes.contains { $0 == 0x20 || (0x09...0x0D).contains($0) } : s.unicodeScalars.contains { $0.properties.isWhitespace }
+        guard !blank else {
             throw VellumError(.invalidInput, "subject '\(s)' contains whitespace; give a URI (did:, urn:, https:) or an e-mail address")
         }
         func isAlpha(_ b: UInt8) -> Bool { (0x41...0x5A).contains(b) || (0x61...0x7A).contains(b) }

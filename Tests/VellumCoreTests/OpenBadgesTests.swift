@@ -138,4 +138,19 @@ struct OpenBadgesTests {
     func badTimestamps(input: String) {
         #expect(Timestamp(parsing: input) == nil)
     }
+
+    @Test("a subject with white space inside, ASCII or not, is refused; one without is taken", arguments: [
+        ("did:example:a b", false), ("did:example:a\tb", false), ("did:example:a\u{0B}b", false), ("a\u{0C}b@example.edu", false),
+        ("did:example:a\u{A0}b", false), ("did:example:a\u{85}b", false), ("did:example:ünï\u{2003}code", false),
+        ("did:example:ünïcode", true), ("student@example.edu", true), ("  did:example:trimmed\t", true),
+    ])
+    func subjectWhitespace(subject: String, taken: Bool) {
+        let request = CredentialRequest(subject: subject, achievementName: "A")
+        do {
+            _ = try request.validated(validFrom: Self.now)
+            #expect(taken, "\(subject.debugDescription) was taken")
+        } catch {
+            #expect(!taken && error.message.contains("whitespace"), "\(subject.debugDescription): \(error.message)")
+        }
+    }
 }

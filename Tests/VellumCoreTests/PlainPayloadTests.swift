@@ -92,6 +92,7 @@ struct PlainPayloadTests {
         do throws(VellumError) {
             guard let fast = try IssuePayload(plainCanonical: bytes) else { return false }
             #expect((try? general.get()) == fast, "seed \(seed): the one pass read \(String(decoding: bytes, as: UTF8.self)), the general path \(general)")
+            #expect(fast.canonicalBytes == bytes, "seed \(seed): the writer writes \(String(decoding: fast.canonicalBytes, as: UTF8.self)) for \(String(decoding: bytes, as: UTF8.self))")
         } catch {
             guard case .failure(let refused) = general else {
                 Issue.record("seed \(seed): the one pass refused what the general path reads: \(String(decoding: bytes, as: UTF8.self))")
@@ -135,6 +136,7 @@ struct PlainPayloadTests {
             var payload = Self.sample(validUntil: until)
             payload.achievementName = "Intro to Étude 😀 \u{2028}"
             #expect(try IssuePayload(plainCanonical: payload.json.canonicalBytes) == payload)
+            #expect(payload.canonicalBytes == payload.json.canonicalBytes)
         }
     }
 }
