@@ -218,21 +218,35 @@ struct LedgerStoreTests {
         #expect(try LedgerReader(path: path, clock: { Self.fixedNow }).status(of: ids[0]).status == .revoked)
     }
 
-    @Test("upgrading from schema 8, a deciding entry that does not map to its credential's own entry has the state rebuilt from the log")
-    func migrationRebuildsUnmappedDecider() async throws {
+    @Test("upgrading from schema 8, a deciding entry that is not its credential's own has the state rebuilt from the log: no such entry, a stranger's revocation of the same id, the issuer's revocation of another credential",
+          arguments: ["none", "stranger", "other credential"])
+    func migrationRebuildsUnmappedDecider(decider: String) async throws {
         let dir = Self.tempDir()
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let node = try Node.create(at: dir, name: "U", baseURL: "https://u.example", clock: { Self.fixedNow })
         let id = try await node.issue(CredentialRequest(subject: "did:example:a", achievementName: "A")).id
         try node.changeStatus(.revoke, of: id, reason: nil)
-        let root = try node.digest()
+        // A real entry with the wrong authority: a stranger's feed revoking the same id, or the
+        // issuer revoking another credential. Mapped by id alone, it would become the decider.
+        let strangerKey = Curve25519.Signing.PrivateKey()
+        var strangerFeed = FeedWriter(key: strangerKey, head: nil, clock: HLC(rawValue: 0))
+        let stranger = strangerFeed.append([(.revoke, .status(.init(credentialID: id, reason: "takeover")))], now: Self.fixedNow).map(\.entry)
+        _ = try await node.importEntries(stranger)
+        let other = try await node.issue(CredentialRequest(subject: "did:example:b", achievementName: "B")).id
+        try node.changeStatus(.revoke, of: other, reason: nil)
+        let wrong: [UInt8] = switch decider {
+        case "stranger": stranger[0].id.bytes
+        case "other credential": try #require(node.status(of: other).evidence.last { $0.kind == .revoke }).id.bytes
+        default: Array(repeating: 0, count: 32)
+        }
+        let (root, evidence) = (try node.digest(), try node.status(of: id).evidence.map(\.id))
         var db: OpaquePointer?
         sqlite3_open(node.directory.ledgerPath, &db)
-        #expect(sqlite3_exec(db, Self.schema8 + "UPDATE credentials SET decided_by = zeroblob(32) WHERE decided_by IS NOT NULL;", nil, nil, nil) == SQLITE_OK)
+        #expect(sqlite3_exec(db, Self.schema8 + "UPDATE credentials SET decided_by = x'\(Hex.encode(wrong))' WHERE credential = '\(id)';", nil, nil, nil) == SQLITE_OK)
         sqlite3_close(db)
         let reopened = try Node.open(at: dir, clock: { Self.fixedNow })
         #expect(try reopened.digest() == root && reopened.status(of: id).status == .revoked)
-        #expect(try reopened.status(of: id).evidence.count == 2, "the revocation is the answer's evidence again")
+        #expect(try reopened.status(of: id).evidence.map(\.id) == evidence, "the issuer's own revocation is the answer's evidence again")
         #expect(try await reopened.audit().ok && reopened.store.meta("rematerialize") == nil)
     }
 
