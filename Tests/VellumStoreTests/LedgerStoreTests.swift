@@ -250,17 +250,21 @@ struct LedgerStoreTests {
         #expect(try await reopened.audit().ok && reopened.store.meta("rematerialize") == nil)
     }
 
-    @Test("audit counts the rows: a log row whose feed number has no feed, a credential row whose issue entry is missing, or one whose deciding entry is missing, is found, not skipped",
+    @Test("audit counts the rows: a log row whose feed number has no feed, a credential row whose issue entry is missing, or one whose deciding entry is missing or another feed's, is found, not skipped",
           arguments: [
               ("DROP TRIGGER feeds_numbers_fixed_delete; DELETE FROM feeds", "belong to a known feed"),
               ("INSERT INTO credentials VALUES ('urn:uuid:ghost', 1, 'active', 999999, NULL, NULL)", "materialized state holds 2 credentials (1 with"),
               ("UPDATE credentials SET decided_by = 999999", "names 1 deciding entries, of which 0"),
+              ("UPDATE credentials SET decided_by = (SELECT rowid FROM entries e WHERE e.feed != credentials.feed)", "names 1 deciding entries, of which 0"),
           ])
     func auditFindsOrphanRows(tampering: String, problem: String) async throws {
         let dir = Self.tempDir()
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let node = try Node.create(at: dir, name: "U", baseURL: "https://u.example", clock: { Self.fixedNow })
-        _ = try await node.issue(CredentialRequest(subject: "did:example:a", achievementName: "A"))
+        let id = try await node.issue(CredentialRequest(subject: "did:example:a", achievementName: "A")).id
+        // A stranger's feed revoking the same id: a real entry a tampered row could name.
+        var stranger = FeedWriter(key: Curve25519.Signing.PrivateKey(), head: nil, clock: HLC(rawValue: 0))
+        _ = try await node.importEntries(stranger.append([(.revoke, .status(.init(credentialID: id, reason: "takeover")))], now: Self.fixedNow).map(\.entry))
         #expect(try await node.audit().ok)
         // What a tool bypassing the ledger (and its triggers) could leave behind.
         var db: OpaquePointer?
