@@ -31,6 +31,9 @@ struct FederationConvergenceTests {
         var backdated: Entry?
         /// x's signed document, as its holder presents it.
         var document: String?
+        /// The thief's document of x (another name), signed with the stolen key: what the
+        /// back-dated re-issue records.
+        var forgedDocument: String?
     }
 
     static func org(_ root: String, _ name: String) throws -> OrgDirectory {
@@ -79,15 +82,21 @@ struct FederationConvergenceTests {
         try a.changeStatus(.revoke, of: setup.ids["y"]!, reason: "thief")
         try a.changeStatus(.reinstate, of: setup.ids["x"]!, reason: "thief")
         // With the stolen key file, the thief re-issues x, stamped long before its real issue,
-        // recording another document's digest.
+        // recording the digest of a document of its own: x under another name, signed with the
+        // stolen key (valid as a signature: the key is the issuer's).
         let seed = String(decoding: FileManager.default.contents(atPath: a.directory.keyPath)!, as: UTF8.self)
         let stolen = try Curve25519.Signing.PrivateKey(rawRepresentation: Hex.decode(seed.trimmingCharacters(in: .whitespacesAndNewlines))!)
         var thief = FeedWriter(key: stolen, head: try a.store.heads()[a.feed], clock: HLC(rawValue: 0))
         let realIssue = try a.store.statusRecord(of: CredentialKey(feed: a.feed, id: setup.ids["x"]!))!.issue
         guard case .issue(var forged) = try EntryPayload(stored: .issue, bytes: realIssue.payload) else { throw VellumError(.invalidEntry, "not an issue") }
-        forged.digest = String(repeating: "ee", count: 32)
-        setup.backdated = thief.append([(.issue, .issue(forged))], now: Timestamp(millisecondsSinceEpoch: 1_000))[0].entry
         setup.document = try a.store.localDocument(of: CredentialKey(feed: a.feed, id: setup.ids["x"]!))
+        let real = try JSON(parsing: setup.document!)
+        let fake = try DataIntegrity.sign(
+            real.removing("proof").setting("name", to: "Doctorate"),
+            options: .init(verificationMethod: a.did.verificationMethod, created: real["validFrom"]!.stringValue!), with: stolen)
+        setup.forgedDocument = fake.canonicalString
+        forged.digest = OpenBadges.digest(fake)
+        setup.backdated = thief.append([(.issue, .issue(forged))], now: Timestamp(millisecondsSinceEpoch: 1_000))[0].entry
         #expect(setup.backdated!.hlc < realIssue.hlc && setup.backdated!.seq > setup.cut)
         try c.publish(try aalto.append(.undelegation(Undelegation(feed: a.feed, reason: .compromised, through: setup.cut, entry: accepted))))
         // The sibling keeps working: it suspends y.
@@ -145,6 +154,10 @@ struct FederationConvergenceTests {
             // the thief's re-issue.
             let verified = try replica.verify(try JSON(parsing: setup.document!))
             answers.append("verify ledger \(verified.report.checks.first { $0.name == "ledger" }?.ok == true)")
+            // The thief's document: its proof verifies (the stolen key is the issuer's), but the
+            // ledger's issue of x is the real one; the re-issue after S counts for nothing.
+            let forged = try replica.verify(try JSON(parsing: setup.forgedDocument!))
+            answers.append("forged proof \(forged.report.checks.first { $0.name == "proof" }?.ok == true) ledger \(forged.report.checks.first { $0.name == "ledger" }?.ok == true) verified \(forged.report.verified)")
             if let reference {
                 #expect(answers == reference, "seed \(seed) round \(round): the arrival order changed the state")
             } else {
@@ -157,7 +170,8 @@ struct FederationConvergenceTests {
                 #expect(x.evidence.map(\.id) == [setup.evidence["x"]!, setup.evidence["x suspended"]!],
                         "seed \(seed): x's evidence is its real issue and the sibling's suspension, never the thief's backdated re-issue")
                 #expect(y.evidence.first?.id == setup.evidence["y"]! && y.evidence.count == 2, "seed \(seed): y's evidence starts with its real issue")
-                #expect(answers.last == "verify ledger true", "seed \(seed): \(verified.report.checks)")
+                #expect(answers[answers.count - 2] == "verify ledger true", "seed \(seed): \(verified.report.checks)")
+                #expect(answers.last == "forged proof true ledger false verified false", "seed \(seed): the thief's document: \(forged.report.checks)")
                 #expect(x.trust?.evidence.isEmpty == false && x.trust?.evidence.allSatisfy { $0.kind == .document } == true,
                         "seed \(seed): the trust path is the federation's documents")
             }
