@@ -32,13 +32,13 @@ public enum DataIntegrity {
 
     /// The proof configuration as the suite defines it: the options plus the document's `@context`.
     public static func proofConfiguration(for document: JSON, options: ProofOptions) -> JSON {
-        try! JSON(parsing: proof(context: document["@context"]?.canonicalBytes, options: options, value: nil))  // bytes written just above
+        try! JSON(parsing: proofBytes(context: document["@context"]?.canonicalBytes, options: options, value: nil))  // bytes written just above
     }
 
     /// The proof's canonical bytes: the options and `context` (the document's `@context`, as
     /// canonical bytes), then `value` (its `proofValue`) once signed; without it, the proof
     /// configuration that is signed.
-    static func proof(context: [UInt8]?, options: ProofOptions, value: String?) -> [UInt8] {
+    static func proofBytes(context: [UInt8]?, options: ProofOptions, value: String?) -> [UInt8] {
         var w = CanonicalJSONWriter()
         w.object { o in
             if let context {
@@ -59,7 +59,12 @@ public enum DataIntegrity {
 
     /// proofConfig hash first, then document hash, as the suite specifies.
     public static func hashData(document: JSON, proofConfiguration: JSON) -> [UInt8] {
-        Array(SHA256.hash(data: proofConfiguration.canonicalBytes)) + Array(SHA256.hash(data: document.canonicalBytes))
+        hashData(document: document.canonicalBytes, proofConfiguration: proofConfiguration.canonicalBytes)
+    }
+
+    /// The same, from canonical bytes.
+    static func hashData(document: [UInt8], proofConfiguration: [UInt8]) -> [UInt8] {
+        Array(SHA256.hash(data: proofConfiguration)) + Array(SHA256.hash(data: document))
     }
 
     /// Adds a `proof` to an unsecured document.
@@ -69,23 +74,24 @@ public enum DataIntegrity {
         guard document.objectValue != nil else { throw VellumError(.invalidCredential, "only a JSON object can be signed") }
         let unsecured = document.removing("proof")
         let proof = try proof(signing: unsecured.canonicalBytes, context: unsecured["@context"]?.canonicalBytes, options: options, with: key)
-        return unsecured.setting("proof", to: try! JSON(parsing: proof))  // bytes `proof` wrote
+        return unsecured.setting("proof", to: try! JSON(parsing: proof))  // bytes `proofBytes` wrote
     }
 
     /// Signs a document given as its canonical bytes without a proof (`context`: its
-    /// `@context`, canonical), and returns the proof's canonical bytes: what `sign` adds, for a
-    /// caller that writes the document's bytes itself.
+    /// `@context`, canonical: bytes in any other form would be signed as they are, and no
+    /// verifier would rebuild them), and returns the proof's canonical bytes: what `sign` adds,
+    /// for a caller that writes the document's bytes itself.
     public static func proof(
         signing document: [UInt8], context: [UInt8]?, options: ProofOptions, with key: Curve25519.Signing.PrivateKey
     ) throws(VellumError) -> [UInt8] {
-        let config = proof(context: context, options: options, value: nil)
+        let config = proofBytes(context: context, options: options, value: nil)
         let signature: Data
         do {
-            signature = try key.signature(for: Array(SHA256.hash(data: config)) + Array(SHA256.hash(data: document)))
+            signature = try key.signature(for: hashData(document: document, proofConfiguration: config))
         } catch {
             throw VellumError(.invalidKey, "signing failed: \(error)")
         }
-        return proof(context: context, options: options, value: "z" + Base58.encode(Array(signature)))
+        return proofBytes(context: context, options: options, value: "z" + Base58.encode(Array(signature)))
     }
 
     /// What a valid proof establishes: which key signed, when and for what purpose.

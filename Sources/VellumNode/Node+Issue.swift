@@ -175,12 +175,8 @@ extension Node {
     ) async throws -> Int {
         let earlier = try store.bulkRows(file: file)
         for start in stride(from: 0, to: earlier.count, by: batchSize) {
-            try await onBatch(try earlier[start..<min(earlier.count, start + batchSize)].map { row in
-                let bytes = Array(row.document.utf8)
-                do { _ = try JSON(parsing: bytes) } catch {
-                    throw VellumError(.storage, "the stored document of \(row.id) does not parse: \(error)")
-                }
-                return BulkCredential(line: row.line, id: row.id, canonicalDocument: bytes)
+            try await onBatch(earlier[start..<min(earlier.count, start + batchSize)].map { row in
+                BulkCredential(line: row.line, id: row.id, canonicalDocument: Array(row.document.utf8))
             })
         }
         let done = Set(earlier.map(\.line))

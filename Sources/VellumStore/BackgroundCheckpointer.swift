@@ -10,10 +10,11 @@ import Foundation
 /// once the log holds `pages` pages, a commit wakes the thread, which runs a PASSIVE
 /// checkpoint from a connection of its own while the writer and readers go on; the writer
 /// starts the log over at its first commit after the log is fully copied. Should the log
-/// still reach four times `pages` (the thread cannot keep up, or a reader holds an old
-/// snapshot), the committing writer checkpoints itself, as SQLite would: the log stays bounded.
-/// The thread starts on the first wake-up: a short command never has one.
+/// still reach twice `pages` (the thread cannot keep up, or a reader holds an old snapshot),
+/// the committing writer checkpoints itself, as SQLite's automatic checkpoint would. The
+/// thread starts on the first wake-up: a short command never has one.
 final class BackgroundCheckpointer: @unchecked Sendable {
+    /// The writer's database file, as the writer opened it.
     private let path: String
     let pages: Int32
     private let condition = NSCondition()
@@ -23,24 +24,20 @@ final class BackgroundCheckpointer: @unchecked Sendable {
     private var running = false
     private var passes = 0
 
-    /// The checkpoints the thread has run.
-    var completedPasses: Int {
-        condition.lock()
-        defer { condition.unlock() }
-        return passes
-    }
+    /// The checkpoints the thread has completed.
+    var completedPasses: Int { condition.withLock { passes } }
 
-    init(path: String, pages: Int32) {
-        self.path = path
-        self.pages = pages
-    }
+    /// Whether the thread is alive.
+    var isRunning: Bool { condition.withLock { running } }
 
     /// Takes over `writer`'s checkpoints, until `uninstall(from:)`, which must run before the
     /// checkpointer goes away.
-    func install(on writer: SQLiteConnection) {
+    init(installingOn writer: SQLiteConnection, pages: Int32) {
+        path = String(cString: sqlite3_db_filename(writer.handle, "main"))
+        self.pages = pages
         sqlite3_wal_hook(writer.handle, { context, db, name, pages in
             let checkpointer = Unmanaged<BackgroundCheckpointer>.fromOpaque(context!).takeUnretainedValue()
-            if pages >= 4 * checkpointer.pages {
+            if pages >= 2 * checkpointer.pages {
                 sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, nil, nil)
             } else if pages >= checkpointer.pages {
                 checkpointer.wake()
@@ -73,23 +70,32 @@ final class BackgroundCheckpointer: @unchecked Sendable {
     }
 
     private func run() {
-        // A checkpoint that fails (the file went away, the disk is full) is left to the next
-        // wake-up or, past four times `pages`, to the writer, which reports what it finds.
-        var connection = try? SQLiteConnection(path: path)
+        var connection: SQLiteConnection?
         condition.lock()
         while !stopped {
             guard wanted else { condition.wait(); continue }
             wanted = false
             condition.unlock()
-            try? connection?.execute("PRAGMA wal_checkpoint(PASSIVE)")
+            // Opened on the first pass, and again after a failure, never creating the file: a
+            // pass that fails (the file went away, too many open files) is retried at the next
+            // wake-up, and past twice `pages` the writer checkpoints itself meanwhile.
+            let done: Bool
+            do {
+                connection = try connection ?? SQLiteConnection(path: path, create: false)
+                try connection!.execute("PRAGMA wal_checkpoint(PASSIVE)")
+                done = true
+            } catch {
+                connection = nil
+                done = false
+            }
             condition.lock()
-            passes += 1
+            if done { passes += 1 }
         }
         condition.unlock()
         connection = nil  // closed before `uninstall` returns
-        condition.lock()
-        running = false
-        condition.broadcast()
-        condition.unlock()
+        condition.withLock {
+            running = false
+            condition.broadcast()
+        }
     }
 }

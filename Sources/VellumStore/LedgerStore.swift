@@ -64,8 +64,8 @@ public final class LedgerStore {
         try self.init(path: path, create: create, readOnly: readOnly, checkpointPages: 32768)
     }
 
-    /// `checkpointPages`: the write-ahead log's size, in 8 KiB pages, past which it is copied
-    /// into the database file by a thread of its own (`BackgroundCheckpointer`).
+    /// `checkpointPages`: the write-ahead log's size, in pages (8 KiB in a new ledger), past
+    /// which it is copied into the database file by a thread of its own (`BackgroundCheckpointer`).
     init(path: String, create: Bool, readOnly: Bool, checkpointPages: Int32) throws(VellumError) {
         do {
             db = try SQLiteConnection(path: path, readOnly: readOnly)
@@ -90,15 +90,15 @@ public final class LedgerStore {
             // bytes fill them to ~98%, where 4 KiB pages held five and wasted a tenth
             // (Docs/PERFORMANCE.md, disk per entry). Only takes effect before the first write.
             try db.execute("PRAGMA page_size = 8192")
-            try db.execute("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL")
+            // A log that grew past 256 MiB (a catch-up outrunning its checkpoints) is cut back
+            // to that size when it starts over, not kept at its largest.
+            try db.execute("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA journal_size_limit = 268435456")
             if !create, try Schema.version(db) == 0 {
                 throw VellumError(.storage, "\(path) is not a Vellum ledger")
             }
             try Schema.migrate(db)
             if try meta("rematerialize") != nil { try rematerialize() }
-            let checkpointer = BackgroundCheckpointer(path: path, pages: checkpointPages)
-            checkpointer.install(on: db)
-            self.checkpointer = checkpointer
+            checkpointer = BackgroundCheckpointer(installingOn: db, pages: checkpointPages)
         } catch let error as SQLiteError {
             throw VellumError(.storage, "\(path): \(error.message)")
         } catch let error as VellumError {
@@ -241,7 +241,7 @@ public final class LedgerStore {
             switch v.payload {
             case .issue: issues.append(IssueFact(v))
             case .status: changes.append(StatusFact(v))
-            case .statusList, .document, .checkpoint: return
+            case .statusList, .document, .checkpoint: return  // no credential key: never passed
             }
             rowids.append((v.id, rowid))
         }

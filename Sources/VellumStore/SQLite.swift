@@ -23,13 +23,14 @@ public final class SQLiteConnection {
     /// The oldest SQLite the ledger's statements run on (`RETURNING` came in 3.35).
     public static let minimumVersion: Int32 = 3_035_000
 
-    /// Opens `path`; `readOnly` connections can never write, whatever SQL they are given.
-    public init(path: String, readOnly: Bool = false) throws(SQLiteError) {
+    /// Opens `path`; `readOnly` connections can never write, whatever SQL they are given; a
+    /// `create: false` connection opens only a database that exists.
+    public init(path: String, readOnly: Bool = false, create: Bool = true) throws(SQLiteError) {
         guard sqlite3_libversion_number() >= Self.minimumVersion else {
             throw SQLiteError(code: .init(rawValue: SQLITE_MISUSE), message: "SQLite \(String(cString: sqlite3_libversion())) is too old: Vellum needs 3.35 or later")
         }
         var db: OpaquePointer?
-        let mode = readOnly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE
+        let mode = readOnly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | (create ? SQLITE_OPEN_CREATE : 0)
         let rc = sqlite3_open_v2(path, &db, mode | SQLITE_OPEN_NOMUTEX, nil)
         guard rc == SQLITE_OK, let db else {
             let message = db.map { String(cString: sqlite3_errmsg($0)) } ?? "out of memory"
@@ -157,20 +158,20 @@ public final class Statement {
 
     /// Runs a statement that returns no rows. Texts and blobs are bound where they are
     /// (SQLITE_STATIC), not copied as `bind` does (a catch-up stores 700 bytes per entry): each
-    /// is bound inside the closure that lends its bytes, the statement steps inside the
-    /// innermost one, and the bindings are cleared before the bytes are given back.
+    /// is bound inside the closure that lends its bytes, and the statement steps, is reset and
+    /// has its bindings cleared inside the innermost one, before any bytes are given back.
     public func run(_ values: [Value] = []) throws(SQLiteError) {
         sqlite3_reset(handle)
-        defer {
-            sqlite3_reset(handle)
-            sqlite3_clear_bindings(handle)
-        }
         if values.count < parameterCount { sqlite3_clear_bindings(handle) }
         try bindInPlace(values, from: 0).get()
     }
 
     private func bindInPlace(_ values: [Value], from i: Int) -> Result<Void, SQLiteError> {
         guard i < values.count else {
+            defer {
+                sqlite3_reset(handle)
+                sqlite3_clear_bindings(handle)
+            }
             do { _ = try step() } catch { return .failure(error) }
             return .success(())
         }

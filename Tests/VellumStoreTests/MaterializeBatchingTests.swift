@@ -8,8 +8,9 @@ import VellumTestSupport
 
 /// The store materializes a credential from the facts of the batch being appended, held in
 /// memory, plus those stored before it, read through an index range that ends at the batch's
-/// first row. A feed that issues ids twice, changes a status before the issue and after it,
-/// delivered in any cut of batches, must materialize exactly as the pure merge over all of it.
+/// first row. Feeds that issue ids twice and change a status before the issue and after it,
+/// two of them over the same ids, delivered in any cut of batches, must materialize exactly
+/// as the pure merge over all of it.
 @Suite("Materialized state under any batching, in process")
 struct MaterializeBatchingTests {
     static let now = Timestamp(millisecondsSinceEpoch: 1_800_000_000_000)
@@ -34,22 +35,38 @@ struct MaterializeBatchingTests {
         return writer.append(items, now: now).map(\.entry)
     }
 
-    @Test("every cut of one feed into batches materializes the same state as the pure merge over the whole feed", arguments: propertySeeds)
-    func everyCut(seed: UInt64) async throws {
+    @Test("any cut of two feeds over the same ids into batches, some stored as two appends in one transaction, materializes the same state as the pure merge", arguments: propertySeeds)
+    func anyCut(seed: UInt64) async throws {
         var rng = SeededGenerator(seed: seed)
         for round in 0..<4 {
-            let entries = Self.history(Curve25519.Signing.PrivateKey(), &rng)
+            // Two feeds over the same ids: separate credentials, none speaking for the other's.
+            let feeds = [Self.history(Curve25519.Signing.PrivateKey(), &rng), Self.history(Curve25519.Signing.PrivateKey(), &rng)]
             let dir = FileManager.default.temporaryDirectory.appendingPathComponent("vellum-batching-\(UUID().uuidString)").path
             defer { try? FileManager.default.removeItem(atPath: dir) }
             let node = try Node.create(at: dir, name: "R", baseURL: "https://r.example")
-            var start = 0
-            while start < entries.count {
-                let end = min(entries.count, start + Int.random(in: 1...8, using: &rng))
-                _ = try await node.importEntries(Array(entries[start..<end]))
-                start = end
+            var next = [0, 0]
+            while next[0] < feeds[0].count || next[1] < feeds[1].count {
+                let f = next[0] < feeds[0].count && (next[1] == feeds[1].count || Bool.random(using: &rng)) ? 0 : 1
+                let end = min(feeds[f].count, next[f] + Int.random(in: 1...8, using: &rng))
+                let batch = Array(feeds[f][next[f]..<end])
+                next[f] = end
+                guard batch.count > 1, Bool.random(using: &rng) else {
+                    _ = try await node.importEntries(batch)
+                    continue
+                }
+                // Two appends in one transaction: the second's facts stored by the first.
+                let store = node.store
+                let linked = try await EntryVerifier.verify(batch, heads: try store.heads(), knownID: { _, _ in nil })
+                let half = Int.random(in: 1..<linked.count, using: &rng)
+                try store.transaction {
+                    try store.append(Array(linked[..<half]))
+                    try store.append(Array(linked[half...]))
+                }
             }
-            let context = "seed \(seed) round \(round), \(entries.count) entries"
-            #expect(try node.store.heads()[entries[0].feed]?.seq == UInt64(entries.count), "\(context): every batch is stored")
+            let context = "seed \(seed) round \(round), \(feeds[0].count) + \(feeds[1].count) entries"
+            for entries in feeds {
+                #expect(try node.store.heads()[entries[0].feed]?.seq == UInt64(entries.count), "\(context): every batch is stored")
+            }
             var stored: [Entry] = []
             try node.store.forEachEntry { stored.append($0) }
             let expected = LedgerState(try await EntryVerifier.verify(stored, heads: [:], knownID: { _, _ in nil }).map(\.verified))
