@@ -175,10 +175,14 @@ public enum OpenBadges {
         let criteria = request.criteria ?? "Awarded by \(context.issuerName) to learners who earned \(request.achievementName)."
         // The document's canonical bytes, written member by member in JCS order (the keys are
         // ASCII, so byte order is that order): once without its proof, to be signed, then with.
-        let contexts = [vcContext, obContext]
+        let contexts: [UInt8] = {
+            var w = CanonicalJSONWriter()
+            w.array { a in for c in [vcContext, obContext] { a.string(c) } }
+            return w.bytes
+        }()
         func beforeProof(_ o: inout CanonicalJSONWriter) {
             o.key("@context")
-            o.array { a in for c in contexts { a.string(c) } }
+            o.canonical(contexts)
             o.key("credentialStatus")
             o.array { a in
                 for purpose in ["revocation", "suspension"] {
@@ -240,10 +244,8 @@ public enum OpenBadges {
         }
         var unsecured = CanonicalJSONWriter()
         unsecured.object { beforeProof(&$0); afterProof(&$0) }
-        var contextBytes = CanonicalJSONWriter()
-        contextBytes.array { a in for c in contexts { a.string(c) } }
         let proof = try DataIntegrity.proof(
-            signing: unsecured.bytes, context: contextBytes.bytes,
+            signing: unsecured.bytes, context: contexts,
             options: .init(verificationMethod: context.issuer.verificationMethod, created: context.validFrom.rfc3339), with: key)
         var signed = CanonicalJSONWriter()
         signed.object { o in
