@@ -24,7 +24,12 @@ public struct IssueFact: Sendable, Hashable {
 
     public init(_ v: VerifiedEntry) {
         guard case .issue(let p) = v.payload else { preconditionFailure("not an issue entry") }
-        self.init(entry: v.id, feed: v.feed, seq: v.seq, hlc: v.hlc, issuer: p.issuer, validUntil: p.validUntil.flatMap { Timestamp(parsing: $0) })
+        self.init(entry: v.id, feed: v.feed, seq: v.seq, hlc: v.hlc, payload: p)
+    }
+
+    /// What the merge reads of an issue entry and its payload.
+    public init(entry: EntryID, feed: FeedKey, seq: UInt64, hlc: HLC, payload p: IssuePayload) {
+        self.init(entry: entry, feed: feed, seq: seq, hlc: hlc, issuer: p.issuer, validUntil: p.validUntil.flatMap { Timestamp(parsing: $0) })
     }
 }
 

@@ -36,8 +36,9 @@ extension Node {
             break
         }
         let payload = EntryPayload.document(document)
-        guard payload.json.canonicalBytes.count <= UnsignedEntry.maximumPayloadSize else {
-            throw VellumError(.invalidInput, "the document is \(payload.json.canonicalBytes.count) bytes, more than an entry holds (\(UnsignedEntry.maximumPayloadSize))")
+        let size = payload.canonicalBytes.count
+        guard size <= UnsignedEntry.maximumPayloadSize else {
+            throw VellumError(.invalidInput, "the document is \(size) bytes, more than an entry holds (\(UnsignedEntry.maximumPayloadSize))")
         }
         return try appendToOwnFeed { writer, now in
             let next = (writer.head?.seq ?? 0) + 1

@@ -449,6 +449,10 @@ public actor Replicator {
     /// may fail (an entry's id does not cover its signature); once: a peer sending copy after
     /// copy cannot keep an honest batch waiting.
     private func store(_ entries: [Entry], verified: [PreCheck] = []) async throws -> Int {
+        // Being stored from now on, before any wait: another peer's copy costs no check ahead.
+        let token = ahead.storing(entries)
+        var succeeded = false
+        defer { ahead.stored(token, succeeded: succeeded) }
         var entries = entries
         var storedMeanwhile = 0
         let busy = Set(entries.compactMap { importing[$0.id] })
@@ -458,17 +462,16 @@ public actor Replicator {
             entries = try entries.filter { try node.store.entryID(feed: $0.feed, seq: $0.seq) != $0.id }
             storedMeanwhile = before - entries.count
         }
-        guard !entries.isEmpty else { return storedMeanwhile }
+        guard !entries.isEmpty else {
+            succeeded = true
+            return storedMeanwhile
+        }
         let kept = entries
         let work = Task { try await self.verifyAndImport(kept, verified: verified) }
         for e in entries { importing[e.id] = work }
-        let token = ahead.storing(kept)
-        defer {
-            for e in entries where importing[e.id] == work { importing[e.id] = nil }
-            ahead.stored(token)
-        }
+        defer { for e in entries where importing[e.id] == work { importing[e.id] = nil } }
         let added = try await work.value
-        ahead.hold(kept)
+        succeeded = true
         return added + storedMeanwhile
     }
 
@@ -536,10 +539,7 @@ public actor Replicator {
             lock.withLock { for h in heads where h.seq > held[h.feed] ?? 0 { held[h.feed] = h.seq } }
         }
 
-        /// Entries now stored (each feed's newest of them is held).
-        func hold(_ entries: [Entry]) { hold(entries.map { FeedHead(feed: $0.feed, seq: $0.seq, id: $0.id) }) }
-
-        /// A batch handed to the store; `stored(token)` when that store ends, whether or not it stored.
+        /// A batch handed to the store; `stored(token, succeeded:)` when that store ends.
         func storing(_ entries: [Entry]) -> Int {
             var newest: [FeedKey: UInt64] = [:]
             for e in entries where e.seq > newest[e.feed] ?? 0 { newest[e.feed] = e.seq }
@@ -550,7 +550,13 @@ public actor Replicator {
             }
         }
 
-        func stored(_ token: Int) { lock.withLock { _ = batches.removeValue(forKey: token) } }
+        /// The store of batch `token` ended; if it `succeeded`, its entries are held.
+        func stored(_ token: Int, succeeded: Bool) {
+            lock.withLock {
+                guard let newest = batches.removeValue(forKey: token), succeeded else { return }
+                for (feed, seq) in newest where seq > held[feed] ?? 0 { held[feed] = seq }
+            }
+        }
 
         /// Settles WANT `id` on `socket` with `reply`: if it was in flight and the reply holds
         /// entries of its ranges, those past what is held or being stored; otherwise nil.
@@ -559,9 +565,11 @@ public actor Replicator {
                 guard let ranges = wants[socket]?.removeValue(forKey: id), case .entries(let entries) = reply,
                     SyncSession.entries(entries, answer: ranges)
                 else { return nil }
-                return entries.filter { e in
-                    e.seq > batches.values.reduce(held[e.feed] ?? 0) { max($0, $1[e.feed] ?? 0) }
+                var past: [FeedKey: UInt64] = held
+                for batch in batches.values {
+                    for (feed, seq) in batch where seq > past[feed] ?? 0 { past[feed] = seq }
                 }
+                return entries.filter { $0.seq > past[$0.feed] ?? 0 }
             }
         }
     }

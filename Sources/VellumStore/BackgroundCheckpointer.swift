@@ -81,9 +81,13 @@ final class BackgroundCheckpointer: @unchecked Sendable {
             // wake-up, and past twice `pages` the writer checkpoints itself meanwhile.
             let done: Bool
             do {
-                connection = try connection ?? SQLiteConnection(path: path, create: false)
-                try connection!.execute("PRAGMA wal_checkpoint(PASSIVE)")
-                done = true
+                let c = try connection ?? SQLiteConnection(path: path, create: false)
+                connection = c
+                // SQLITE_BUSY: another checkpoint (the writer's own, past twice `pages`) ran;
+                // any other failure opens the file again next time.
+                let rc = sqlite3_wal_checkpoint_v2(c.handle, nil, SQLITE_CHECKPOINT_PASSIVE, nil, nil)
+                done = rc == SQLITE_OK
+                if rc != SQLITE_OK, rc != SQLITE_BUSY { connection = nil }
             } catch {
                 connection = nil
                 done = false

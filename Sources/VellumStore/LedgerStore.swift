@@ -96,9 +96,10 @@ public final class LedgerStore {
             if !create, try Schema.version(db) == 0 {
                 throw VellumError(.storage, "\(path) is not a Vellum ledger")
             }
+            // Before the migrations: those that copy the log write as much as a catch-up.
+            checkpointer = BackgroundCheckpointer(installingOn: db, pages: checkpointPages)
             try Schema.migrate(db)
             if try meta("rematerialize") != nil { try rematerialize() }
-            checkpointer = BackgroundCheckpointer(installingOn: db, pages: checkpointPages)
         } catch let error as SQLiteError {
             throw VellumError(.storage, "\(path): \(error.message)")
         } catch let error as VellumError {
@@ -274,7 +275,7 @@ public final class LedgerStore {
             selectPayload.bind([.integer(rowid)])
             defer { selectPayload.reset() }
             guard try selectPayload.step(), case .issue(let p) = try? EntryPayload(stored: .issue, bytes: selectPayload.blob(0)) else { continue }
-            facts.issues.append(IssueFact(entry: id, feed: key.feed, seq: seq, hlc: hlc, issuer: p.issuer, validUntil: p.validUntil.flatMap { Timestamp(parsing: $0) }))
+            facts.issues.append(IssueFact(entry: id, feed: key.feed, seq: seq, hlc: hlc, payload: p))
         }
     }
 

@@ -18,10 +18,11 @@ struct CheckpointTests {
         do {
             let store = try LedgerStore(path: path, create: true, readOnly: false, checkpointPages: 100)
             checkpointer = try #require(store.checkpointer)
+            try store.checkpoint()  // the log empty: the schema's pages are in the file
             let before = try bytes(path)
-            // 20 commits of about 4 pages, after the schema's: past 100 pages, short of the
-            // 200 at which the writer would checkpoint itself.
-            for i in 0..<20 { try store.transaction { try store.setMeta("k\(i)", value) } }
+            // 40 commits of about 4 pages: past 100 pages after 25 or so, short of the 200 at
+            // which the writer would checkpoint itself.
+            for i in 0..<40 { try store.transaction { try store.setMeta("k\(i)", value) } }
             let deadline = Date().addingTimeInterval(10)
             while try bytes(path) < before + 20 * 30_000 || checkpointer.completedPasses == 0, Date() < deadline {
                 Thread.sleep(forTimeInterval: 0.01)
@@ -29,9 +30,10 @@ struct CheckpointTests {
             #expect(try bytes(path) >= before + 20 * 30_000, "the database file did not receive the log's pages")
             #expect(checkpointer.completedPasses >= 1, "no checkpoint ran off the writer's thread")
             #expect(checkpointer.isRunning)
+            withExtendedLifetime(store) {}
         }
         #expect(!checkpointer.isRunning, "the thread outlived its store")
         let reopened = try LedgerStore(path: path, create: false)
-        for i in 0..<20 { #expect(try reopened.meta("k\(i)") == value) }
+        for i in 0..<40 { #expect(try reopened.meta("k\(i)") == value) }
     }
 }

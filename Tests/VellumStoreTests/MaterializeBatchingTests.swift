@@ -35,7 +35,7 @@ struct MaterializeBatchingTests {
         return writer.append(items, now: now).map(\.entry)
     }
 
-    @Test("any cut of two feeds over the same ids into batches, some stored as two appends in one transaction, materializes the same state as the pure merge", arguments: propertySeeds)
+    @Test("any cut of two feeds over the same ids into batches, some holding both feeds, some stored as two appends in one transaction, materializes the same state as the pure merge", arguments: propertySeeds)
     func anyCut(seed: UInt64) async throws {
         var rng = SeededGenerator(seed: seed)
         for round in 0..<4 {
@@ -46,10 +46,14 @@ struct MaterializeBatchingTests {
             let node = try Node.create(at: dir, name: "R", baseURL: "https://r.example")
             var next = [0, 0]
             while next[0] < feeds[0].count || next[1] < feeds[1].count {
-                let f = next[0] < feeds[0].count && (next[1] == feeds[1].count || Bool.random(using: &rng)) ? 0 : 1
-                let end = min(feeds[f].count, next[f] + Int.random(in: 1...8, using: &rng))
-                let batch = Array(feeds[f][next[f]..<end])
-                next[f] = end
+                // A run of one feed's next entries, or of both in one batch (either first): the
+                // other feed's issue or status change of the same id in the same append.
+                var batch: [Entry] = []
+                for f in [0, 1].shuffled(using: &rng) where next[f] < feeds[f].count && (batch.isEmpty || Bool.random(using: &rng)) {
+                    let end = min(feeds[f].count, next[f] + Int.random(in: 1...8, using: &rng))
+                    batch += feeds[f][next[f]..<end]
+                    next[f] = end
+                }
                 guard batch.count > 1, Bool.random(using: &rng) else {
                     _ = try await node.importEntries(batch)
                     continue

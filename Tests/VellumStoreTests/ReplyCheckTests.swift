@@ -55,10 +55,10 @@ struct ReplyCheckTests {
         ahead.expect(9, ranges: more, on: socket)
         #expect(seqs(9, Array(entries[5..<13])) == [11, 12, 13])
         // That store failed: seq 6 and on are fresh again. Had it stored them, they would be held.
-        ahead.stored(token)
+        ahead.stored(token, succeeded: false)
         ahead.expect(10, ranges: more, on: socket)
         #expect(seqs(10, Array(entries[5..<13])) == Array(6...13))
-        ahead.hold(Array(entries[5..<10]))
+        ahead.stored(ahead.storing(Array(entries[5..<10])), succeeded: true)
         ahead.expect(11, ranges: more, on: socket)
         #expect(seqs(11, Array(entries[5..<13])) == [11, 12, 13])
         // A round that ended takes no answers, even to the WANTs it had in flight.
