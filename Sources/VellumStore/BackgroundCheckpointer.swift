@@ -83,11 +83,12 @@ final class BackgroundCheckpointer: @unchecked Sendable {
             do {
                 let c = try connection ?? SQLiteConnection(path: path, create: false)
                 connection = c
-                // SQLITE_BUSY: another checkpoint (the writer's own, past twice `pages`) ran;
-                // any other failure opens the file again next time.
-                let rc = sqlite3_wal_checkpoint_v2(c.handle, nil, SQLITE_CHECKPOINT_PASSIVE, nil, nil)
-                done = rc == SQLITE_OK
-                if rc != SQLITE_OK, rc != SQLITE_BUSY { connection = nil }
+                // Through the pragma, not `sqlite3_wal_checkpoint_v2`: a connection that has
+                // not read the database yet is not in WAL mode, and that call would do nothing.
+                // Its first column is 1 if another checkpoint (the writer's own) kept it from
+                // completing.
+                let pass = try c.prepare("PRAGMA wal_checkpoint(PASSIVE)")
+                done = try pass.step() && pass.int(0) == 0
             } catch {
                 connection = nil
                 done = false
