@@ -30,12 +30,6 @@ struct CheckpointTests {
             #expect(try bytes(path) >= before + 20 * 30_000, "the database file did not receive the log's pages")
             #expect(checkpointer.completedPasses >= 1, "no checkpoint ran off the writer's thread")
             #expect(checkpointer.isRunning)
-            // The log was copied whole, so the next commit starts it over: it holds a few pages,
-            // not the 160 written since the last checkpoint.
-            try store.transaction { try store.setMeta("after", "x") }
-            let probe = try SQLiteConnection(path: path)
-            let pass = try probe.prepare("PRAGMA wal_checkpoint(PASSIVE)")
-            #expect(try pass.step() && pass.int(1) < 100, "the log was not started over: \(pass.int(1)) pages")
             withExtendedLifetime(store) {}
         }
         #expect(!checkpointer.isRunning, "the thread outlived its store")
