@@ -42,9 +42,11 @@ public final class LedgerStore {
     private(set) var checkpointer: BackgroundCheckpointer?
     private lazy var insertEntry = try! db.prepare(
         "INSERT INTO entries (id, feed, seq, prev, hlc, kind, payload, signature, credential) VALUES (?,?,?,?,?,?,?,?,?)")
-    /// A feed's head, numbering the feed the first time: its number never changes.
+    /// A feed's head, numbering the feed the first time (its number never changes), and whether
+    /// it holds facts about credentials that have no row (schema 10).
     private lazy var upsertFeed = try! db.prepare(
-        "INSERT INTO feeds (key, seq, head) VALUES (?,?,?) ON CONFLICT (key) DO UPDATE SET seq = excluded.seq, head = excluded.head RETURNING n")
+        "INSERT INTO feeds (key, seq, head) VALUES (?,?,?) ON CONFLICT (key) DO UPDATE SET seq = excluded.seq, head = excluded.head RETURNING n, unissued")
+    private lazy var markUnissued = try! db.prepare("UPDATE feeds SET unissued = 1 WHERE n = ?")
     /// A credential's facts stored before rowid `?3`. The range ends in the index (credential,
     /// feed, rowid): where only the batch being appended speaks of the credential, the query
     /// reads no row of the log.
@@ -53,6 +55,9 @@ public final class LedgerStore {
     private lazy var selectPayload = try! db.prepare("SELECT payload FROM entries WHERE rowid = ?")
     private lazy var upsertCredential = try! db.prepare(
         "INSERT OR REPLACE INTO credentials (credential, feed, status, issue_entry, decided_by, valid_until) VALUES (?, ?, ?, ?, ?, ?)")
+    /// A credential's first row: changes nothing where it has one.
+    private lazy var insertNewCredential = try! db.prepare(
+        "INSERT INTO credentials (credential, feed, status, issue_entry, decided_by, valid_until) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING")
     private lazy var insertLocal = try! db.prepare(
         "INSERT INTO local_credentials (entry, subject, salt, document) VALUES (?,?,?,?)")
     private lazy var insertBulkRow = try! db.prepare("INSERT INTO bulk_rows (file, line, entry) VALUES (?,?,?)")
@@ -159,11 +164,13 @@ public final class LedgerStore {
             }
             // The heads first: they number new feeds, and the log rows refer to feeds by number.
             var numbers: [FeedKey: Int64] = [:]
+            var unissued: Set<Int64> = []  // feeds holding facts about credentials with no row
             for head in heads.values {
                 upsertFeed.bind([.blob(head.feed.bytes), .integer(Int64(head.seq)), .blob(head.id.bytes)])
                 defer { upsertFeed.reset() }
                 guard try upsertFeed.step() else { throw VellumError(.storage, "append failed: no number for feed \(head.feed.hex)") }
                 numbers[head.feed] = upsertFeed.int(0)
+                if upsertFeed.int(1) != 0 { unissued.insert(upsertFeed.int(0)) }
             }
             var touched: [CredentialKey: Facts] = [:]  // what this batch says of each credential
             touched.reserveCapacity(entries.count)
@@ -187,8 +194,12 @@ public final class LedgerStore {
                 }
             }
             for (key, var facts) in touched {
+                // Where the feed holds no facts about credentials without a row, a credential
+                // this batch issues has no facts stored before it if it has no row yet: its first
+                // row is written from the batch alone, without reading the log.
+                if !unissued.contains(facts.feed), try insertFirstRow(key, facts) { continue }
                 try addStoredFacts(of: key, before: firstRowID!, to: &facts)
-                try materialize(key, facts)
+                try materialize(key, facts, unissued: &unissued)
             }
         } catch let error as VellumError {
             throw error
@@ -213,19 +224,40 @@ public final class LedgerStore {
             let keys = try query("SELECT DISTINCT e.credential, f.key, f.n FROM \(Self.entriesWithKeys) WHERE e.kind BETWEEN 1 AND 4") {
                 (CredentialKey(feed: FeedKey($0.blob(1))!, id: $0.text(0)), $0.int(2))
             }
-            for (key, feed) in keys { try materialize(key, storedFacts(of: key, feed: feed)) }
+            try run("UPDATE feeds SET unissued = 0", [])
+            var unissued: Set<Int64> = []
+            for (key, feed) in keys { try materialize(key, storedFacts(of: key, feed: feed), unissued: &unissued) }
             try run("DELETE FROM meta WHERE key = 'rematerialize'", [])
         }
     }
 
-    /// Writes one credential's merged state (the pure merge in Core) from all its facts.
-    private func materialize(_ key: CredentialKey, _ facts: Facts) throws(SQLiteError) {
+    /// Writes one credential's merged state (the pure merge in Core) from all its facts. Where
+    /// the merge finds no issue among them, the feed is marked as holding facts about a
+    /// credential without a row (`unissued`: once marked, always marked).
+    private func materialize(_ key: CredentialKey, _ facts: Facts, unissued: inout Set<Int64>) throws(SQLiteError) {
         let r = CredentialMerge.resolve(key, issues: facts.issues, changes: facts.changes)
-        guard let issue = r.issue else { return }
-        try upsertCredential.run([  // the merge picks its issue and deciding entry among the facts
-            .text(key.id), .integer(facts.feed), .text(r.base.rawValue), .integer(facts.rowid(of: issue.entry)),
-            r.decidedBy.map { .integer(facts.rowid(of: $0)) } ?? .null, issue.validUntil.map { .integer($0.millisecondsSinceEpoch) } ?? .null,
-        ])
+        guard r.issue != nil else {
+            if unissued.insert(facts.feed).inserted { try markUnissued.run([.integer(facts.feed)]) }
+            return
+        }
+        try upsertCredential.run(row(key, facts, r))
+    }
+
+    /// Writes a credential's state from `facts` alone if the merge finds an issue among them
+    /// and the credential has no row yet; false if it changed nothing.
+    private func insertFirstRow(_ key: CredentialKey, _ facts: Facts) throws(SQLiteError) -> Bool {
+        let r = CredentialMerge.resolve(key, issues: facts.issues, changes: facts.changes)
+        guard r.issue != nil else { return false }
+        try insertNewCredential.run(row(key, facts, r))
+        return db.changes == 1
+    }
+
+    /// A credential row: the merge picks its issue and deciding entry among the facts.
+    private func row(_ key: CredentialKey, _ facts: Facts, _ r: CredentialResolution) -> [Statement.Value] {
+        [
+            .text(key.id), .integer(facts.feed), .text(r.base.rawValue), .integer(facts.rowid(of: r.issue!.entry)),
+            r.decidedBy.map { .integer(facts.rowid(of: $0)) } ?? .null, r.issue!.validUntil.map { .integer($0.millisecondsSinceEpoch) } ?? .null,
+        ]
     }
 
     /// The entries of a credential's issuing feed about it, reduced to what the merge needs,

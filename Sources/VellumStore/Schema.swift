@@ -249,6 +249,16 @@ enum Schema {
         ALTER TABLE credentials_by_rowid RENAME TO credentials;
         CREATE INDEX credentials_not_active ON credentials (feed, status) WHERE status != 'active';
         """,
+        // 10: which feeds hold facts about a credential the state has no row for (a status
+        // change written before the credential's issue, or issues the merge set aside). Where a
+        // feed holds none, a credential with no row has no facts stored: a batch that issues it
+        // is its whole history, and appending it needs no look at the log (LedgerStore.append).
+        """
+        ALTER TABLE feeds ADD COLUMN unissued INTEGER NOT NULL DEFAULT 0;
+        UPDATE feeds SET unissued = 1 WHERE n IN (
+            SELECT e.feed FROM entries e WHERE e.kind BETWEEN 1 AND 4
+                AND NOT EXISTS (SELECT 1 FROM credentials c WHERE c.credential = e.credential AND c.feed = e.feed));
+        """,
     ]
 
     /// The schemas whose migration copies the whole log (its time grows with the log).

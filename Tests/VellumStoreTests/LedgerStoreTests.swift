@@ -4,7 +4,7 @@ import Foundation
 import Testing
 import VellumCore
 import VellumNode
-import VellumStore
+@testable import VellumStore
 
 @Suite("Ledger store and node, in process")
 struct LedgerStoreTests {
@@ -106,6 +106,7 @@ struct LedgerStoreTests {
         CREATE INDEX entries_by_credential_feed ON entries (credential, feed);
         CREATE INDEX entries_documents ON entries (rowid) WHERE kind = 6;
         CREATE INDEX credentials_not_active ON credentials (feed, status) WHERE status != 'active';
+        ALTER TABLE feeds DROP COLUMN unissued;
         PRAGMA user_version = 8;
         """
 
@@ -248,6 +249,36 @@ struct LedgerStoreTests {
         #expect(try reopened.digest() == root && reopened.status(of: id).status == .revoked)
         #expect(try reopened.status(of: id).evidence.map(\.id) == evidence, "the issuer's own revocation is the answer's evidence again")
         #expect(try await reopened.audit().ok && reopened.store.meta("rematerialize") == nil)
+    }
+
+    @Test("upgrading from schema 9 marks the feeds holding a status change of a credential they have not issued; that credential's later issue is materialized with it, as the merge has it")
+    func migrationMarksUnissued() async throws {
+        let dir = Self.tempDir()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let node = try Node.create(at: dir, name: "U", baseURL: "https://u.example", clock: { Self.fixedNow })
+        let own = try await node.issue(CredentialRequest(subject: "did:example:a", achievementName: "A")).id
+        try node.changeStatus(.revoke, of: own, reason: nil)
+        // Another feed revokes an id before it issues it: a fact with no credential row.
+        var early = FeedWriter(key: Curve25519.Signing.PrivateKey(), head: nil, clock: HLC(rawValue: 0))
+        let revoke = early.append([(.revoke, .status(.init(credentialID: "urn:uuid:early", reason: nil)))], now: Self.fixedNow).map(\.entry)
+        _ = try await node.importEntries(revoke)
+        var db: OpaquePointer?
+        sqlite3_open(node.directory.ledgerPath, &db)
+        #expect(sqlite3_exec(db, "ALTER TABLE feeds DROP COLUMN unissued; PRAGMA user_version = 9;", nil, nil, nil) == SQLITE_OK)
+        sqlite3_close(db)
+        let reopened = try Node.open(at: dir, clock: { Self.fixedNow })
+        let marked = try reopened.store.query("SELECT key FROM feeds WHERE unissued = 1", []) { FeedKey($0.blob(0))! }
+        #expect(marked == [revoke[0].feed])
+        // Its issue now arrives alone in a batch: the revocation stored before it still decides.
+        let issue = early.append([(.issue, EquivocationOrderTests.payload("urn:uuid:early", revoke[0].feed))], now: Self.fixedNow).map(\.entry)
+        _ = try await reopened.importEntries(issue)
+        var stored: [Entry] = []
+        try reopened.store.forEachEntry { stored.append($0) }
+        let merged = LedgerState(try await EntryVerifier.verify(stored, heads: [:], knownID: { _, _ in nil }).map(\.verified))
+        #expect(try reopened.digest() == merged.stateRoot)
+        let status = try reopened.store.resolution(of: CredentialKey(feed: revoke[0].feed, id: "urn:uuid:early"), asOf: Self.fixedNow).resolution.base
+        #expect(status == .revoked)
+        #expect(try await reopened.audit().ok)
     }
 
     @Test("audit counts the rows: a log row whose feed number has no feed, a credential row whose issue entry is missing, or one whose deciding entry is missing or another feed's, is found, not skipped",

@@ -3,29 +3,33 @@ import Foundation
 import Testing
 import VellumCore
 import VellumNode
-import VellumStore
+@testable import VellumStore
 import VellumTestSupport
 
 /// The store materializes a credential from the facts of the batch being appended, held in
 /// memory, plus those stored before it, read through an index range that ends at the batch's
-/// first row. Feeds that issue ids twice and change a status before the issue and after it,
-/// two of them over the same ids, delivered in any cut of batches, must materialize exactly
-/// as the pure merge over all of it.
+/// first row; or, for a credential with no row on a feed that holds no facts about credentials
+/// without one (`feeds.unissued`), from the batch alone. Feeds that issue ids twice and change
+/// a status after the issue, and in half the rounds before it too, two of them over the same
+/// ids, delivered in any cut of batches, must materialize exactly as the pure merge over all
+/// of it.
 @Suite("Materialized state under any batching, in process")
 struct MaterializeBatchingTests {
     static let now = Timestamp(millisecondsSinceEpoch: 1_800_000_000_000)
 
     /// A random history of one feed over a few ids: issues (some twice) and status changes,
-    /// some written before the id's first issue.
-    static func history(_ key: Curve25519.Signing.PrivateKey, _ rng: inout SeededGenerator) -> [Entry] {
+    /// some written before the id's first issue if `changesBeforeIssue`.
+    static func history(_ key: Curve25519.Signing.PrivateKey, changesBeforeIssue: Bool, _ rng: inout SeededGenerator) -> [Entry] {
         let feed = FeedKey(Array(key.publicKey.rawRepresentation))!
         let ids = (0..<6).map { "urn:uuid:m-\($0)" }
         var items: [(EntryKind, EntryPayload)] = []
+        var issued: Set<String> = []
         for _ in 0..<Int.random(in: 10...40, using: &rng) {
             let id = ids.randomElement(using: &rng)!
             switch Int.random(in: 0..<5, using: &rng) {
-            case 0, 1:
+            case let n where n < 2 || !(changesBeforeIssue || issued.contains(id)):
                 items.append((.issue, EquivocationOrderTests.payload(id, feed)))
+                issued.insert(id)
             default:
                 let kind = [EntryKind.revoke, .suspend, .reinstate].randomElement(using: &rng)!
                 items.append((kind, .status(.init(credentialID: id, reason: nil))))
@@ -40,7 +44,8 @@ struct MaterializeBatchingTests {
         var rng = SeededGenerator(seed: seed)
         for round in 0..<4 {
             // Two feeds over the same ids: separate credentials, none speaking for the other's.
-            let feeds = [Self.history(Curve25519.Signing.PrivateKey(), &rng), Self.history(Curve25519.Signing.PrivateKey(), &rng)]
+            let early = round % 2 == 1
+            let feeds = [Self.history(Curve25519.Signing.PrivateKey(), changesBeforeIssue: early, &rng), Self.history(Curve25519.Signing.PrivateKey(), changesBeforeIssue: early, &rng)]
             let dir = FileManager.default.temporaryDirectory.appendingPathComponent("vellum-batching-\(UUID().uuidString)").path
             defer { try? FileManager.default.removeItem(atPath: dir) }
             let node = try Node.create(at: dir, name: "R", baseURL: "https://r.example")
@@ -76,6 +81,8 @@ struct MaterializeBatchingTests {
             let expected = LedgerState(try await EntryVerifier.verify(stored, heads: [:], knownID: { _, _ in nil }).map(\.verified))
             #expect(try node.digest() == expected.stateRoot, "\(context): the materialized state differs from the merge")
             #expect(try await node.audit().ok, "\(context)")
+            let unissued = try node.store.query("SELECT unissued FROM feeds", []) { $0.int(0) }
+            #expect(early || !unissued.contains(1), "\(context): a feed that changed no status before the issue is not marked")
         }
     }
 }
