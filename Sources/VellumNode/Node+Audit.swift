@@ -55,6 +55,9 @@ extension Node {
         var credentialRows = 0
         /// Credential rows naming a deciding entry (of their own feed and id, or not).
         var decidedRows = 0
+        /// Entries about a credential with no row, of feeds not marked as holding such
+        /// (`feeds.unissued`): a later issue of that credential would be stored without them.
+        var unmarked = 0
         var root = EntryID.zero
     }
 
@@ -69,6 +72,10 @@ extension Node {
             try store.forEachCredential { r.credentials.append(($0, $1, $2, $3)) }
             r.credentialRows = try store.count("credentials")
             r.decidedRows = try store.count("credentials WHERE decided_by IS NOT NULL")
+            r.unmarked = try store.count("""
+                entries e JOIN feeds f ON f.n = e.feed WHERE f.unissued = 0 AND e.kind BETWEEN 1 AND 4
+                    AND NOT EXISTS (SELECT 1 FROM credentials c WHERE c.credential = e.credential AND c.feed = e.feed)
+                """)
             r.root = try store.stateRoot()
             return r
         }
@@ -121,6 +128,9 @@ extension Node {
         guard decided == reading.decidedRows else {
             return try report(
                 "materialized state names \(reading.decidedRows) deciding entries, of which \(decided) are their credential's own feed's entries about it")
+        }
+        guard reading.unmarked == 0 else {
+            return try report("\(reading.unmarked) entries speak of credentials with no row on feeds not marked as holding such (feeds.unissued): a later issue of those credentials would be stored without them")
         }
         // Heads and every credential row match the recomputation, so the root over them does too.
         return try report(nil, credentials: seen, root: reading.root)

@@ -281,12 +281,13 @@ struct LedgerStoreTests {
         #expect(try await reopened.audit().ok)
     }
 
-    @Test("audit counts the rows: a log row whose feed number has no feed, a credential row whose issue entry is missing, or one whose deciding entry is missing or another feed's, is found, not skipped",
+    @Test("audit counts the rows: a log row whose feed number has no feed, a credential row whose issue entry is missing, or one whose deciding entry is missing or another feed's, a feed holding a status change of a credential it has not issued but not marked so, is found, not skipped",
           arguments: [
               ("DROP TRIGGER feeds_numbers_fixed_delete; DELETE FROM feeds", "belong to a known feed"),
               ("INSERT INTO credentials VALUES ('urn:uuid:ghost', 1, 'active', 999999, NULL, NULL)", "materialized state holds 2 credentials (1 with"),
               ("UPDATE credentials SET decided_by = 999999", "names 1 deciding entries, of which 0"),
               ("UPDATE credentials SET decided_by = (SELECT rowid FROM entries e WHERE e.feed != credentials.feed)", "names 1 deciding entries, of which 0"),
+              ("UPDATE feeds SET unissued = 0", "1 entries speak of credentials with no row"),
           ])
     func auditFindsOrphanRows(tampering: String, problem: String) async throws {
         let dir = Self.tempDir()
