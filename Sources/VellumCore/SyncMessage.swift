@@ -19,6 +19,10 @@ public enum SyncMessage: Sendable, Equatable {
     /// buckets whose digests differ (none between replicas in sync: one round trip of about
     /// 600 bytes), so the cost follows the feeds that differ, not all of them.
     case headsIn(buckets: UInt64, [FeedHead])
+    /// "I can send you these ranges of feeds you lack" (a push, announced). Answered with
+    /// `want`: the parts of them the node still wants, none where it holds them or is already
+    /// fetching them from someone else; then the wanted entries follow as a pushed `entries`.
+    case offer([WantRange])
 
     public static let version: UInt8 = 1
     /// Limits a peer must respect: larger messages are refused before anything in them is
@@ -38,6 +42,7 @@ public enum SyncMessage: Sendable, Equatable {
         case .error: 5
         case .summary: 6
         case .headsIn: 7
+        case .offer: 8
         }
     }
 
@@ -50,6 +55,7 @@ public enum SyncMessage: Sendable, Equatable {
         case .error: "ERROR"
         case .summary: "SUMMARY"
         case .headsIn: "HEADS-IN"
+        case .offer: "OFFER"
         }
     }
 
@@ -68,7 +74,7 @@ public enum SyncMessage: Sendable, Equatable {
         case .summary(let summary):
             body.append(summary.root)
             for b in summary.buckets { body.append(b) }
-        case .want(let ranges):
+        case .want(let ranges), .offer(let ranges):
             body.uint32(UInt32(ranges.count))
             for r in ranges {
                 body.append(r.feed.bytes)
@@ -143,7 +149,7 @@ public enum SyncMessage: Sendable, Equatable {
         switch type {
         case 1:
             message = .heads(try body.heads())
-        case 2:
+        case 2, 8:
             let count = Int(try body.uint32())
             guard count <= maxFeedsPerMessage else { throw VellumError(.invalidInput, "too many ranges (\(count))") }
             var ranges: [WantRange] = []
@@ -154,7 +160,7 @@ public enum SyncMessage: Sendable, Equatable {
                 }
                 ranges.append(range)
             }
-            message = .want(ranges)
+            message = type == 2 ? .want(ranges) : .offer(ranges)
         case 3:
             let count = Int(try body.uint32())
             guard count <= maxEntriesPerMessage else { throw VellumError(.invalidInput, "too many entries (\(count))") }
@@ -308,6 +314,19 @@ public enum Reconciliation {
             if count < r.seq - have, end % CheckpointPayload.interval < count { count -= end % CheckpointPayload.interval }
             return WantRange(feed: r.feed, fromSeq: have + 1, limit: UInt32(count))
         }.sorted { $0.feed < $1.feed }
+    }
+
+    /// The parts of an `OFFER` a node wants: each range from past the newest seq it holds of
+    /// that feed (`held`); none of a feed in `skipping` (quarantined, or being fetched or stored
+    /// from elsewhere: wanting what lies past that would leave a gap until it lands).
+    public static func wanted(_ offered: [WantRange], held: [FeedKey: UInt64], skipping: Set<FeedKey>) -> [WantRange] {
+        offered.compactMap { r in
+            guard r.limit > 0, !skipping.contains(r.feed) else { return nil }
+            let end = r.fromSeq + UInt64(r.limit) - 1
+            let start = max(r.fromSeq, (held[r.feed] ?? 0) + 1)
+            guard start <= end else { return nil }
+            return WantRange(feed: r.feed, fromSeq: start, limit: UInt32(end - start + 1))
+        }
     }
 
     /// What the peer lacks: ranges of our feeds beyond its heads.

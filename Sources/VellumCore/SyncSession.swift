@@ -35,8 +35,9 @@ public protocol SyncReplica {
 
 /// The client side of one reconciliation round with one peer, as a value: exchange heads,
 /// prove forks, gossip fork evidence, pull in batches (at most one `WANT` in flight, and up to
-/// `batchesAhead` received batches waiting while one is stored), push what the peer lacks,
-/// and mark caught up only the feeds that this peer's own `HEADS` vouched for. It does no
+/// `batchesAhead` received batches waiting while one is stored), offer what the peer lacks and
+/// push the part it wants, and mark caught up only the feeds that this peer's own `HEADS`
+/// vouched for. It does no
 /// I/O: each event returns directives, and the shell (`Replicator`) sends, stores and reports
 /// back.
 ///
@@ -74,6 +75,8 @@ public struct SyncSession: Sendable {
         case suspect(FeedHead)
         case forkEvidence
         case want([WantRange])
+        /// The answer to our `OFFER`: which of these ranges the peer wants.
+        case offer([WantRange])
         case push(Int)
 
         var request: String {
@@ -81,6 +84,7 @@ public struct SyncSession: Sendable {
             case .heads: "HEADS"
             case .headsIn: "SUMMARY"
             case .suspect, .want: "WANT"
+            case .offer: "OFFER"
             case .forkEvidence: "FORK"
             case .push: "ENTRIES"
             }
@@ -111,6 +115,10 @@ public struct SyncSession: Sendable {
     /// Our stored heads when the pull began.
     private var stored: [FeedKey: FeedHead] = [:]
     private var excluded: Set<FeedKey> = []
+    /// Feeds the peer wanted none of when offered: not offered again this round.
+    private var declined: Set<FeedKey> = []
+    /// The peer answered an `OFFER` with `ERROR` (a node from before `OFFER`): push unannounced.
+    private var offersRefused = false
     private var pullStopped = false
     private var storing = false
     private var received: [[Entry]] = []
@@ -150,6 +158,10 @@ public struct SyncSession: Sendable {
         if case .error(let code, let text) = message {
             // Evidence is a courtesy: a peer may refuse it without failing the round.
             if expected == .forkEvidence { return try nextEvidence(replica) }
+            if case .offer(let offered) = expected {
+                offersRefused = true
+                return try push(offered, replica)
+            }
             return fail(VellumError(.invalidInput, "peer refused \(expected.request) (\(code)): \(text)"))
         }
         switch (expected, message) {
@@ -184,6 +196,10 @@ public struct SyncSession: Sendable {
             }
             received.append(entries)
             return try pumpPull(replica)
+        case (.offer(let offered), .want(let wanted)):
+            guard Self.ranges(wanted, within: offered) else { return violation("peer answered OFFER with ranges it was not offered") }
+            declined.formUnion(Set(offered.map(\.feed)).subtracting(wanted.map(\.feed)))
+            return try push(wanted, replica)
         case (.push(let count), .heads(let updated)):
             // The peer answers with its heads of the feeds pushed (an older one, with all).
             var merged = Dictionary(theirs.map { ($0.feed, $0) }, uniquingKeysWith: { a, _ in a })
@@ -219,6 +235,16 @@ public struct SyncSession: Sendable {
     public mutating func onTimeout(requestID: UInt32) -> [Directive] {
         guard phase != .done, let expected = outstanding[requestID] else { return [] }
         return fail(VellumError(.io, "no answer to \(expected.request)"))
+    }
+
+    /// Whether an OFFER's answer asks only for parts of the ranges offered, at most one per
+    /// range offered.
+    public static func ranges(_ wanted: [WantRange], within offered: [WantRange]) -> Bool {
+        wanted.count <= offered.count && wanted.allSatisfy { w in
+            w.limit > 0 && offered.contains { o in
+                o.feed == w.feed && w.fromSeq >= o.fromSeq && w.fromSeq + UInt64(w.limit) <= o.fromSeq + UInt64(o.limit)
+            }
+        }
     }
 
     /// Whether a WANT's answer holds only entries of the ranges asked for.
@@ -327,11 +353,20 @@ public struct SyncSession: Sendable {
         return out
     }
 
+    /// Offers what the peer lacked when it last told us its heads, less what it declined: it
+    /// answers with what it still wants (none of what it holds or is fetching from another
+    /// peer meanwhile), and only that is pushed.
     private mutating func nextPush(_ replica: some SyncReplica) throws(VellumError) -> [Directive] {
         phase = .push
-        let quarantined = try replica.quarantinedFeeds().union(excluded)
-        let gives = Reconciliation.gives(local: try replica.heads(), remote: theirs, limit: Self.batchLimit, quarantined: quarantined)
-        let batch = gives.isEmpty ? [] : try replica.entries(for: gives)
+        let skipped = try replica.quarantinedFeeds().union(excluded).union(declined)
+        let gives = Reconciliation.gives(local: try replica.heads(), remote: theirs, limit: Self.batchLimit, quarantined: skipped)
+        guard !gives.isEmpty else { return try finish(replica) }
+        if offersRefused { return try push(gives, replica) }
+        return [send(.offer(gives), expecting: .offer(gives))]
+    }
+
+    private mutating func push(_ ranges: [WantRange], _ replica: some SyncReplica) throws(VellumError) -> [Directive] {
+        let batch = ranges.isEmpty ? [] : try replica.entries(for: ranges)
         guard !batch.isEmpty else { return try finish(replica) }
         return [send(.entries(batch), expecting: .push(batch.count))]
     }

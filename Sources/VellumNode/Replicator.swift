@@ -408,6 +408,11 @@ public actor Replicator {
             return reply
         case .want(let ranges):
             return .entries(try replica.entries(for: ranges))
+        case .offer(let ranges):
+            // Not what is held, nor any feed being fetched or stored from another peer.
+            let held = try node.store.heads().mapValues(\.seq)
+            let busy = ahead.pending().filter { $0.value > held[$0.key] ?? 0 }.keys
+            return .want(Reconciliation.wanted(ranges, held: held, skipping: try node.store.quarantinedFeeds().union(busy)))
         case .entries(let entries):
             let (clean, forks) = try Reconciliation.screen(entries, against: replica)
             for (mine, theirs) in forks { try recordFork(mine, theirs, from: peer) }
@@ -555,6 +560,20 @@ public actor Replicator {
             lock.withLock {
                 guard let newest = batches.removeValue(forKey: token), succeeded else { return }
                 for (feed, seq) in newest where seq > held[feed] ?? 0 { held[feed] = seq }
+            }
+        }
+
+        /// The newest seq of each feed asked for in a WANT in flight or being stored.
+        func pending() -> [FeedKey: UInt64] {
+            lock.withLock {
+                var newest: [FeedKey: UInt64] = [:]
+                for ranges in wants.values.flatMap(\.values) {
+                    for r in ranges where r.limit > 0 { newest[r.feed] = max(newest[r.feed] ?? 0, r.fromSeq + UInt64(r.limit) - 1) }
+                }
+                for batch in batches.values {
+                    for (feed, seq) in batch { newest[feed] = max(newest[feed] ?? 0, seq) }
+                }
+                return newest
             }
         }
 

@@ -81,6 +81,7 @@ public struct MemoryReplica: SyncReplica, Sendable {
         case .heads: return .heads(sorted(heads()))
         case .summary(let theirs): return Reconciliation.answer(theirs, heads: sorted(heads())).reply
         case .want(let ranges): return .entries(entries(for: ranges))
+        case .offer(let ranges): return .want(Reconciliation.wanted(ranges, held: heads().mapValues(\.seq), skipping: quarantined))
         case .entries(let entries):
             if let (clean, forks) = try? Reconciliation.screen(entries, against: self) {
                 for (a, b) in forks { addFork(a, b) }

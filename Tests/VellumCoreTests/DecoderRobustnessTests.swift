@@ -27,6 +27,7 @@ struct DecoderRobustnessTests {
             .heads(Dictionary(entries.map { ($0.feed, FeedHead(feed: $0.feed, seq: $0.seq, id: $0.id)) }, uniquingKeysWith: { $0.seq > $1.seq ? $0 : $1 })
                 .values.sorted { $0.feed < $1.feed }),  // one head per feed
             .want([WantRange(feed: entries[0].feed, fromSeq: 1, limit: 10)]),
+            .offer([WantRange(feed: entries[0].feed, fromSeq: 3, limit: 7)]),
             .entries(Array(entries.prefix(4))),
             .error(code: 400, message: "nope"),
         ]

@@ -192,19 +192,71 @@ struct SyncSessionTests {
         #expect(!end.contains { if case .markHeard = $0 { true } else { false } })
     }
 
-    @Test("push what the peer lacks; feeds are caught up from the peer's own HEADS")
+    @Test("offer what the peer lacks, push what it wants of it; feeds are caught up from the peer's own HEADS")
     func push() throws {
         let ours = try feed(4)
         let local = MemoryReplica(ours)
         var session = SyncSession(firstRequestID: 9)
         _ = try session.start(local)
-        let push = try session.onReply(requestID: 9, message: .heads([]), replica: local)
+        let offer = try session.onReply(requestID: 9, message: .heads([]), replica: local)
+        let range = WantRange(feed: ours[0].feed, fromSeq: 1, limit: 4)
+        #expect(sent(offer).map(\.1) == [.offer([range])])
+        let push = try session.onReply(requestID: sent(offer)[0].0, message: .want([range]), replica: local)
         #expect(sent(push).map(\.1) == [.entries(ours)])
         let end = try session.onReply(requestID: sent(push)[0].0, message: .heads(heads(of: ours)), replica: local)
         #expect(end.first == .progress(moved: 4, of: 4))
         #expect(end.contains(.markHeard([ours[0].feed])))
         guard case .finished(let report)? = end.last else { Issue.record("\(end)"); return }
-        #expect(report.pushed == 4 && report.roundTrips == 2)
+        #expect(report.pushed == 4 && report.roundTrips == 3)
+    }
+
+    @Test("an offer's answer: only the part wanted is pushed; a feed declined is not offered again this round; nothing wanted ends the round")
+    func offerDeclined() throws {
+        let (a, b) = (try feed(5, tag: "a"), try feed(3, tag: "b"))
+        let local = MemoryReplica(a + b)
+        var session = SyncSession(firstRequestID: 20)
+        _ = try session.start(local)
+        let offer = sent(try session.onReply(requestID: 20, message: .heads([]), replica: local))
+        guard case .offer(let offered)? = offer.first?.1 else { Issue.record("no OFFER: \(offer)"); return }
+        #expect(Set(offered) == [WantRange(feed: a[0].feed, fromSeq: 1, limit: 5), WantRange(feed: b[0].feed, fromSeq: 1, limit: 3)])
+        // The peer holds a's first three already (from someone else) and is fetching b.
+        let push = sent(try session.onReply(requestID: offer[0].0, message: .want([WantRange(feed: a[0].feed, fromSeq: 4, limit: 2)]), replica: local))
+        #expect(push.map(\.1) == [.entries(Array(a[3...]))])
+        // Its heads after the push: a whole, b still missing; b was declined, so the round ends.
+        let end = try session.onReply(requestID: push[0].0, message: .heads(heads(of: a)), replica: local)
+        guard case .finished(let report)? = end.last else { Issue.record("\(end)"); return }
+        #expect(report.pushed == 2 && !end.contains { if case .send = $0 { true } else { false } })
+        // Wanting nothing of an offer ends the round without a push.
+        var other = SyncSession(firstRequestID: 30)
+        _ = try other.start(local)
+        let second = sent(try other.onReply(requestID: 30, message: .heads([]), replica: local))
+        let none = try other.onReply(requestID: second[0].0, message: .want([]), replica: local)
+        guard case .finished(let nothing)? = none.last else { Issue.record("\(none)"); return }
+        #expect(nothing.pushed == 0 && !none.contains { if case .send = $0 { true } else { false } })
+    }
+
+    @Test("an offer answered with ranges not offered (another feed, before or past the offer) is a wrong reply; one refused with ERROR (a node before OFFER) is pushed unannounced",
+          arguments: ["other feed", "before", "past", "error"])
+    func offerAnsweredWrongly(answer: String) throws {
+        let ours = try feed(4)
+        let local = MemoryReplica(ours)
+        var session = SyncSession(firstRequestID: 50)
+        _ = try session.start(local)
+        let offer = sent(try session.onReply(requestID: 50, message: .heads([]), replica: local))
+        let feedKey = ours[0].feed
+        let reply: SyncMessage = switch answer {
+        case "other feed": .want([WantRange(feed: try feed(1)[0].feed, fromSeq: 1, limit: 1)])
+        case "before": .want([WantRange(feed: feedKey, fromSeq: 0, limit: 2)])
+        case "past": .want([WantRange(feed: feedKey, fromSeq: 2, limit: 4)])
+        default: .error(code: 400, message: "unknown message type 8")
+        }
+        let out = try session.onReply(requestID: offer[0].0, message: reply, replica: local)
+        if answer == "error" {
+            #expect(sent(out).map(\.1) == [.entries(ours)])
+        } else {
+            #expect(out.contains { if case .drop(reason: "wrong-reply", _) = $0 { true } else { false } })
+            #expect(session.isFinished && sent(out).isEmpty)
+        }
     }
 
     @Test("a divergent head is fetched, proven, recorded, sent on as FORK, and its feed is neither pulled nor pushed")

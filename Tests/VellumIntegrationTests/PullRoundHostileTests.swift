@@ -74,6 +74,7 @@ struct PullRoundHostileTests {
                 case .summary: await liar.send(.headsIn(buckets: .max, [head]), requestID: id, to: request.routingID)
                 case .want(let ranges): await liar.send(answer(ranges[0]), requestID: id, to: request.routingID)
                 case .heads, .entries, .fork: await liar.send(.heads([]), requestID: id, to: request.routingID)
+                case .offer: await liar.send(.want([]), requestID: id, to: request.routingID)
                 case .error, .headsIn: break
                 }
             }

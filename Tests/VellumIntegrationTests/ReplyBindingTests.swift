@@ -94,6 +94,7 @@ struct ReplyBindingTests {
             switch message {
             case .heads, .entries, .fork: await liar.send(.heads([]), requestID: id, to: request.routingID)
             case .want: await liar.send(.entries([]), requestID: id, to: request.routingID)
+            case .offer: await liar.send(.want([]), requestID: id, to: request.routingID)
             case .summary: await liar.send(.headsIn(buckets: .max, []), requestID: id, to: request.routingID)
             case .error, .headsIn: break
             }
