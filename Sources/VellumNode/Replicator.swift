@@ -411,8 +411,7 @@ public actor Replicator {
         case .offer(let ranges):
             // Not what is held, nor any feed being fetched or stored from another peer.
             let held = try node.store.heads().mapValues(\.seq)
-            let busy = ahead.pending().filter { $0.value > held[$0.key] ?? 0 }.keys
-            return .want(Reconciliation.wanted(ranges, held: held, skipping: try node.store.quarantinedFeeds().union(busy)))
+            return .want(Reconciliation.wanted(ranges, held: held, skipping: try node.store.quarantinedFeeds().union(ahead.busy(past: held))))
         case .entries(let entries):
             let (clean, forks) = try Reconciliation.screen(entries, against: replica)
             for (mine, theirs) in forks { try recordFork(mine, theirs, from: peer) }
@@ -563,17 +562,18 @@ public actor Replicator {
             }
         }
 
-        /// The newest seq of each feed asked for in a WANT in flight or being stored.
-        func pending() -> [FeedKey: UInt64] {
+        /// The feeds of which entries past `held` are asked for in a WANT in flight or are
+        /// being stored.
+        func busy(past held: [FeedKey: UInt64]) -> Set<FeedKey> {
             lock.withLock {
-                var newest: [FeedKey: UInt64] = [:]
+                var feeds: Set<FeedKey> = []
                 for ranges in wants.values.flatMap(\.values) {
-                    for r in ranges where r.limit > 0 { newest[r.feed] = max(newest[r.feed] ?? 0, r.fromSeq + UInt64(r.limit) - 1) }
+                    for r in ranges where r.limit > 0 && r.fromSeq + UInt64(r.limit) - 1 > held[r.feed] ?? 0 { feeds.insert(r.feed) }
                 }
                 for batch in batches.values {
-                    for (feed, seq) in batch { newest[feed] = max(newest[feed] ?? 0, seq) }
+                    for (feed, seq) in batch where seq > held[feed] ?? 0 { feeds.insert(feed) }
                 }
-                return newest
+                return feeds
             }
         }
 

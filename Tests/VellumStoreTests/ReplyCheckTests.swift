@@ -68,4 +68,30 @@ struct ReplyCheckTests {
         #expect(seqs(12, Array(entries[5..<13])) == nil)
         #expect(seqs(13, Array(entries[5..<13])) == nil)
     }
+
+    @Test("an OFFER is answered with what is neither held nor being fetched or stored: a feed in a WANT in flight or in a batch being stored is declined whole, until that settles")
+    func offerAnswer() {
+        let (a, b, c) = (Self.feed(10), Self.feed(10), Self.feed(10))
+        let socket = SocketID(raw: 1)
+        let ahead = Replicator.Ahead()
+        let offered = [a, b, c].map { WantRange(feed: $0[0].feed, fromSeq: 1, limit: 10) }
+        let held = [a[0].feed: UInt64(4)]  // a: held to seq 4
+        func wanted() -> [WantRange] { Reconciliation.wanted(offered, held: held, skipping: ahead.busy(past: held)) }
+        #expect(wanted() == [WantRange(feed: a[0].feed, fromSeq: 5, limit: 6), offered[1], offered[2]])
+        // b being fetched from another peer, c being stored from a third.
+        ahead.start(socket)
+        ahead.expect(3, ranges: [WantRange(feed: b[0].feed, fromSeq: 1, limit: 4)], on: socket)
+        let token = ahead.storing(Array(c[..<6]))
+        #expect(wanted() == [WantRange(feed: a[0].feed, fromSeq: 5, limit: 6)])
+        // A store of what is held already does not count as pending.
+        let old = ahead.storing(Array(a[..<4]))
+        #expect(wanted() == [WantRange(feed: a[0].feed, fromSeq: 5, limit: 6)])
+        ahead.stored(old, succeeded: true)
+        // The WANT answered, the store failed: both are wanted again.
+        _ = ahead.settle(3, with: .entries(Array(b[..<4])), on: socket)
+        ahead.stored(token, succeeded: false)
+        #expect(wanted() == [WantRange(feed: a[0].feed, fromSeq: 5, limit: 6), offered[1], offered[2]])
+        // Quarantined feeds and empty or passed ranges are never wanted.
+        #expect(Reconciliation.wanted(offered + [WantRange(feed: a[0].feed, fromSeq: 2, limit: 0)], held: [a[0].feed: 10], skipping: [b[0].feed]) == [offered[2]])
+    }
 }
