@@ -5,7 +5,7 @@
 ///
 /// At every seq that is a multiple of `CheckpointPayload.interval` it puts a checkpoint over
 /// the signatures since the previous one (`pending`: those it made, after those its caller
-/// passed in from the store).
+/// passed in from the store); `closeRun` puts one at the end of a bulk batch.
 public struct FeedWriter: Sendable {
     public let key: Curve25519.Signing.PrivateKey
     public let feed: FeedKey
@@ -63,6 +63,14 @@ public struct FeedWriter: Sendable {
         return (checkpoint, segment)
     }
 
+    /// A checkpoint over the entries since the last one, if there are two or more: it closes
+    /// a run (a bulk batch), so that a replica checks the whole run with one signature instead
+    /// of the last entries one by one until the next checkpoint position.
+    public mutating func closeRun(now: Timestamp) -> [LinkedEntry] {
+        guard pending.count >= 2, pending.count <= CheckpointPayload.maximumCovers else { return [] }
+        return checkpoint(now: now)
+    }
+
     /// The checkpoint, if the next seq is a checkpoint position and there is something to cover.
     private mutating func checkpointIfDue(now: Timestamp) -> [LinkedEntry] {
         guard CheckpointPayload.isDue(at: (head?.seq ?? 0) + 1) else { return [] }
@@ -71,6 +79,11 @@ public struct FeedWriter: Sendable {
             pending.removeAll()
             return []
         }
+        return checkpoint(now: now)
+    }
+
+    /// A checkpoint over `pending`, chained and signed.
+    private mutating func checkpoint(now: Timestamp) -> [LinkedEntry] {
         let payload = EntryPayload.checkpoint(CheckpointPayload(covering: pending))
         let (u, id) = chain(kind: .checkpoint, payload: payload, now: now)
         pending.removeAll()

@@ -54,7 +54,10 @@ struct Issuer: @unchecked Sendable {  // Curve25519 keys are immutable values
         issued.reserveCapacity(results.count)
         for result in results { issued.append(try result.get()) }
         var writer = state.writer(key)
-        let entries = await writer.appendSigningInParallel(issued.map { (.issue, .issue($0.payload)) }, now: now)
+        var entries = await writer.appendSigningInParallel(issued.map { (.issue, .issue($0.payload)) }, now: now)
+        // A bulk batch closes its run: a replica checks all of it with one signature per run,
+        // not its last entries one by one until the writer reaches the next checkpoint position.
+        if requests.count > 1 { entries += writer.closeRun(now: now) }
         let after = FeedState(head: writer.head, clock: writer.clock, nextStatusIndex: state.nextStatusIndex + requests.count, pending: writer.pending)
         return PreparedBatch(before: state, after: after, issued: issued, entries: entries)
     }

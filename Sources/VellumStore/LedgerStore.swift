@@ -545,11 +545,17 @@ public final class LedgerStore {
         try query("SELECT coalesce(max(rowid), 0) FROM entries") { $0.int(0) }.first ?? 0
     }
 
-    /// The signatures of a feed's entries after the last checkpoint position up to `head`, in
-    /// seq order: what the writer's next checkpoint covers (`FeedWriter.pending`).
+    /// The signatures of a feed's entries up to `head` after the last checkpoint position, or
+    /// after a checkpoint that closed a run since (`FeedWriter.closeRun`), in seq order: what
+    /// the writer's next checkpoint covers (`FeedWriter.pending`).
     public func signaturesSinceCheckpoint(feed: FeedKey, head: UInt64) throws(VellumError) -> [[UInt8]] {
         try query(
-            "SELECT signature FROM entries WHERE feed = \(Self.feedNumber) AND seq > ? AND seq <= ? ORDER BY seq",
+            """
+            SELECT signature FROM entries WHERE feed = (SELECT n FROM feeds WHERE key = ?1) AND seq <= ?3
+                AND seq > max(?2, coalesce((SELECT max(seq) FROM entries WHERE feed = (SELECT n FROM feeds WHERE key = ?1)
+                    AND seq > ?2 AND seq <= ?3 AND kind = \(EntryKind.checkpoint.rawValue)), 0))
+            ORDER BY seq
+            """,
             [.blob(feed.bytes), .integer(Int64(head - head % CheckpointPayload.interval)), .integer(Int64(head))]
         ) { $0.blob(0) }
     }

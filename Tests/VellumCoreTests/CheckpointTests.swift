@@ -52,6 +52,29 @@ struct CheckpointTests {
         for e in entries { _ = try EntryVerifier.verifyContents(e) }
     }
 
+    @Test("a run closed by the writer ends on a checkpoint over the entries since the last one: the whole run is vouched for; fewer than two entries close nothing")
+    func closedRun() throws {
+        let n = Self.n
+        var writer = FeedWriter(key: .init(), head: nil, clock: HLC(rawValue: 0))
+        var entries = writer.append(Self.statusItems(2 * n + n / 4), now: Self.now).map(\.entry)
+        entries += writer.closeRun(now: Self.now).map(\.entry)
+        #expect(entries.filter { $0.kind == .checkpoint }.map(\.seq) == [UInt64(n), UInt64(2 * n), UInt64(2 * n + n / 4 + 3)])
+        #expect(EntryVerifier.vouched(entries) == Set(entries.indices))
+        #expect(writer.pending.isEmpty && writer.closeRun(now: Self.now).isEmpty)
+        // The next checkpoint position covers only what came after the closing checkpoint.
+        entries += writer.append(Self.statusItems(n, from: 10 * n), now: Self.now).map(\.entry)
+        guard let next = entries.first(where: { $0.seq == UInt64(3 * n) }), case .checkpoint(let payload) = try EntryPayload(kind: .checkpoint, bytes: next.payload) else {
+            Issue.record("no checkpoint at \(3 * n)")
+            return
+        }
+        #expect(payload.covers == n - (n / 4 + 3) - 1)
+        #expect(EntryVerifier.vouched(entries).isSuperset(of: 0..<(3 * n)))
+        // One entry since the last checkpoint: not worth a signature of its own.
+        var single = FeedWriter(key: .init(), head: nil, clock: HLC(rawValue: 0))
+        _ = single.append(Self.statusItems(1), now: Self.now)
+        #expect(single.closeRun(now: Self.now).isEmpty)
+    }
+
     @Test("a writer resumed from the store covers what was signed before it started")
     func resumed() throws {
         let key = Curve25519.Signing.PrivateKey()

@@ -281,6 +281,35 @@ struct LedgerStoreTests {
         #expect(try await reopened.audit().ok)
     }
 
+    @Test("a bulk batch ends on a checkpoint: a replica checks each of its runs with one signature; the next batch's checkpoints cover only what came after it")
+    func bulkBatchClosesItsRun() async throws {
+        let dir = Self.tempDir()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let node = try Node.create(at: dir, name: "B", baseURL: "https://b.example", clock: { Self.fixedNow })
+        let n = Int(CheckpointPayload.interval)
+        for (count, batchSize) in [(n + n / 2, 4000), (n / 4, 4000), (n / 2, n / 5)] {
+            let csv = "subject,achievement\n" + (0..<count).map { "s\($0)-\(count)@example.edu,A\n" }.joined()
+            let rows = try BulkIssuance.rows(csv: csv, file: "f\(count).csv", now: Self.fixedNow)
+            _ = try await node.issue(rows, file: BulkIssuance.digest(Array(csv.utf8)), batchSize: batchSize) { _ in }
+            var feed: [Entry] = []
+            try node.store.forEachEntry(byFeed: true) { feed.append($0) }
+            // After the last checkpoint, only the status lists a batch opened (published as it is
+            // stored, after its run was closed); every other entry is vouched for.
+            let tail = Array(feed[((feed.lastIndex { $0.kind == .checkpoint } ?? -1) + 1)...])
+            #expect(tail.allSatisfy { $0.kind == .statusList } && tail.count <= 2, "\(tail.map(\.kind))")
+            let unvouched = Set(feed.indices).subtracting(EntryVerifier.vouched(feed)).map { feed[$0].kind }
+            #expect(unvouched.allSatisfy { $0 == .statusList } && unvouched.count <= 2, "\(unvouched)")
+            let head = try #require(node.store.heads()[node.feed])
+            #expect(try node.store.signaturesSinceCheckpoint(feed: node.feed, head: head.seq) == tail.map(\.signature))
+        }
+        #expect(try await node.audit().ok)
+        // A single issue closes nothing: a checkpoint per credential would double its signatures.
+        _ = try await node.issue(CredentialRequest(subject: "did:example:one", achievementName: "A"))
+        var last: Entry?
+        try node.store.forEachEntry(byFeed: true) { last = $0 }
+        #expect(last?.kind == .issue)
+    }
+
     @Test("audit counts the rows: a log row whose feed number has no feed, a credential row whose issue entry is missing, or one whose deciding entry is missing or another feed's, a feed holding a status change of a credential it has not issued but not marked so, is found, not skipped",
           arguments: [
               ("DROP TRIGGER feeds_numbers_fixed_delete; DELETE FROM feeds", "belong to a known feed"),
