@@ -143,7 +143,7 @@ public actor Replicator {
 
     // MARK: the daemon loop
 
-    /// Runs until cancelled: new entries (local or received) are pushed within ~50 ms, the
+    /// Runs until cancelled: new entries (local or received) are pushed within ~200 ms, the
     /// allow-list is re-read twice a second, and every peer is reconciled every `antiEntropy`.
     /// Rounds run beside this loop, one per peer, so a slow or absent peer delays neither the
     /// allow-list, nor the next tick, nor any other peer's round.
@@ -152,7 +152,7 @@ public actor Replicator {
         var lastPeers = ContinuousClock.now
         var lastRound = ContinuousClock.now - antiEntropy
         while !Task.isCancelled {
-            try? await Task.sleep(for: .milliseconds(50))
+            try? await Task.sleep(for: .milliseconds(200))
             let now = ContinuousClock.now
             if now - lastPeers >= .milliseconds(500) {
                 do { try await refreshPeers() } catch { log("peer list: \(error)") }
