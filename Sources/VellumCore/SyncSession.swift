@@ -117,8 +117,9 @@ public struct SyncSession: Sendable {
     private var excluded: Set<FeedKey> = []
     /// Feeds the peer wanted none of when offered: not offered again this round.
     private var declined: Set<FeedKey> = []
-    /// The peer answered an `OFFER` with `ERROR` (a node from before `OFFER`): push unannounced.
-    private var offersRefused = false
+    /// Whether pushes are offered first; false once the peer answered an `OFFER` as malformed
+    /// (a node from before `OFFER`): then they go unannounced.
+    public private(set) var offers: Bool
     private var pullStopped = false
     private var storing = false
     private var received: [[Entry]] = []
@@ -132,9 +133,12 @@ public struct SyncSession: Sendable {
     /// `summarize`: open with a `SUMMARY` of our heads, answered with the peer's heads in the
     /// buckets that differ (none when in sync), as the replicator does; otherwise with every
     /// head (`HEADS`), as a reader that holds little may.
-    public init(firstRequestID: UInt32, summarize: Bool = false) {
+    /// `offers`: false for a peer known to refuse `OFFER` (the shell remembers, so that an older
+    /// node counts the unknown message against us once, not every round).
+    public init(firstRequestID: UInt32, summarize: Bool = false, offers: Bool = true) {
         nextID = firstRequestID
         self.summarize = summarize
+        self.offers = offers
     }
 
     public var isFinished: Bool { phase == .done }
@@ -158,8 +162,8 @@ public struct SyncSession: Sendable {
         if case .error(let code, let text) = message {
             // Evidence is a courtesy: a peer may refuse it without failing the round.
             if expected == .forkEvidence { return try nextEvidence(replica) }
-            if case .offer(let offered) = expected {
-                offersRefused = true
+            if case .offer(let offered) = expected, code == 400 {
+                offers = false
                 return try push(offered, replica)
             }
             return fail(VellumError(.invalidInput, "peer refused \(expected.request) (\(code)): \(text)"))
@@ -237,13 +241,13 @@ public struct SyncSession: Sendable {
         return fail(VellumError(.io, "no answer to \(expected.request)"))
     }
 
-    /// Whether an OFFER's answer asks only for parts of the ranges offered, at most one per
-    /// range offered.
+    /// Whether an OFFER's answer asks only for parts of the ranges offered (one per feed), at
+    /// most one per range offered.
     public static func ranges(_ wanted: [WantRange], within offered: [WantRange]) -> Bool {
-        wanted.count <= offered.count && wanted.allSatisfy { w in
-            w.limit > 0 && offered.contains { o in
-                o.feed == w.feed && w.fromSeq >= o.fromSeq && w.fromSeq + UInt64(w.limit) <= o.fromSeq + UInt64(o.limit)
-            }
+        let byFeed = Dictionary(offered.map { ($0.feed, $0) }, uniquingKeysWith: { first, _ in first })
+        return wanted.count <= offered.count && wanted.allSatisfy { w in
+            guard let o = byFeed[w.feed] else { return false }
+            return w.limit > 0 && w.fromSeq >= o.fromSeq && w.fromSeq + UInt64(w.limit) <= o.fromSeq + UInt64(o.limit)
         }
     }
 
@@ -361,7 +365,7 @@ public struct SyncSession: Sendable {
         let skipped = try replica.quarantinedFeeds().union(excluded).union(declined)
         let gives = Reconciliation.gives(local: try replica.heads(), remote: theirs, limit: Self.batchLimit, quarantined: skipped)
         guard !gives.isEmpty else { return try finish(replica) }
-        if offersRefused { return try push(gives, replica) }
+        guard offers else { return try push(gives, replica) }
         return [send(.offer(gives), expecting: .offer(gives))]
     }
 

@@ -20,6 +20,9 @@ public actor Replicator {
     let log: @Sendable (String) -> Void
     private var router: SocketID?
     private var links: [String: Link] = [:]  // by peer key
+    /// Peers that answered an `OFFER` as malformed (nodes from before it): pushed to unannounced
+    /// from then on, so that each counts the unknown message against this node only once.
+    private var refusesOffers: Set<String> = []
     /// The round under way on each link's socket. A reply is delivered only to the round of
     /// the socket it came in on, and only if that round's session issued its id.
     private var rounds: [SocketID: AsyncStream<RoundEvent>.Continuation] = [:]
@@ -210,7 +213,8 @@ public actor Replicator {
             events.finish()
         }
         let replica = StoreReplica(store: node.store)
-        var session = SyncSession(firstRequestID: UInt32.random(in: 1...UInt32.max), summarize: true)
+        var session = SyncSession(firstRequestID: UInt32.random(in: 1...UInt32.max), summarize: true, offers: !refusesOffers.contains(key))
+        defer { if !session.offers { refusesOffers.insert(key) } }
         var directives = try session.start(replica)
         var inbound = stream.makeAsyncIterator()
         // A batch we asked for is verified (on every core) as soon as it arrives, while the one
@@ -525,7 +529,7 @@ public actor Replicator {
     /// store still checks whatever it takes that no check covered.)
     final class Ahead: @unchecked Sendable {
         private let lock = NSLock()
-        private var wants: [SocketID: [UInt32: [WantRange]]] = [:]
+        private var wants: [SocketID: [UInt32: (ranges: [WantRange], sent: ContinuousClock.Instant)]] = [:]
         /// The newest seq of each feed held, or set aside with its feed for good (quarantined):
         /// raised, never lowered.
         private var held: [FeedKey: UInt64] = [:]
@@ -537,7 +541,9 @@ public actor Replicator {
 
         func end(_ socket: SocketID) { lock.withLock { _ = wants.removeValue(forKey: socket) } }
 
-        func expect(_ id: UInt32, ranges: [WantRange], on socket: SocketID) { lock.withLock { wants[socket]?[id] = ranges } }
+        func expect(_ id: UInt32, ranges: [WantRange], on socket: SocketID, at sent: ContinuousClock.Instant = .now) {
+            lock.withLock { wants[socket]?[id] = (ranges, sent) }
+        }
 
         func hold(_ heads: some Sequence<FeedHead>) {
             lock.withLock { for h in heads where h.seq > held[h.feed] ?? 0 { held[h.feed] = h.seq } }
@@ -562,13 +568,17 @@ public actor Replicator {
             }
         }
 
-        /// The feeds of which entries past `held` are asked for in a WANT in flight or are
-        /// being stored.
-        func busy(past held: [FeedKey: UInt64]) -> Set<FeedKey> {
+        /// How long a WANT in flight gets offers of its feeds declined: a peer that answers
+        /// slowly, or not at all, costs the other peers' offers no more than this.
+        static let declining: Duration = .seconds(1)
+
+        /// The feeds of which entries past `held` are being stored, or asked for in a WANT
+        /// sent less than `declining` before `now`.
+        func busy(past held: [FeedKey: UInt64], at now: ContinuousClock.Instant = .now) -> Set<FeedKey> {
             lock.withLock {
                 var feeds: Set<FeedKey> = []
-                for ranges in wants.values.flatMap(\.values) {
-                    for r in ranges where r.limit > 0 && r.fromSeq + UInt64(r.limit) - 1 > held[r.feed] ?? 0 { feeds.insert(r.feed) }
+                for want in wants.values.flatMap(\.values) where now - want.sent < Self.declining {
+                    for r in want.ranges where r.limit > 0 && r.fromSeq + UInt64(r.limit) - 1 > held[r.feed] ?? 0 { feeds.insert(r.feed) }
                 }
                 for batch in batches.values {
                     for (feed, seq) in batch where seq > held[feed] ?? 0 { feeds.insert(feed) }
@@ -581,7 +591,7 @@ public actor Replicator {
         /// entries of its ranges, those past what is held or being stored; otherwise nil.
         func settle(_ id: UInt32, with reply: SyncMessage, on socket: SocketID) -> [Entry]? {
             lock.withLock {
-                guard let ranges = wants[socket]?.removeValue(forKey: id), case .entries(let entries) = reply,
+                guard let ranges = wants[socket]?.removeValue(forKey: id)?.ranges, case .entries(let entries) = reply,
                     SyncSession.entries(entries, answer: ranges)
                 else { return nil }
                 var past: [FeedKey: UInt64] = held

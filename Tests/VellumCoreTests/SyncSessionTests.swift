@@ -235,8 +235,8 @@ struct SyncSessionTests {
         #expect(nothing.pushed == 0 && !none.contains { if case .send = $0 { true } else { false } })
     }
 
-    @Test("an offer answered with ranges not offered (another feed, before or past the offer) is a wrong reply; one refused with ERROR (a node before OFFER) is pushed unannounced",
-          arguments: ["other feed", "before", "past", "error"])
+    @Test("an offer answered with ranges not offered (another feed, before or past the offer) is a wrong reply; one refused as malformed (a node before OFFER) is pushed unannounced, and offers end; any other refusal fails the round",
+          arguments: ["other feed", "before", "past", "malformed", "busy"])
     func offerAnsweredWrongly(answer: String) throws {
         let ours = try feed(4)
         let local = MemoryReplica(ours)
@@ -248,11 +248,15 @@ struct SyncSessionTests {
         case "other feed": .want([WantRange(feed: try feed(1)[0].feed, fromSeq: 1, limit: 1)])
         case "before": .want([WantRange(feed: feedKey, fromSeq: 0, limit: 2)])
         case "past": .want([WantRange(feed: feedKey, fromSeq: 2, limit: 4)])
-        default: .error(code: 400, message: "unknown message type 8")
+        case "malformed": .error(code: 400, message: "unknown message type 8")
+        default: .error(code: 503, message: "try again later")
         }
         let out = try session.onReply(requestID: offer[0].0, message: reply, replica: local)
-        if answer == "error" {
+        if answer == "malformed" {
             #expect(sent(out).map(\.1) == [.entries(ours)])
+            #expect(!session.offers)
+        } else if answer == "busy" {
+            #expect(session.isFinished && sent(out).isEmpty && session.offers)
         } else {
             #expect(out.contains { if case .drop(reason: "wrong-reply", _) = $0 { true } else { false } })
             #expect(session.isFinished && sent(out).isEmpty)

@@ -69,7 +69,7 @@ struct ReplyCheckTests {
         #expect(seqs(13, Array(entries[5..<13])) == nil)
     }
 
-    @Test("an OFFER is answered with what is neither held nor being fetched or stored: a feed in a WANT in flight or in a batch being stored is declined whole, until that settles")
+    @Test("an OFFER is answered with what is neither held nor being fetched or stored: a feed in a WANT in flight (for a second at most) or in a batch being stored is declined whole, until that settles")
     func offerAnswer() {
         let (a, b, c) = (Self.feed(10), Self.feed(10), Self.feed(10))
         let socket = SocketID(raw: 1)
@@ -83,6 +83,9 @@ struct ReplyCheckTests {
         ahead.expect(3, ranges: [WantRange(feed: b[0].feed, fromSeq: 1, limit: 4)], on: socket)
         let token = ahead.storing(Array(c[..<6]))
         #expect(wanted() == [WantRange(feed: a[0].feed, fromSeq: 5, limit: 6)])
+        // A WANT left unanswered declines its feeds for `declining` only; a store, while it lasts.
+        let later = ContinuousClock.now + Replicator.Ahead.declining + .milliseconds(100)
+        #expect(Reconciliation.wanted(offered, held: held, skipping: ahead.busy(past: held, at: later)) == [WantRange(feed: a[0].feed, fromSeq: 5, limit: 6), offered[1]])
         // A store of what is held already does not count as pending.
         let old = ahead.storing(Array(a[..<4]))
         #expect(wanted() == [WantRange(feed: a[0].feed, fromSeq: 5, limit: 6)])
