@@ -11,12 +11,12 @@ public struct FeedWriter: Sendable {
     public let feed: FeedKey
     public private(set) var head: FeedHead?
     public private(set) var clock: HLC
-    /// Signatures of the feed's entries since its last checkpoint position, in seq order.
+    /// Signatures of the feed's entries since its last checkpoint, in seq order.
     public private(set) var pending: [[UInt8]]
 
-    /// `pending`: the signatures of the feed's entries after the last multiple of the
-    /// checkpoint interval up to `head` (`LedgerStore.signaturesSinceCheckpoint`); fewer only
-    /// shortens what the next checkpoint covers.
+    /// `pending`: the signatures of the feed's entries after its last checkpoint up to `head`
+    /// (`LedgerStore.signaturesSinceCheckpoint`); fewer only shortens what the next checkpoint
+    /// covers.
     public init(key: Curve25519.Signing.PrivateKey, head: FeedHead?, clock: HLC, pending: [[UInt8]] = []) {
         self.key = key
         self.feed = FeedKey(key.publicKey.rawRepresentation)!
@@ -63,13 +63,20 @@ public struct FeedWriter: Sendable {
         return (checkpoint, segment)
     }
 
-    /// A checkpoint over the entries since the last one, if there are two or more: it closes
-    /// a run (a bulk batch), so that a replica checks the whole run with one signature instead
-    /// of the last entries one by one until the next checkpoint position.
+    /// A checkpoint over the entries since the last one, if there are at least
+    /// `closingAtLeast`: it closes a run (a bulk batch), so that a replica checks the whole run
+    /// with one signature instead of the last entries one by one until the next checkpoint
+    /// position. None just before a checkpoint position: that position would then have nothing
+    /// to cover, and the run after it would not end where a catch-up cuts its requests.
     public mutating func closeRun(now: Timestamp) -> [LinkedEntry] {
-        guard pending.count >= 2, pending.count <= CheckpointPayload.maximumCovers else { return [] }
+        let next = (head?.seq ?? 0) + 1
+        guard pending.count >= Self.closingAtLeast, pending.count <= CheckpointPayload.maximumCovers, !CheckpointPayload.isDue(at: next + 1) else { return [] }
         return checkpoint(now: now)
     }
+
+    /// The fewest entries `closeRun` puts a checkpoint after: one more entry (and a signature
+    /// to make) for a few signatures fewer to check is not worth it.
+    public static let closingAtLeast = 10
 
     /// The checkpoint, if the next seq is a checkpoint position and there is something to cover.
     private mutating func checkpointIfDue(now: Timestamp) -> [LinkedEntry] {

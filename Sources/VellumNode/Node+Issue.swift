@@ -7,8 +7,8 @@ struct FeedState: Equatable, Sendable {
     var head: FeedHead?
     var clock: HLC
     var nextStatusIndex: Int
-    /// Signatures since the last checkpoint position (`FeedWriter.pending`): they follow from
-    /// the head, so equality leaves them out.
+    /// Signatures since the last checkpoint (`FeedWriter.pending`): they follow from the head,
+    /// so equality leaves them out.
     var pending: [[UInt8]]
 
     static func == (a: FeedState, b: FeedState) -> Bool {

@@ -236,27 +236,27 @@ public final class LedgerStore {
     /// credential without a row (`unissued`: once marked, always marked).
     private func materialize(_ key: CredentialKey, _ facts: Facts, unissued: inout Set<Int64>) throws(SQLiteError) {
         let r = CredentialMerge.resolve(key, issues: facts.issues, changes: facts.changes)
-        guard r.issue != nil else {
+        guard let issue = r.issue else {
             if unissued.insert(facts.feed).inserted { try markUnissued.run([.integer(facts.feed)]) }
             return
         }
-        try upsertCredential.run(row(key, facts, r))
+        try upsertCredential.run(row(key, facts, r, issue))
     }
 
     /// Writes a credential's state from `facts` alone if the merge finds an issue among them
     /// and the credential has no row yet; false if it changed nothing.
     private func insertFirstRow(_ key: CredentialKey, _ facts: Facts) throws(SQLiteError) -> Bool {
         let r = CredentialMerge.resolve(key, issues: facts.issues, changes: facts.changes)
-        guard r.issue != nil else { return false }
-        try insertNewCredential.run(row(key, facts, r))
+        guard let issue = r.issue else { return false }
+        try insertNewCredential.run(row(key, facts, r, issue))
         return db.changes == 1
     }
 
     /// A credential row: the merge picks its issue and deciding entry among the facts.
-    private func row(_ key: CredentialKey, _ facts: Facts, _ r: CredentialResolution) -> [Statement.Value] {
+    private func row(_ key: CredentialKey, _ facts: Facts, _ r: CredentialResolution, _ issue: IssueFact) -> [Statement.Value] {
         [
-            .text(key.id), .integer(facts.feed), .text(r.base.rawValue), .integer(facts.rowid(of: r.issue!.entry)),
-            r.decidedBy.map { .integer(facts.rowid(of: $0)) } ?? .null, r.issue!.validUntil.map { .integer($0.millisecondsSinceEpoch) } ?? .null,
+            .text(key.id), .integer(facts.feed), .text(r.base.rawValue), .integer(facts.rowid(of: issue.entry)),
+            r.decidedBy.map { .integer(facts.rowid(of: $0)) } ?? .null, issue.validUntil.map { .integer($0.millisecondsSinceEpoch) } ?? .null,
         ]
     }
 
@@ -552,8 +552,8 @@ public final class LedgerStore {
         try query(
             """
             SELECT signature FROM entries WHERE feed = (SELECT n FROM feeds WHERE key = ?1) AND seq <= ?3
-                AND seq > max(?2, coalesce((SELECT max(seq) FROM entries WHERE feed = (SELECT n FROM feeds WHERE key = ?1)
-                    AND seq > ?2 AND seq <= ?3 AND kind = \(EntryKind.checkpoint.rawValue)), 0))
+                AND seq > coalesce((SELECT max(seq) FROM entries WHERE feed = (SELECT n FROM feeds WHERE key = ?1)
+                    AND seq > ?2 AND seq <= ?3 AND kind = \(EntryKind.checkpoint.rawValue)), ?2)
             ORDER BY seq
             """,
             [.blob(feed.bytes), .integer(Int64(head - head % CheckpointPayload.interval)), .integer(Int64(head))]

@@ -250,7 +250,7 @@ enum Schema {
         CREATE INDEX credentials_not_active ON credentials (feed, status) WHERE status != 'active';
         """,
         // 10: which feeds hold facts about a credential the state has no row for (a status
-        // change written before the credential's issue, or issues the merge set aside). Where a
+        // change written before the credential's issue: the merge finds no issue). Where a
         // feed holds none, a credential with no row has no facts stored: a batch that issues it
         // is its whole history, and appending it needs no look at the log (LedgerStore.append).
         """

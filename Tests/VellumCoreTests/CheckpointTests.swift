@@ -52,7 +52,7 @@ struct CheckpointTests {
         for e in entries { _ = try EntryVerifier.verifyContents(e) }
     }
 
-    @Test("a run closed by the writer ends on a checkpoint over the entries since the last one: the whole run is vouched for; fewer than two entries close nothing")
+    @Test("a run closed by the writer ends on a checkpoint over the entries since the last one: the whole run is vouched for; a few entries, or a run ending just before a checkpoint position, close nothing")
     func closedRun() throws {
         let n = Self.n
         var writer = FeedWriter(key: .init(), head: nil, clock: HLC(rawValue: 0))
@@ -69,10 +69,17 @@ struct CheckpointTests {
         }
         #expect(payload.covers == n - (n / 4 + 3) - 1)
         #expect(EntryVerifier.vouched(entries).isSuperset(of: 0..<(3 * n)))
-        // One entry since the last checkpoint: not worth a signature of its own.
-        var single = FeedWriter(key: .init(), head: nil, clock: HLC(rawValue: 0))
-        _ = single.append(Self.statusItems(1), now: Self.now)
-        #expect(single.closeRun(now: Self.now).isEmpty)
+        // A few entries since the last checkpoint: not worth a signature of their own.
+        var few = FeedWriter(key: .init(), head: nil, clock: HLC(rawValue: 0))
+        _ = few.append(Self.statusItems(FeedWriter.closingAtLeast - 1), now: Self.now)
+        #expect(few.closeRun(now: Self.now).isEmpty)
+        // A run ending just before a checkpoint position is left to it: that position would
+        // otherwise have nothing to cover.
+        var before = FeedWriter(key: .init(), head: nil, clock: HLC(rawValue: 0))
+        _ = before.append(Self.statusItems(n - 2), now: Self.now)
+        #expect(before.closeRun(now: Self.now).isEmpty)
+        let after = before.append(Self.statusItems(2, from: n), now: Self.now).map(\.entry)
+        #expect(after.map(\.kind) == [.revoke, .checkpoint, .revoke] && after[1].seq == UInt64(n))
     }
 
     @Test("a writer resumed from the store covers what was signed before it started")
