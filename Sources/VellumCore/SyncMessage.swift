@@ -20,8 +20,9 @@ public enum SyncMessage: Sendable, Equatable {
     /// 600 bytes), so the cost follows the feeds that differ, not all of them.
     case headsIn(buckets: UInt64, [FeedHead])
     /// "I can send you these ranges of feeds you lack" (a push, announced). Answered with
-    /// `want`: the parts of them the node still wants, none where it holds them or is already
-    /// fetching them from someone else; then the wanted entries follow as a pushed `entries`.
+    /// `want`: the parts of them the node still wants, none where it holds them, is storing
+    /// them or has just asked a peer for them; then the wanted entries follow as a pushed
+    /// `entries`.
     case offer([WantRange])
 
     public static let version: UInt8 = 1
@@ -309,16 +310,22 @@ public enum Reconciliation {
         remote.compactMap { r in
             let have = local[r.feed]?.seq ?? 0
             guard r.seq > have, !quarantined.contains(r.feed) else { return nil }
-            var count = min(UInt64(limit), r.seq - have)
-            let end = have + count
-            if count < r.seq - have, end % CheckpointPayload.interval < count { count -= end % CheckpointPayload.interval }
-            return WantRange(feed: r.feed, fromSeq: have + 1, limit: UInt32(count))
+            return range(r.feed, after: have, through: r.seq, limit: limit)
         }.sorted { $0.feed < $1.feed }
     }
 
+    /// A feed's entries after `have` up to `head`, at most `limit` of them; cut short, the range
+    /// ends on a checkpoint position, so the next one starts a run.
+    static func range(_ feed: FeedKey, after have: UInt64, through head: UInt64, limit: UInt32) -> WantRange {
+        var count = min(UInt64(limit), head - have)
+        let end = have + count
+        if count < head - have, end % CheckpointPayload.interval < count { count -= end % CheckpointPayload.interval }
+        return WantRange(feed: feed, fromSeq: have + 1, limit: UInt32(count))
+    }
+
     /// The parts of an `OFFER` a node wants: each range from past the newest seq it holds of
-    /// that feed (`held`); none of a feed in `skipping` (quarantined, or being fetched or stored
-    /// from elsewhere: wanting what lies past that would leave a gap until it lands).
+    /// that feed (`held`); none of a feed in `skipping` (quarantined, or being stored or just
+    /// asked for elsewhere: wanting what lies past that would leave a gap until it lands).
     public static func wanted(_ offered: [WantRange], held: [FeedKey: UInt64], skipping: Set<FeedKey>) -> [WantRange] {
         offered.compactMap { r in
             guard r.limit > 0, !skipping.contains(r.feed) else { return nil }
@@ -329,13 +336,14 @@ public enum Reconciliation {
         }
     }
 
-    /// What the peer lacks: ranges of our feeds beyond its heads.
+    /// What the peer lacks: ranges of our feeds beyond its heads, cut as `wants` cuts them
+    /// (so a push batch holds whole checkpointed runs too).
     public static func gives(local: [FeedKey: FeedHead], remote: [FeedHead], limit: UInt32, quarantined: Set<FeedKey> = []) -> [WantRange] {
         let theirs = Dictionary(remote.map { ($0.feed, $0.seq) }, uniquingKeysWith: max)
         return local.values.compactMap { l in
             let have = theirs[l.feed] ?? 0
             guard l.seq > have, !quarantined.contains(l.feed) else { return nil }
-            return WantRange(feed: l.feed, fromSeq: have + 1, limit: UInt32(min(UInt64(limit), l.seq - have)))
+            return range(l.feed, after: have, through: l.seq, limit: limit)
         }.sorted { $0.feed < $1.feed }
     }
 

@@ -242,19 +242,21 @@ public struct SyncSession: Sendable {
     }
 
     /// Whether an OFFER's answer asks only for parts of the ranges offered (one per feed), at
-    /// most one per range offered.
+    /// most one per feed.
     public static func ranges(_ wanted: [WantRange], within offered: [WantRange]) -> Bool {
         let byFeed = Dictionary(offered.map { ($0.feed, $0) }, uniquingKeysWith: { first, _ in first })
-        return wanted.count <= offered.count && wanted.allSatisfy { w in
+        return Set(wanted.map(\.feed)).count == wanted.count && wanted.allSatisfy { w in
             guard let o = byFeed[w.feed] else { return false }
             return w.limit > 0 && w.fromSeq >= o.fromSeq && w.fromSeq + UInt64(w.limit) <= o.fromSeq + UInt64(o.limit)
         }
     }
 
-    /// Whether a WANT's answer holds only entries of the ranges asked for.
+    /// Whether a WANT's answer holds only entries of the ranges asked for (looked up by feed:
+    /// a WANT may name thousands of feeds).
     public static func entries(_ entries: [Entry], answer ranges: [WantRange]) -> Bool {
-        entries.allSatisfy { e in
-            ranges.contains { r in r.feed == e.feed && e.seq >= r.fromSeq && e.seq - r.fromSeq < UInt64(r.limit) }
+        let byFeed = Dictionary(grouping: ranges, by: \.feed)
+        return entries.allSatisfy { e in
+            byFeed[e.feed]?.contains { r in e.seq >= r.fromSeq && e.seq - r.fromSeq < UInt64(r.limit) } ?? false
         }
     }
 
@@ -358,12 +360,13 @@ public struct SyncSession: Sendable {
     }
 
     /// Offers what the peer lacked when it last told us its heads, less what it declined: it
-    /// answers with what it still wants (none of what it holds or is fetching from another
-    /// peer meanwhile), and only that is pushed.
+    /// answers with what it still wants (none of what it holds, is storing or has just asked a
+    /// peer for), and only that is pushed. At most one message's worth of feeds is offered.
     private mutating func nextPush(_ replica: some SyncReplica) throws(VellumError) -> [Directive] {
         phase = .push
         let skipped = try replica.quarantinedFeeds().union(excluded).union(declined)
-        let gives = Reconciliation.gives(local: try replica.heads(), remote: theirs, limit: Self.batchLimit, quarantined: skipped)
+        let gives = Array(Reconciliation.gives(local: try replica.heads(), remote: theirs, limit: Self.batchLimit, quarantined: skipped)
+            .prefix(SyncMessage.maxEntriesPerMessage))
         guard !gives.isEmpty else { return try finish(replica) }
         guard offers else { return try push(gives, replica) }
         return [send(.offer(gives), expecting: .offer(gives))]

@@ -20,9 +20,10 @@ public actor Replicator {
     let log: @Sendable (String) -> Void
     private var router: SocketID?
     private var links: [String: Link] = [:]  // by peer key
-    /// Peers that answered an `OFFER` as malformed (nodes from before it): pushed to unannounced
-    /// from then on, so that each counts the unknown message against this node only once.
-    private var refusesOffers: Set<String> = []
+    /// Peers that answered an `OFFER` as malformed (nodes from before it), and when: pushed to
+    /// unannounced for an hour, so that each counts the unknown message against this node once
+    /// an hour, not every round, and gets offers again once it has been upgraded.
+    private var refusedOffers: [String: ContinuousClock.Instant] = [:]
     /// The round under way on each link's socket. A reply is delivered only to the round of
     /// the socket it came in on, and only if that round's session issued its id.
     private var rounds: [SocketID: AsyncStream<RoundEvent>.Continuation] = [:]
@@ -213,8 +214,9 @@ public actor Replicator {
             events.finish()
         }
         let replica = StoreReplica(store: node.store)
-        var session = SyncSession(firstRequestID: UInt32.random(in: 1...UInt32.max), summarize: true, offers: !refusesOffers.contains(key))
-        defer { if !session.offers { refusesOffers.insert(key) } }
+        let offers = refusedOffers[key].map { ContinuousClock.now - $0 > .seconds(3600) } ?? true
+        var session = SyncSession(firstRequestID: UInt32.random(in: 1...UInt32.max), summarize: true, offers: offers)
+        defer { if offers, !session.offers { refusedOffers[key] = .now } }
         var directives = try session.start(replica)
         var inbound = stream.makeAsyncIterator()
         // A batch we asked for is verified (on every core) as soon as it arrives, while the one
@@ -413,9 +415,9 @@ public actor Replicator {
         case .want(let ranges):
             return .entries(try replica.entries(for: ranges))
         case .offer(let ranges):
-            // Not what is held, nor any feed being fetched or stored from another peer.
+            // Not what is held, nor any feed being stored or just asked for (`Ahead.busy`).
             let held = try node.store.heads().mapValues(\.seq)
-            return .want(Reconciliation.wanted(ranges, held: held, skipping: try node.store.quarantinedFeeds().union(ahead.busy(past: held))))
+            return .want(Reconciliation.wanted(ranges, held: held, skipping: try node.store.quarantinedFeeds().union(ahead.busy(beyond: held))))
         case .entries(let entries):
             let (clean, forks) = try Reconciliation.screen(entries, against: replica)
             for (mine, theirs) in forks { try recordFork(mine, theirs, from: peer) }
@@ -529,7 +531,9 @@ public actor Replicator {
     /// store still checks whatever it takes that no check covered.)
     final class Ahead: @unchecked Sendable {
         private let lock = NSLock()
-        private var wants: [SocketID: [UInt32: (ranges: [WantRange], sent: ContinuousClock.Instant)]] = [:]
+        private var wants: [SocketID: [UInt32: [WantRange]]] = [:]
+        /// When each round (by its connection) first asked for each feed.
+        private var firstAsked: [SocketID: [FeedKey: ContinuousClock.Instant]] = [:]
         /// The newest seq of each feed held, or set aside with its feed for good (quarantined):
         /// raised, never lowered.
         private var held: [FeedKey: UInt64] = [:]
@@ -537,12 +541,27 @@ public actor Replicator {
         private var batches: [Int: [FeedKey: UInt64]] = [:]
         private var nextToken = 0
 
-        func start(_ socket: SocketID) { lock.withLock { wants[socket] = [:] } }
+        func start(_ socket: SocketID) {
+            lock.withLock {
+                wants[socket] = [:]
+                firstAsked[socket] = [:]
+            }
+        }
 
-        func end(_ socket: SocketID) { lock.withLock { _ = wants.removeValue(forKey: socket) } }
+        func end(_ socket: SocketID) {
+            lock.withLock {
+                wants[socket] = nil
+                firstAsked[socket] = nil
+            }
+        }
 
-        func expect(_ id: UInt32, ranges: [WantRange], on socket: SocketID, at sent: ContinuousClock.Instant = .now) {
-            lock.withLock { wants[socket]?[id] = (ranges, sent) }
+        func expect(_ id: UInt32, ranges: [WantRange], on socket: SocketID) {
+            let now = ContinuousClock.now
+            lock.withLock {
+                guard wants[socket] != nil else { return }
+                wants[socket]?[id] = ranges
+                for r in ranges where firstAsked[socket]?[r.feed] == nil { firstAsked[socket]?[r.feed] = now }
+            }
         }
 
         func hold(_ heads: some Sequence<FeedHead>) {
@@ -568,20 +587,23 @@ public actor Replicator {
             }
         }
 
-        /// How long a WANT in flight gets offers of its feeds declined: a peer that answers
-        /// slowly, or not at all, costs the other peers' offers no more than this.
+        /// How long, from a round's first WANT of a feed, its WANTs in flight get offers of that
+        /// feed declined: a peer that answers slowly, or a little at a time, costs the other
+        /// peers' offers no more than this per round.
         static let declining: Duration = .seconds(1)
 
-        /// The feeds of which entries past `held` are being stored, or asked for in a WANT
-        /// sent less than `declining` before `now`.
-        func busy(past held: [FeedKey: UInt64], at now: ContinuousClock.Instant = .now) -> Set<FeedKey> {
+        /// The feeds of which entries past `stored` are being stored, or asked for in a WANT in
+        /// flight of a round that first asked for the feed less than `declining` before `now`.
+        func busy(beyond stored: [FeedKey: UInt64], at now: ContinuousClock.Instant = .now) -> Set<FeedKey> {
             lock.withLock {
                 var feeds: Set<FeedKey> = []
-                for want in wants.values.flatMap(\.values) where now - want.sent < Self.declining {
-                    for r in want.ranges where r.limit > 0 && r.fromSeq + UInt64(r.limit) - 1 > held[r.feed] ?? 0 { feeds.insert(r.feed) }
+                for (socket, inFlight) in wants {
+                    for r in inFlight.values.joined() where r.limit > 0 && r.fromSeq + UInt64(r.limit) - 1 > stored[r.feed] ?? 0 {
+                        if let first = firstAsked[socket]?[r.feed], now - first < Self.declining { feeds.insert(r.feed) }
+                    }
                 }
                 for batch in batches.values {
-                    for (feed, seq) in batch where seq > held[feed] ?? 0 { feeds.insert(feed) }
+                    for (feed, seq) in batch where seq > stored[feed] ?? 0 { feeds.insert(feed) }
                 }
                 return feeds
             }
@@ -591,7 +613,7 @@ public actor Replicator {
         /// entries of its ranges, those past what is held or being stored; otherwise nil.
         func settle(_ id: UInt32, with reply: SyncMessage, on socket: SocketID) -> [Entry]? {
             lock.withLock {
-                guard let ranges = wants[socket]?.removeValue(forKey: id)?.ranges, case .entries(let entries) = reply,
+                guard let ranges = wants[socket]?.removeValue(forKey: id), case .entries(let entries) = reply,
                     SyncSession.entries(entries, answer: ranges)
                 else { return nil }
                 var past: [FeedKey: UInt64] = held

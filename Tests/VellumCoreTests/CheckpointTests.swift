@@ -222,12 +222,13 @@ struct CheckpointTests {
         #expect(throws: VellumError.self) { _ = try EntryVerifier.verifyContents(entries[10]) }
     }
 
-    @Test("a catch-up asks for runs that end on checkpoint positions")
-    func alignedWants() {
+    @Test("a catch-up asks for runs that end on checkpoint positions, and a push offers them so", arguments: ["pull", "push"])
+    func alignedWants(direction: String) {
         let feed = FeedKey([UInt8](repeating: 7, count: 32))!
         func want(have: UInt64, remote: UInt64) -> WantRange {
-            let local = have == 0 ? [:] : [feed: FeedHead(feed: feed, seq: have, id: .zero)]
-            return Reconciliation.wants(local: local, remote: [FeedHead(feed: feed, seq: remote, id: .zero)], limit: 2000)[0]
+            let (short, long) = (have == 0 ? [] : [FeedHead(feed: feed, seq: have, id: .zero)], FeedHead(feed: feed, seq: remote, id: .zero))
+            if direction == "push" { return Reconciliation.gives(local: [feed: long], remote: short, limit: 2000)[0] }
+            return Reconciliation.wants(local: Dictionary(uniqueKeysWithValues: short.map { ($0.feed, $0) }), remote: [long], limit: 2000)[0]
         }
         /// A range cut by the batch limit ends on a checkpoint position, as late as it can.
         func endsOnCheckpoint(_ w: WantRange) -> Bool {

@@ -255,6 +255,10 @@ struct SyncSessionTests {
         if answer == "malformed" {
             #expect(sent(out).map(\.1) == [.entries(ours)])
             #expect(!session.offers)
+            // The next round with that peer (the shell remembers) pushes without offering.
+            var next = SyncSession(firstRequestID: 60, offers: false)
+            _ = try next.start(local)
+            #expect(sent(try next.onReply(requestID: 60, message: .heads([]), replica: local)).map(\.1) == [.entries(ours)])
         } else if answer == "busy" {
             #expect(session.isFinished && sent(out).isEmpty && session.offers)
         } else {

@@ -69,14 +69,14 @@ struct ReplyCheckTests {
         #expect(seqs(13, Array(entries[5..<13])) == nil)
     }
 
-    @Test("an OFFER is answered with what is neither held nor being fetched or stored: a feed in a WANT in flight (for a second at most) or in a batch being stored is declined whole, until that settles")
-    func offerAnswer() {
+    @Test("an OFFER is answered with what is neither held, stored nor just asked for: a feed in a batch being stored, or in a WANT in flight within a second of the round's first WANT of it, is declined whole")
+    func offerAnswer() async throws {
         let (a, b, c) = (Self.feed(10), Self.feed(10), Self.feed(10))
-        let socket = SocketID(raw: 1)
+        let (socket, other) = (SocketID(raw: 1), SocketID(raw: 2))
         let ahead = Replicator.Ahead()
         let offered = [a, b, c].map { WantRange(feed: $0[0].feed, fromSeq: 1, limit: 10) }
         let held = [a[0].feed: UInt64(4)]  // a: held to seq 4
-        func wanted() -> [WantRange] { Reconciliation.wanted(offered, held: held, skipping: ahead.busy(past: held)) }
+        func wanted(at now: ContinuousClock.Instant = .now) -> [WantRange] { Reconciliation.wanted(offered, held: held, skipping: ahead.busy(beyond: held, at: now)) }
         #expect(wanted() == [WantRange(feed: a[0].feed, fromSeq: 5, limit: 6), offered[1], offered[2]])
         // b being fetched from another peer, c being stored from a third.
         ahead.start(socket)
@@ -85,7 +85,17 @@ struct ReplyCheckTests {
         #expect(wanted() == [WantRange(feed: a[0].feed, fromSeq: 5, limit: 6)])
         // A WANT left unanswered declines its feeds for `declining` only; a store, while it lasts.
         let later = ContinuousClock.now + Replicator.Ahead.declining + .milliseconds(100)
-        #expect(Reconciliation.wanted(offered, held: held, skipping: ahead.busy(past: held, at: later)) == [WantRange(feed: a[0].feed, fromSeq: 5, limit: 6), offered[1]])
+        #expect(wanted(at: later) == [WantRange(feed: a[0].feed, fromSeq: 5, limit: 6), offered[1]])
+        // Nor does a round asking again and again (a peer answering a little at a time): the
+        // second counts from the round's first WANT of the feed.
+        let first = ContinuousClock.now
+        ahead.start(other)
+        ahead.expect(5, ranges: [WantRange(feed: b[0].feed, fromSeq: 1, limit: 2)], on: other)
+        try await Task.sleep(for: .milliseconds(300))
+        _ = ahead.settle(5, with: .entries(Array(b[..<1])), on: other)
+        ahead.expect(6, ranges: [WantRange(feed: b[0].feed, fromSeq: 2, limit: 2)], on: other)
+        #expect(wanted(at: first + Replicator.Ahead.declining + .milliseconds(100)) == [WantRange(feed: a[0].feed, fromSeq: 5, limit: 6), offered[1]])
+        ahead.end(other)
         // A store of what is held already does not count as pending.
         let old = ahead.storing(Array(a[..<4]))
         #expect(wanted() == [WantRange(feed: a[0].feed, fromSeq: 5, limit: 6)])
