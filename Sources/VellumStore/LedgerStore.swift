@@ -233,7 +233,8 @@ public final class LedgerStore {
 
     /// Writes one credential's merged state (the pure merge in Core) from all its facts. Where
     /// the merge finds no issue among them, the feed is marked as holding facts about a
-    /// credential without a row (`unissued`: once marked, always marked).
+    /// credential without a row (`unissued`; only a rebuild of the state clears the marks, and
+    /// works them out again).
     private func materialize(_ key: CredentialKey, _ facts: Facts, unissued: inout Set<Int64>) throws(SQLiteError) {
         let r = CredentialMerge.resolve(key, issues: facts.issues, changes: facts.changes)
         guard let issue = r.issue else {

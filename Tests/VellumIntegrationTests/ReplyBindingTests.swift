@@ -112,4 +112,32 @@ struct ReplyBindingTests {
         #expect(rejections.allSatisfy { $0["peer"]?.stringValue == liar.keys.publicKey }, "\(rejections)")
         #expect(rejections.contains { $0["reason"]?.stringValue?.contains("did not send") == true }, "\(rejections)")
     }
+
+    @Test("a peer from before OFFER (it answers OFFER as malformed) is pushed to unannounced: offered once, then sent ENTRIES in every later round, with nothing counted against it")
+    func olderPeerPushedUnannounced() async throws {
+        let scratch = try Scratch()
+        let target = try scratch.initializedNode("target")
+        _ = try (0..<3).map { try target.issue(subject: "did:example:\($0)", out: scratch.file("\($0).json")) }
+        let older = try await RawServer(allowing: target.transportKey)
+        defer { older.reactor.shutdown() }
+        #expect(try target.run(["peer", "add", older.endpoint, "--key=\(older.keys.publicKey)"]).code == 0)
+        let daemon = try NodeProcess(target)
+        defer { daemon.stop() }
+        // The older node holds nothing, refuses what it does not know, and takes what is pushed.
+        var received: [String] = []
+        let until = Date().addingTimeInterval(7)
+        while Date() < until {
+            guard let request = await older.reactor.receive(within: 0.5), let (id, message) = try? SyncMessage.decode(request.frames) else { continue }
+            received.append(message.name)
+            switch message {
+            case .summary: await older.send(.headsIn(buckets: .max, []), requestID: id, to: request.routingID)
+            case .offer: await older.send(.error(code: 400, message: "unknown message type 8"), requestID: id, to: request.routingID)
+            default: await older.send(.heads([]), requestID: id, to: request.routingID)
+            }
+        }
+        #expect(received.filter { $0 == "OFFER" }.count == 1, "\(received)")
+        #expect(received.filter { $0 == "ENTRIES" }.count >= 2, "two rounds or more pushed unannounced: \(received)")
+        let rejections = try target.run(["rejections", "--json"]).json.arrayValue ?? []
+        #expect(!rejections.contains { $0["peer"]?.stringValue == older.keys.publicKey }, "\(rejections)")
+    }
 }
