@@ -85,4 +85,61 @@ struct MaterializeBatchingTests {
             #expect(early || !unissued.contains(1), "\(context): a feed that changed no status before the issue is not marked")
         }
     }
+
+    @Test("a stranger's revoke and reinstate of an issuer's credentials, and its own issue of the same id, before, with or after the issuer's entries, in one append or two, in either order: the issuer's credential takes its first row from the batch alone and only its own revoke decides it",
+          arguments: [false, true])
+    func strangerAroundFirstRow(strangerIssues: Bool) async throws {
+        let (issuerKey, strangerKey) = (Curve25519.Signing.PrivateKey(), Curve25519.Signing.PrivateKey())
+        let (issuer, stranger) = (FeedKey(Array(issuerKey.publicKey.rawRepresentation))!, FeedKey(Array(strangerKey.publicKey.rawRepresentation))!)
+        let (x, y) = ("urn:uuid:x", "urn:uuid:y")
+        var issuerWriter = FeedWriter(key: issuerKey, head: nil, clock: HLC(rawValue: 0))
+        let own = issuerWriter.append([(.issue, EquivocationOrderTests.payload(y, issuer)), (.issue, EquivocationOrderTests.payload(x, issuer)), (.revoke, .status(.init(credentialID: y, reason: nil)))], now: Self.now).map(\.entry)
+        let ownRevokeX = issuerWriter.append([(.revoke, .status(.init(credentialID: x, reason: nil)))], now: Self.now).map(\.entry)
+        var strangerWriter = FeedWriter(key: strangerKey, head: nil, clock: HLC(rawValue: 0))
+        let theirs = strangerWriter.append(
+            [(.revoke, .status(.init(credentialID: x, reason: "takeover"))), (.reinstate, .status(.init(credentialID: y, reason: "takeover")))]
+                + (strangerIssues ? [(.issue, EquivocationOrderTests.payload(x, stranger))] : []), now: Self.now).map(\.entry)
+        // Every way of delivering them: separate appends either way round, one append either way
+        // round, and two appends in one transaction cut at every position.
+        var deliveries: [(appends: [[Entry]], oneTransaction: Bool)] = [[theirs, own], [own, theirs], [theirs + own], [own + theirs]].map { ($0, false) }
+        for all in [theirs + own, own + theirs] {
+            for cut in 1..<all.count { deliveries.append(([Array(all[..<cut]), Array(all[cut...])], true)) }
+        }
+        for (n, delivery) in deliveries.enumerated() {
+            let dir = FileManager.default.temporaryDirectory.appendingPathComponent("vellum-stranger-\(UUID().uuidString)").path
+            defer { try? FileManager.default.removeItem(atPath: dir) }
+            let node = try Node.create(at: dir, name: "R", baseURL: "https://r.example")
+            let store = node.store
+            if delivery.oneTransaction {
+                let (first, second) = (delivery.appends[0], delivery.appends[1])
+                let linked = try await EntryVerifier.verify(first + second, heads: [:], knownID: { _, _ in nil })
+                try store.transaction {
+                    try store.append(Array(linked[..<first.count]))
+                    try store.append(Array(linked[first.count...]))
+                }
+            } else {
+                for batch in delivery.appends { _ = try await node.importEntries(batch) }
+            }
+            let context = "stranger issues: \(strangerIssues), delivery \(n)"
+            func state(_ feed: FeedKey, _ id: String) throws -> CredentialResolution {
+                try store.resolution(of: CredentialKey(feed: feed, id: id), asOf: Self.now).resolution
+            }
+            let ownIDs = Set((own + ownRevokeX).map(\.id))
+            #expect(try state(issuer, x).base == .active && state(issuer, x).decidedBy == nil, "\(context)")
+            #expect(try state(issuer, y).base == .revoked && state(issuer, y).decidedBy.map(ownIDs.contains) == true, "\(context)")
+            #expect(try state(stranger, x).base == (strangerIssues ? .revoked : .unknown), "\(context): the stranger's own x, revoked by its own entry before it")
+            // The issuer took the shortcut (unmarked); the stranger's reinstate of a credential it
+            // never issued marks its own feed, and only its own.
+            let marks = Dictionary(uniqueKeysWithValues: try store.query("SELECT key, unissued FROM feeds", []) { (FeedKey($0.blob(0))!, $0.int(1)) })
+            #expect(marks == [issuer: 0, stranger: 1], "\(context)")
+            // The issuer's own revoke then decides x.
+            _ = try await node.importEntries(ownRevokeX)
+            #expect(try state(issuer, x).base == .revoked && state(issuer, x).decidedBy == ownRevokeX[0].id, "\(context)")
+            var stored: [Entry] = []
+            try store.forEachEntry { stored.append($0) }
+            let merged = LedgerState(try await EntryVerifier.verify(stored, heads: [:], knownID: { _, _ in nil }).map(\.verified))
+            #expect(try node.digest() == merged.stateRoot, "\(context)")
+            #expect(try await node.audit().ok, "\(context)")
+        }
+    }
 }
