@@ -124,9 +124,10 @@ struct ReplyBindingTests {
         let daemon = try NodeProcess(target)
         defer { daemon.stop() }
         // The older node holds nothing, refuses what it does not know, and takes what is pushed.
+        // Listens until two rounds have pushed (30 s at most, for a loaded machine).
         var received: [String] = []
-        let until = Date().addingTimeInterval(7)
-        while Date() < until {
+        let until = Date().addingTimeInterval(30)
+        while Date() < until, received.filter({ $0 == "ENTRIES" }).count < 2 {
             guard let request = await older.reactor.receive(within: 0.5), let (id, message) = try? SyncMessage.decode(request.frames) else { continue }
             received.append(message.name)
             switch message {
