@@ -16,7 +16,7 @@ public struct CredentialKey: Sendable, Hashable, Comparable, CustomStringConvert
         self.id = id
     }
 
-    public static func == (a: CredentialKey, b: CredentialKey) -> Bool { a.feed == b.feed && a.id.utf8.elementsEqual(b.id.utf8) }
+    public static func == (a: CredentialKey, b: CredentialKey) -> Bool { a.feed == b.feed && a.id.hasSameUTF8(as: b.id) }
     public func hash(into hasher: inout Hasher) {
         hasher.combine(feed)
         var id = id  // contiguous UTF-8 for a native string: one call, not one per byte
@@ -25,11 +25,22 @@ public struct CredentialKey: Sendable, Hashable, Comparable, CustomStringConvert
 
     /// By id bytes, then feed bytes: the state root's order.
     public static func < (a: CredentialKey, b: CredentialKey) -> Bool {
-        if !a.id.utf8.elementsEqual(b.id.utf8) { return a.id.utf8.lexicographicallyPrecedes(b.id.utf8) }
+        if !a.id.hasSameUTF8(as: b.id) { return a.id.utf8.lexicographicallyPrecedes(b.id.utf8) }
         return a.feed < b.feed
     }
 
     public var description: String { "\(id) of \(feed.didKey.did)" }
+}
+
+extension String {
+    /// Equal as bytes (`==` compares canonical equivalence: another spelling of the same text
+    /// is equal there). In one pass over contiguous bytes, where comparing the `utf8` views
+    /// steps through an iterator byte by byte.
+    public func hasSameUTF8(as other: String) -> Bool {
+        guard utf8.count == other.utf8.count else { return false }
+        let contiguous = utf8.withContiguousStorageIfAvailable { a in other.utf8.withContiguousStorageIfAvailable { b in a.elementsEqual(b) } }
+        return (contiguous ?? nil) ?? utf8.elementsEqual(other.utf8)
+    }
 }
 
 /// Credential ids: `urn:uuid:` followed by printable ASCII, at most 100 bytes. ASCII has one

@@ -201,7 +201,7 @@ public struct IssuePayload: Sendable, Hashable {
         guard CredentialID.isStorable(credentialID) else {
             throw VellumError(.invalidEntry, "credential id \(VellumError.quoted(credentialID.debugDescription)) is not a urn:uuid without control characters or spaces")
         }
-        guard digest.utf8.count == 64, Hex.decode(digest) != nil else {
+        guard Hex.isDigits(digest, count: 64) else {
             throw VellumError(.invalidEntry, "issue payload digest is not 64 hex digits")
         }
         guard Timestamp(parsing: validFrom) != nil else {
@@ -210,7 +210,7 @@ public struct IssuePayload: Sendable, Hashable {
         if let validUntil, Timestamp(parsing: validUntil) == nil {
             throw VellumError(.invalidEntry, "validUntil '\(validUntil)' is not an RFC 3339 date-time")
         }
-        guard subjectCommitment.utf8.count == 64, Hex.decode(subjectCommitment) != nil else {
+        guard Hex.isDigits(subjectCommitment, count: 64) else {
             throw VellumError(.invalidEntry, "subjectCommitment is not 64 hex digits")
         }
         self.init(

@@ -32,7 +32,7 @@ public enum EntryVerifier {
         let feedDID = feedDID ?? entry.feed.didKey.did
         switch payload {
         case .issue(let issue):
-            guard issue.issuer.utf8.elementsEqual(feedDID.utf8) else {
+            guard issue.issuer.hasSameUTF8(as: feedDID) else {
                 throw VellumError(.unauthorized, "entry \(entry.id): issuer \(issue.issuer) is not the feed's key \(feedDID)")
             }
         case .statusList(let list):

@@ -25,6 +25,12 @@ public enum Hex {
         return out
     }
 
+    /// Whether `text` is `count` hex digits (either case), as `decode` would take it, without
+    /// decoding it.
+    public static func isDigits(_ text: String, count: Int) -> Bool {
+        text.utf8.count == count && text.utf8.allSatisfy { nibble($0) != nil }
+    }
+
     private static func nibble(_ c: UInt8) -> UInt8? {
         switch c {
         case UInt8(ascii: "0")...UInt8(ascii: "9"): return c - UInt8(ascii: "0")

@@ -275,13 +275,20 @@ struct PlainJSONReader {
     mutating func string() -> String? {
         guard skip("\"") else { return nil }
         let start = index
+        var ascii = true
         while index < bytes.count {
             let c = bytes[index]
             if c == UInt8(ascii: "\"") {
                 defer { index += 1 }
-                return bytes.withUnsafeBufferPointer { String(validating: UnsafeBufferPointer(rebasing: $0[start..<index]), as: UTF8.self) }
+                return bytes.withUnsafeBufferPointer {
+                    let text = UnsafeBufferPointer(rebasing: $0[start..<index])
+                    // ASCII is valid UTF-8 as it stands: no validation (whose generic call costs
+                    // more than the copy) for the strings of nearly every payload.
+                    return ascii ? String(decoding: text, as: UTF8.self) : String(validating: text, as: UTF8.self)
+                }
             }
             if c == UInt8(ascii: "\\") || c < 0x20 { return nil }
+            if c >= 0x80 { ascii = false }
             index += 1
         }
         return nil

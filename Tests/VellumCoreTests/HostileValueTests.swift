@@ -40,4 +40,19 @@ struct HostileValueTests {
             #expect(!CredentialID.isValid(good))  // but never written or asked about by this version
         }
     }
+
+    @Test("another spelling of the same text is another credential id and another issuer: ids and DIDs compare as bytes")
+    func spellings() {
+        // Each pair is equal as Swift Strings (canonical equivalence), never as bytes.
+        for (a, b) in [("urn:uuid:caf\u{E9}", "urn:uuid:cafe\u{301}"), ("did:key:z6MkK", "did:key:z6Mk\u{212A}")] {
+            #expect(a == b)
+            #expect(!a.hasSameUTF8(as: b) && !b.hasSameUTF8(as: a))
+            let (x, y) = (CredentialKey(feed: Self.feed, id: a), CredentialKey(feed: Self.feed, id: b))
+            #expect(x != y && Set([x, y]).count == 2 && (x < y) != (y < x))
+        }
+        for (a, b) in [("", ""), ("urn:uuid:a", "urn:uuid:a"), ("urn:uuid:caf\u{E9}", "urn:uuid:caf\u{E9}"), (String(repeating: "x", count: 100), String(repeating: "x", count: 100))] {
+            #expect(a.hasSameUTF8(as: b) && CredentialKey(feed: Self.feed, id: a) == CredentialKey(feed: Self.feed, id: b))
+        }
+        #expect(!"urn:uuid:a".hasSameUTF8(as: "urn:uuid:ab") && !"urn:uuid:b".hasSameUTF8(as: "urn:uuid:a"))
+    }
 }
