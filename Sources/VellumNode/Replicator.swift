@@ -241,6 +241,7 @@ public actor Replicator {
                             let result: Result<Int, any Error>
                             do { result = .success(try await self.store(entries, verified: Array(checks))) } catch { result = .failure(error) }
                             events.yield(.stored(result))
+                            Self.retire((entries, checks))
                             return result
                         }
                     case .recordFork(let mine, let theirs):
@@ -289,6 +290,14 @@ public actor Replicator {
             await countForged(verifying, against: key)
             throw error
         }
+    }
+
+    /// Frees a batch that has been stored (thousands of entries, their decoded payloads and
+    /// checks) on another thread, once this actor has let go of it: freed here, as the task
+    /// that stored it ended, it took a tenth of this actor's thread, the one every batch
+    /// waits for.
+    private nonisolated static func retire(_ batch: some Sendable) {
+        DispatchQueue.global(qos: .utility).asyncAfter(deadline: .now() + .milliseconds(100)) { withExtendedLifetime(batch) {} }
     }
 
     /// Batches the peer sent that will not be stored: each whose check failed counts against it.
