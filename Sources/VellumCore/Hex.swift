@@ -28,7 +28,8 @@ public enum Hex {
     /// Whether `text` is `count` hex digits (either case), as `decode` would take it, without
     /// decoding it.
     public static func isDigits(_ text: String, count: Int) -> Bool {
-        text.utf8.count == count && text.utf8.allSatisfy { nibble($0) != nil }
+        var text = text  // contiguous UTF-8 for a native string: one pass over a buffer, not an iterator
+        return text.utf8.count == count && text.withUTF8 { $0.allSatisfy { nibble($0) != nil } }
     }
 
     private static func nibble(_ c: UInt8) -> UInt8? {
