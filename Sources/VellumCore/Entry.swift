@@ -1,4 +1,5 @@
 @preconcurrency import Crypto
+import Synchronization
 
 /// What an entry records. The raw values are part of the signed encoding: never renumber.
 public enum EntryKind: UInt8, Sendable, CaseIterable, CustomStringConvertible {
@@ -88,6 +89,20 @@ public typealias FeedKey = Bytes32
 extension FeedKey {
     /// The issuer identity of this feed key.
     public var didKey: DIDKey { try! DIDKey(publicKey: bytes) }
+
+    /// `didKey.did`, remembered for the last few thousand feeds the process met: writing it
+    /// (base58) took a status answer about 1% of its CPU each time.
+    public var did: String {
+        if let did = Self.dids.withLock({ $0[self] }) { return did }
+        let did = didKey.did
+        Self.dids.withLock { known in
+            if known.count >= 4096 { known.removeAll() }
+            known[self] = did
+        }
+        return did
+    }
+
+    private static let dids = Mutex<[FeedKey: String]>([:])
 }
 
 /// The fields of an entry that its id covers. Built by `FeedWriter`, checked by `EntryVerifier`.

@@ -90,7 +90,7 @@ extension LedgerQueries {
             }
         let org = orgID.flatMap { registry.organizations[$0] }
         return TrustAnswer(
-            issuer: feed.didKey.did, trusted: authority.org != nil, organization: org.map { ($0.id, $0.name) },
+            issuer: feed.did, trusted: authority.org != nil, organization: org.map { ($0.id, $0.name) },
             federation: (registry.federationID, registry.name), reason: authority.reason,
             evidence: try registryCache.evidence(registry.evidence(for: authority, feed: feed), store: store))
     }
@@ -109,7 +109,7 @@ extension LedgerQueries {
             let issue = merged.resolution.issue
         else {
             return StatusReport(
-                credentialID: key.id, status: .unknown, resolution: nil, issuer: key.feed.didKey.did, validUntil: nil, evidence: [], asOf: nil,
+                credentialID: key.id, status: .unknown, resolution: nil, issuer: key.feed.did, validUntil: nil, evidence: [], asOf: nil,
                 at: time ?? now)
         }
         var trust = try trustAnswer(feed: key.feed, authority: merged.authority, in: registry)

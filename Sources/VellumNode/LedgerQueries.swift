@@ -57,7 +57,7 @@ extension LedgerQueries {
         if let registry = try registry() { return try federatedStatus(of: key, at: time, registry: registry) }
         let now = now()
         let unknown = StatusReport(
-            credentialID: key.id, status: .unknown, resolution: nil, issuer: key.feed.didKey.did, validUntil: nil, evidence: [], asOf: nil,
+            credentialID: key.id, status: .unknown, resolution: nil, issuer: key.feed.did, validUntil: nil, evidence: [], asOf: nil,
             at: time ?? now)
         guard let (current, issueEntry, decider) = try store.statusRecord(of: key) else { return unknown }
         var resolution = current

@@ -53,7 +53,7 @@ extension LedgerStore {
             if row.int(0) == 1 {
                 issueEntry = Self.readEntry(row, from: 2)
                 let until = row.isNull(1) ? nil : Timestamp(millisecondsSinceEpoch: row.int(1))
-                issues.append(IssueFact(entry: id, feed: feed, seq: seq, hlc: hlc, issuer: feed.didKey.did, validUntil: until))
+                issues.append(IssueFact(entry: id, feed: feed, seq: seq, hlc: hlc, issuer: feed.did, validUntil: until))
             } else if case .issue(let p) = try? EntryPayload(stored: .issue, bytes: row.blob(7)) {
                 issues.append(IssueFact(entry: id, feed: feed, seq: seq, hlc: hlc, issuer: p.issuer, validUntil: p.validUntil.flatMap { Timestamp(parsing: $0) }))
             }

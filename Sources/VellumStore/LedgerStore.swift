@@ -394,7 +394,7 @@ public final class LedgerStore {
             let entry = Self.readEntry(row, from: 2)
             let decider = row.isNull(10) ? nil : Self.readEntry(row, from: 10)
             let issue = IssueFact(
-                entry: entry.id, feed: entry.feed, seq: entry.seq, hlc: entry.hlc, issuer: entry.feed.didKey.did,
+                entry: entry.id, feed: entry.feed, seq: entry.seq, hlc: entry.hlc, issuer: entry.feed.did,
                 validUntil: row.isNull(1) ? nil : Timestamp(millisecondsSinceEpoch: row.int(1)))
             return (CredentialResolution(base: status, issue: issue, decidedBy: decider?.id), entry, decider)
         }.first ?? nil
