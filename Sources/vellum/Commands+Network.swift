@@ -131,11 +131,7 @@ struct NodeDaemon: AsyncVellumCommand {
         if let httpMaxConnections, httpMaxConnections < 1 {
             throw VellumError(.invalidInput, "--http-max-connections \(httpMaxConnections) is not a positive number")
         }
-        LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = .warning
-            return handler
-        }
+        LoggingSystem.bootstrap { NodeLogHandler(label: $0) }
         let registry = PrometheusCollectorRegistry()
         MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
         let logger = Logger(label: "vellum")
