@@ -230,7 +230,7 @@ public struct VellumAPI: Sendable {
 
     func parameter(_ name: String, _ context: BasicRequestContext) throws -> String {
         guard let raw = context.parameters.get(name) else { throw APIError.badRequest("missing \(name)") }
-        return raw.contains("%") ? raw.removingPercentEncoding ?? raw : raw
+        return raw.utf8.contains(UInt8(ascii: "%")) ? raw.removingPercentEncoding ?? raw : raw
     }
 }
 
