@@ -36,10 +36,10 @@ extension String {
     /// Equal as bytes (`==` compares canonical equivalence: another spelling of the same text
     /// is equal there). In one pass over contiguous bytes, where comparing the `utf8` views
     /// steps through an iterator byte by byte.
-    public func hasSameUTF8(as other: String) -> Bool {
+    package func hasSameUTF8(as other: String) -> Bool {
         guard utf8.count == other.utf8.count else { return false }
-        let contiguous = utf8.withContiguousStorageIfAvailable { a in other.utf8.withContiguousStorageIfAvailable { b in a.elementsEqual(b) } }
-        return (contiguous ?? nil) ?? utf8.elementsEqual(other.utf8)
+        var (a, b) = (self, other)  // contiguous UTF-8 for native strings, as `withUTF8` makes them
+        return a.withUTF8 { x in b.withUTF8 { y in x.elementsEqual(y) } }
     }
 }
 

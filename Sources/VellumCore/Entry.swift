@@ -1,5 +1,5 @@
 @preconcurrency import Crypto
-import Synchronization
+import Foundation
 
 /// What an entry records. The raw values are part of the signed encoding: never renumber.
 public enum EntryKind: UInt8, Sendable, CaseIterable, CustomStringConvertible {
@@ -90,19 +90,23 @@ extension FeedKey {
     /// The issuer identity of this feed key.
     public var didKey: DIDKey { try! DIDKey(publicKey: bytes) }
 
-    /// `didKey.did`, remembered for the last few thousand feeds the process met: writing it
-    /// (base58) took a status answer about 1% of its CPU each time.
+    /// `didKey.did`, remembered for up to 4,096 feeds (all forgotten at once when full): writing
+    /// it (base58) took a status answer about 1% of its CPU each time.
     public var did: String {
-        if let did = Self.dids.withLock({ $0[self] }) { return did }
+        if let did = DIDMemo.lock.withLock({ DIDMemo.known[self] }) { return did }
         let did = didKey.did
-        Self.dids.withLock { known in
-            if known.count >= 4096 { known.removeAll() }
-            known[self] = did
+        DIDMemo.lock.withLock {
+            if DIDMemo.known.count >= 4096 { DIDMemo.known.removeAll() }
+            DIDMemo.known[self] = did
         }
         return did
     }
+}
 
-    private static let dids = Mutex<[FeedKey: String]>([:])
+/// `FeedKey.did`'s memory; `known` is guarded by `lock`.
+private enum DIDMemo {
+    static let lock = NSLock()
+    nonisolated(unsafe) static var known: [FeedKey: String] = [:]
 }
 
 /// The fields of an entry that its id covers. Built by `FeedWriter`, checked by `EntryVerifier`.

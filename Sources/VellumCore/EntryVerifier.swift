@@ -29,7 +29,7 @@ public enum EntryVerifier {
             throw VellumError(.invalidEntry, "entry \(entry.id): signature is \(entry.signature.count) bytes, not 64")
         }
         let payload = try EntryPayload(kind: u.kind, bytes: u.payload)
-        let feedDID = feedDID ?? entry.feed.did
+        let feedDID = feedDID ?? entry.feed.didKey.did
         switch payload {
         case .issue(let issue):
             guard issue.issuer.hasSameUTF8(as: feedDID) else {
@@ -81,7 +81,7 @@ public enum EntryVerifier {
     public static func verifyContents(_ entries: [Entry]) async throws(VellumError) -> [VerifiedEntry] {
         let vouched = vouched(entries)
         var dids: [FeedKey: String] = [:]  // one base58 encoding per feed, not per entry
-        for e in entries where dids[e.feed] == nil { dids[e.feed] = e.feed.did }
+        for e in entries where dids[e.feed] == nil { dids[e.feed] = e.feed.didKey.did }
         let results = await Parallel.map(Array(entries.indices)) { [dids] i -> Result<VerifiedEntry, VellumError> in
             do throws(VellumError) {
                 return .success(try verifyContents(entries[i], signatureVouched: vouched.contains(i), feedDID: dids[entries[i].feed]))

@@ -25,8 +25,8 @@ public enum Hex {
         return out
     }
 
-    /// Whether `text` is `count` hex digits (either case), as `decode` would take it, without
-    /// decoding it.
+    /// Whether `text` is `count` hex digits (either case), without decoding it; for an even
+    /// `count`, exactly the texts of that length `decode` takes.
     public static func isDigits(_ text: String, count: Int) -> Bool {
         var text = text  // contiguous UTF-8 for a native string: one pass over a buffer, not an iterator
         return text.utf8.count == count && text.withUTF8 { $0.allSatisfy { nibble($0) != nil } }

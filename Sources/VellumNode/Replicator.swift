@@ -293,9 +293,10 @@ public actor Replicator {
     }
 
     /// Frees a batch that has been stored (thousands of entries, their decoded payloads and
-    /// checks) on another thread, once this actor has let go of it: freed here, as the task
-    /// that stored it ended, it took a tenth of this actor's thread, the one every batch
-    /// waits for.
+    /// checks) on another thread: freed here, as the task that stored it ended, it took a tenth
+    /// of this actor's thread, the one every batch waits for. The 100 ms let that task end and
+    /// let go of the batch first, so that this copy is the last; one batch is stored at a
+    /// time, so this holds a batch or two at most.
     private nonisolated static func retire(_ batch: some Sendable) {
         DispatchQueue.global(qos: .utility).asyncAfter(deadline: .now() + .milliseconds(100)) { withExtendedLifetime(batch) {} }
     }

@@ -43,28 +43,32 @@ public final class SQLiteConnection {
     }
 
     deinit {
-        for statement in control.values { sqlite3_finalize(statement) }
+        for statement in prepared.values { sqlite3_finalize(statement) }
         sqlite3_close_v2(handle)
     }
 
-    /// BEGIN, BEGIN IMMEDIATE, COMMIT and ROLLBACK, each prepared once: compiling them anew
+    /// The statements that begin and end transactions, each prepared once: compiling them anew
     /// for every transaction (`execute`) cost a status answer about 3% of its CPU.
-    private var control: [String: OpaquePointer] = [:]
+    private enum Control: String {
+        case begin = "BEGIN", beginImmediate = "BEGIN IMMEDIATE", commit = "COMMIT", rollback = "ROLLBACK"
+    }
 
-    private func run(control sql: String) throws(SQLiteError) {
+    private var prepared: [Control: OpaquePointer] = [:]
+
+    private func run(_ control: Control) throws(SQLiteError) {
         let statement: OpaquePointer
-        if let prepared = control[sql] {
-            statement = prepared
+        if let ready = prepared[control] {
+            statement = ready
         } else {
             var stmt: OpaquePointer?
-            let rc = sqlite3_prepare_v3(handle, sql, -1, UInt32(SQLITE_PREPARE_PERSISTENT), &stmt, nil)
-            guard rc == SQLITE_OK, let stmt else { throw error(rc, sql) }
-            control[sql] = stmt
+            let rc = sqlite3_prepare_v3(handle, control.rawValue, -1, UInt32(SQLITE_PREPARE_PERSISTENT), &stmt, nil)
+            guard rc == SQLITE_OK, let stmt else { throw error(rc, control.rawValue) }
+            prepared[control] = stmt
             statement = stmt
         }
         let rc = sqlite3_step(statement)
-        let failure = rc == SQLITE_DONE ? nil : error(rc, sql)
-        sqlite3_reset(statement)
+        let failure = rc == SQLITE_DONE ? nil : error(rc, control.rawValue)
+        sqlite3_reset(statement)  // never left active: it would hold the transaction's locks
         if let failure { throw failure }
     }
 
@@ -102,23 +106,23 @@ public final class SQLiteConnection {
     /// (a `transaction` inside would fail to begin).
     public func read<T>(_ body: () throws -> T) throws -> T {
         guard sqlite3_get_autocommit(handle) != 0 else { return try body() }
-        try run(control: "BEGIN")
+        try run(.begin)
         // Nothing was written, so ending it loses nothing; it must end, or the connection would
         // keep this snapshot for every later read.
-        defer { if (try? run(control: "COMMIT")) == nil { try? run(control: "ROLLBACK") } }
+        defer { if (try? run(.commit)) == nil { try? run(.rollback) } }
         return try body()
     }
 
     /// Runs `body` in a transaction (`BEGIN IMMEDIATE`, so concurrent writers queue rather than
     /// deadlock); rolls back if it throws.
     public func transaction<T>(_ body: () throws -> T) throws -> T {
-        try run(control: "BEGIN IMMEDIATE")
+        try run(.beginImmediate)
         do {
             let result = try body()
-            try run(control: "COMMIT")
+            try run(.commit)
             return result
         } catch {
-            try? run(control: "ROLLBACK")
+            try? run(.rollback)
             throw error
         }
     }
