@@ -16,8 +16,22 @@ struct NodeLogHandler: LogHandler {
     }
 
     func log(event: LogEvent) {
-        let all = metadata.merging(event.metadata ?? [:]) { $1 }
+        var all = metadata.merging(event.metadata ?? [:]) { $1 }
+        if let error = event.error { all["error"] = "\(error)" }
         let details = all.sorted { $0.key < $1.key }.map { " \($0.key)=\($0.value)" }.joined()
-        logLine("\(label) \(event.level): \(event.message)\(details)")
+        logLine(Self.oneLine("\(label) \(event.level): \(event.message)\(details)"))
+    }
+
+    /// `text` with control and line-separating characters (a newline from a request, say)
+    /// written as `\u{a}`: nothing a client sends can start a line of its own in the node's log.
+    static func oneLine(_ text: String) -> String {
+        var out = String.UnicodeScalarView()
+        for scalar in text.unicodeScalars {
+            switch scalar.properties.generalCategory {
+            case .control, .lineSeparator, .paragraphSeparator: out.append(contentsOf: "\\u{\(String(scalar.value, radix: 16))}".unicodeScalars)
+            default: out.append(scalar)
+            }
+        }
+        return String(out)
     }
 }
