@@ -124,10 +124,11 @@ struct ReplyBindingTests {
         let daemon = try NodeProcess(target)
         defer { daemon.stop() }
         // The older node holds nothing, refuses what it does not know, and takes what is pushed.
-        // Listens until two rounds have pushed (30 s at most, for a loaded machine).
+        // Listens until three rounds have pushed, the first after its refused offer and two
+        // more unannounced (30 s at most, for a loaded machine).
         var received: [String] = []
         let until = Date().addingTimeInterval(30)
-        while Date() < until, received.filter({ $0 == "ENTRIES" }).count < 2 {
+        while Date() < until, received.filter({ $0 == "ENTRIES" }).count < 3 {
             guard let request = await older.reactor.receive(within: 0.5), let (id, message) = try? SyncMessage.decode(request.frames) else { continue }
             received.append(message.name)
             switch message {
@@ -137,7 +138,7 @@ struct ReplyBindingTests {
             }
         }
         #expect(received.filter { $0 == "OFFER" }.count == 1, "\(received)")
-        #expect(received.filter { $0 == "ENTRIES" }.count >= 2, "two rounds or more pushed unannounced: \(received)")
+        #expect(received.filter { $0 == "ENTRIES" }.count >= 3, "three rounds pushed: \(received)")
         let rejections = try target.run(["rejections", "--json"]).json.arrayValue ?? []
         #expect(!rejections.contains { $0["peer"]?.stringValue == older.keys.publicKey }, "\(rejections)")
     }
