@@ -336,15 +336,11 @@ public enum Reconciliation {
         }
     }
 
-    /// What the peer lacks: ranges of our feeds beyond its heads, cut as `wants` cuts them
-    /// (so a push batch holds whole checkpointed runs too).
+    /// What the peer lacks: what it would want of our heads, cut as `wants` cuts them (so a
+    /// push batch holds whole checkpointed runs too).
     public static func gives(local: [FeedKey: FeedHead], remote: [FeedHead], limit: UInt32, quarantined: Set<FeedKey> = []) -> [WantRange] {
-        let theirs = Dictionary(remote.map { ($0.feed, $0.seq) }, uniquingKeysWith: max)
-        return local.values.compactMap { l in
-            let have = theirs[l.feed] ?? 0
-            guard l.seq > have, !quarantined.contains(l.feed) else { return nil }
-            return range(l.feed, after: have, through: l.seq, limit: limit)
-        }.sorted { $0.feed < $1.feed }
+        let theirs = Dictionary(remote.map { ($0.feed, $0) }, uniquingKeysWith: { $0.seq >= $1.seq ? $0 : $1 })
+        return wants(local: theirs, remote: Array(local.values), limit: limit, quarantined: quarantined)
     }
 
     /// Feeds where the peer's head is one we also hold a seq for, but with a different id:
