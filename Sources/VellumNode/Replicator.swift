@@ -541,9 +541,13 @@ public actor Replicator {
     /// store still checks whatever it takes that no check covered.)
     final class Ahead: @unchecked Sendable {
         private let lock = NSLock()
-        private var wants: [SocketID: [UInt32: [WantRange]]] = [:]
-        /// When each round (by its connection) first asked for each feed.
-        private var firstAsked: [SocketID: [FeedKey: ContinuousClock.Instant]] = [:]
+        /// Each round under way, by its connection: its WANTs in flight, and when it first
+        /// asked for each feed.
+        private struct Round {
+            var wants: [UInt32: [WantRange]] = [:]
+            var firstAsked: [FeedKey: ContinuousClock.Instant] = [:]
+        }
+        private var asking: [SocketID: Round] = [:]
         /// The newest seq of each feed held, or set aside with its feed for good (quarantined):
         /// raised, never lowered.
         private var held: [FeedKey: UInt64] = [:]
@@ -551,26 +555,16 @@ public actor Replicator {
         private var batches: [Int: [FeedKey: UInt64]] = [:]
         private var nextToken = 0
 
-        func start(_ socket: SocketID) {
-            lock.withLock {
-                wants[socket] = [:]
-                firstAsked[socket] = [:]
-            }
-        }
+        func start(_ socket: SocketID) { lock.withLock { asking[socket] = Round() } }
 
-        func end(_ socket: SocketID) {
-            lock.withLock {
-                wants[socket] = nil
-                firstAsked[socket] = nil
-            }
-        }
+        func end(_ socket: SocketID) { lock.withLock { asking[socket] = nil } }
 
         func expect(_ id: UInt32, ranges: [WantRange], on socket: SocketID) {
             let now = ContinuousClock.now
             lock.withLock {
-                guard wants[socket] != nil else { return }
-                wants[socket]?[id] = ranges
-                for r in ranges where firstAsked[socket]?[r.feed] == nil { firstAsked[socket]?[r.feed] = now }
+                guard asking[socket] != nil else { return }
+                asking[socket]?.wants[id] = ranges
+                for r in ranges where asking[socket]?.firstAsked[r.feed] == nil { asking[socket]?.firstAsked[r.feed] = now }
             }
         }
 
@@ -607,9 +601,9 @@ public actor Replicator {
         func busy(beyond stored: [FeedKey: UInt64], at now: ContinuousClock.Instant = .now) -> Set<FeedKey> {
             lock.withLock {
                 var feeds: Set<FeedKey> = []
-                for (socket, inFlight) in wants {
-                    for r in inFlight.values.joined() where r.limit > 0 && r.fromSeq + UInt64(r.limit) - 1 > stored[r.feed] ?? 0 {
-                        if let first = firstAsked[socket]?[r.feed], now - first < Self.declining { feeds.insert(r.feed) }
+                for round in asking.values {
+                    for r in round.wants.values.joined() where r.limit > 0 && r.fromSeq + UInt64(r.limit) - 1 > stored[r.feed] ?? 0 {
+                        if let first = round.firstAsked[r.feed], now - first < Self.declining { feeds.insert(r.feed) }
                     }
                 }
                 for batch in batches.values {
@@ -623,7 +617,7 @@ public actor Replicator {
         /// entries of its ranges, those past what is held or being stored; otherwise nil.
         func settle(_ id: UInt32, with reply: SyncMessage, on socket: SocketID) -> [Entry]? {
             lock.withLock {
-                guard let ranges = wants[socket]?.removeValue(forKey: id), case .entries(let entries) = reply,
+                guard let ranges = asking[socket]?.wants.removeValue(forKey: id), case .entries(let entries) = reply,
                     SyncSession.entries(entries, answer: ranges)
                 else { return nil }
                 var past: [FeedKey: UInt64] = held
