@@ -203,7 +203,9 @@ public struct SyncSession: Sendable {
         case (.offer(let offered), .want(let wanted)):
             guard Self.ranges(wanted, within: offered) else { return violation("peer answered OFFER with ranges it was not offered") }
             declined.formUnion(Set(offered.map(\.feed)).subtracting(wanted.map(\.feed)))
-            return try push(wanted, replica)
+            // Nothing wanted: offer the feeds past that offer's cap, if any (each offer declined
+            // whole shrinks what is left, so this ends).
+            return wanted.isEmpty ? try nextPush(replica) : try push(wanted, replica)
         case (.push(let count), .heads(let updated)):
             // The peer answers with its heads of the feeds pushed (an older one, with all).
             var merged = Dictionary(theirs.map { ($0.feed, $0) }, uniquingKeysWith: { a, _ in a })

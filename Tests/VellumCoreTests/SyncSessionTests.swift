@@ -235,6 +235,26 @@ struct SyncSessionTests {
         #expect(nothing.pushed == 0 && !none.contains { if case .send = $0 { true } else { false } })
     }
 
+    @Test("a peer that wants none of the first offer's feeds (it holds or is fetching them) is offered the feeds past that offer's cap, not left without them")
+    func offerPastTheCap() throws {
+        let feeds = try (0...SyncMessage.maxEntriesPerMessage).map { _ in try feed(1) }
+        let local = MemoryReplica(feeds.flatMap { $0 })
+        var session = SyncSession(firstRequestID: 70)
+        _ = try session.start(local)
+        guard case (let id, .offer(let first))? = sent(try session.onReply(requestID: 70, message: .heads([]), replica: local)).first else {
+            Issue.record("no offer")
+            return
+        }
+        #expect(first.count == SyncMessage.maxEntriesPerMessage)
+        guard case (let next, .offer(let rest))? = sent(try session.onReply(requestID: id, message: .want([]), replica: local)).first else {
+            Issue.record("the feeds past the cap were never offered")
+            return
+        }
+        let left = Set(feeds.map { $0[0].feed }).subtracting(first.map(\.feed))
+        #expect(rest.map(\.feed) == Array(left) && left.count == 1)
+        #expect(sent(try session.onReply(requestID: next, message: .want(rest), replica: local)).map(\.1) == [.entries(feeds.first { left.contains($0[0].feed) }!)])
+    }
+
     @Test("an offer answered with ranges not offered (another feed, before or past the offer) is a wrong reply; one refused as malformed (a node before OFFER) is pushed unannounced, and offers end; any other refusal fails the round",
           arguments: ["other feed", "before", "past", "malformed", "busy"])
     func offerAnsweredWrongly(answer: String) throws {
