@@ -541,13 +541,13 @@ public actor Replicator {
     /// store still checks whatever it takes that no check covered.)
     final class Ahead: @unchecked Sendable {
         private let lock = NSLock()
-        /// Each round under way, by its connection: its WANTs in flight, and when it first
-        /// asked for each feed.
-        private struct Round {
-            var wants: [UInt32: [WantRange]] = [:]
-            var firstAsked: [FeedKey: ContinuousClock.Instant] = [:]
+        /// What each connection to a peer asks of it: the WANTs in flight of its round under way
+        /// (nil between rounds), and when it began asking for each feed, kept across rounds.
+        private struct Asking {
+            var wants: [UInt32: [WantRange]]?
+            var since: [FeedKey: ContinuousClock.Instant] = [:]
         }
-        private var asking: [SocketID: Round] = [:]
+        private var asking: [SocketID: Asking] = [:]
         /// The newest seq of each feed held, or set aside with its feed for good (quarantined):
         /// raised, never lowered.
         private var held: [FeedKey: UInt64] = [:]
@@ -555,16 +555,22 @@ public actor Replicator {
         private var batches: [Int: [FeedKey: UInt64]] = [:]
         private var nextToken = 0
 
-        func start(_ socket: SocketID) { lock.withLock { asking[socket] = Round() } }
-
-        func end(_ socket: SocketID) { lock.withLock { asking[socket] = nil } }
-
-        func expect(_ id: UInt32, ranges: [WantRange], on socket: SocketID) {
-            let now = ContinuousClock.now
+        func start(_ socket: SocketID, at now: ContinuousClock.Instant = .now) {
             lock.withLock {
-                guard asking[socket] != nil else { return }
-                asking[socket]?.wants[id] = ranges
-                for r in ranges where asking[socket]?.firstAsked[r.feed] == nil { asking[socket]?.firstAsked[r.feed] = now }
+                var link = asking[socket] ?? Asking()
+                link.wants = [:]
+                link.since = link.since.filter { now - $0.value < Self.renewing }
+                asking[socket] = link
+            }
+        }
+
+        func end(_ socket: SocketID) { lock.withLock { asking[socket]?.wants = nil } }
+
+        func expect(_ id: UInt32, ranges: [WantRange], on socket: SocketID, at now: ContinuousClock.Instant = .now) {
+            lock.withLock {
+                guard asking[socket]?.wants != nil else { return }
+                asking[socket]?.wants?[id] = ranges
+                for r in ranges where asking[socket]?.since[r.feed].map({ now - $0 >= Self.renewing }) ?? true { asking[socket]?.since[r.feed] = now }
             }
         }
 
@@ -591,19 +597,22 @@ public actor Replicator {
             }
         }
 
-        /// How long, from a round's first WANT of a feed, its WANTs in flight get offers of that
-        /// feed declined: a peer that answers slowly, or a little at a time, costs the other
-        /// peers' offers no more than this per round.
+        /// How long, from a connection's first WANT of a feed, its WANTs in flight get offers of
+        /// that feed declined: a peer that answers slowly, or a little at a time, costs the
+        /// other peers' offers no more than this per `renewing`, however many rounds it starts.
         static let declining: Duration = .seconds(1)
+        /// How long after a connection began asking for a feed its asking counts as new again.
+        static let renewing: Duration = .seconds(30)
 
         /// The feeds of which entries past `stored` are being stored, or asked for in a WANT in
-        /// flight of a round that first asked for the feed less than `declining` before `now`.
+        /// flight on a connection that began asking for the feed less than `declining` before
+        /// `now`.
         func busy(beyond stored: [FeedKey: UInt64], at now: ContinuousClock.Instant = .now) -> Set<FeedKey> {
             lock.withLock {
                 var feeds: Set<FeedKey> = []
-                for round in asking.values {
-                    for r in round.wants.values.joined() where r.limit > 0 && r.fromSeq + UInt64(r.limit) - 1 > stored[r.feed] ?? 0 {
-                        if let first = round.firstAsked[r.feed], now - first < Self.declining { feeds.insert(r.feed) }
+                for link in asking.values {
+                    for r in (link.wants ?? [:]).values.joined() where r.limit > 0 && r.fromSeq + UInt64(r.limit) - 1 > stored[r.feed] ?? 0 {
+                        if let since = link.since[r.feed], now - since < Self.declining { feeds.insert(r.feed) }
                     }
                 }
                 for batch in batches.values {
@@ -617,7 +626,7 @@ public actor Replicator {
         /// entries of its ranges, those past what is held or being stored; otherwise nil.
         func settle(_ id: UInt32, with reply: SyncMessage, on socket: SocketID) -> [Entry]? {
             lock.withLock {
-                guard let ranges = asking[socket]?.wants.removeValue(forKey: id), case .entries(let entries) = reply,
+                guard let ranges = asking[socket]?.wants?.removeValue(forKey: id), case .entries(let entries) = reply,
                     SyncSession.entries(entries, answer: ranges)
                 else { return nil }
                 var past: [FeedKey: UInt64] = held

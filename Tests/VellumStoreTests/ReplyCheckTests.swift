@@ -69,7 +69,7 @@ struct ReplyCheckTests {
         #expect(seqs(13, Array(entries[5..<13])) == nil)
     }
 
-    @Test("an OFFER is answered with what is neither held, stored nor just asked for: a feed in a batch being stored, or in a WANT in flight within a second of the round's first WANT of it, is declined whole")
+    @Test("an OFFER is answered with what is neither held, stored nor just asked for: a feed in a batch being stored, or in a WANT in flight within a second of its connection's first WANT of it (across rounds, anew after 30 s), is declined whole")
     func offerAnswer() async throws {
         let (a, b, c) = (Self.feed(10), Self.feed(10), Self.feed(10))
         let (socket, other) = (SocketID(raw: 1), SocketID(raw: 2))
@@ -105,6 +105,24 @@ struct ReplyCheckTests {
         _ = ahead.settle(3, with: .entries(Array(b[..<4])), on: socket)
         ahead.stored(token, succeeded: false)
         #expect(wanted(at: asked) == [WantRange(feed: a[0].feed, fromSeq: 5, limit: 6), offered[1], offered[2]])
+        // A hostile peer starting round after round, each stalling a WANT of b, declines it
+        // for others no longer than once: the second counts from the connection's first WANT
+        // of b, across rounds, and starts anew only `renewing` later.
+        let hostile = SocketID(raw: 3)
+        let t0 = ContinuousClock.now
+        for round in 0..<5 {
+            let at = t0 + .milliseconds(400 * round)
+            ahead.start(hostile, at: at)
+            ahead.expect(UInt32(10 + round), ranges: [WantRange(feed: b[0].feed, fromSeq: 1, limit: 4)], on: hostile, at: at)
+            let declined = !wanted(at: at + .milliseconds(100)).contains(offered[1])
+            #expect(declined == (at + .milliseconds(100) - t0 < Replicator.Ahead.declining), "round \(round) of a stalling peer declined b: \(declined)")
+            ahead.end(hostile)
+        }
+        let later = t0 + Replicator.Ahead.renewing + .seconds(1)
+        ahead.start(hostile, at: later)
+        ahead.expect(20, ranges: [WantRange(feed: b[0].feed, fromSeq: 1, limit: 4)], on: hostile, at: later)
+        #expect(!wanted(at: later + .milliseconds(100)).contains(offered[1]))
+        ahead.end(hostile)
         // Quarantined feeds and empty or passed ranges are never wanted.
         #expect(Reconciliation.wanted(offered + [WantRange(feed: a[0].feed, fromSeq: 2, limit: 0)], held: [a[0].feed: 10], skipping: [b[0].feed]) == [offered[2]])
     }
