@@ -99,6 +99,8 @@ struct MaterializeBatchingTests {
         let theirs = strangerWriter.append(
             [(.revoke, .status(.init(credentialID: x, reason: "takeover"))), (.reinstate, .status(.init(credentialID: y, reason: "takeover")))]
                 + (strangerIssues ? [(.issue, EquivocationOrderTests.payload(x, stranger))] : []), now: Self.now).map(\.entry)
+        // After the issuer's revoke of x: the stranger's reinstate of it, to undo the revocation.
+        let theirsLater = strangerWriter.append([(.reinstate, .status(.init(credentialID: x, reason: "undo")))], now: Self.now).map(\.entry)
         // Every way of delivering them: separate appends either way round, one append either way
         // round, and two appends in one transaction cut at every position.
         var deliveries: [(appends: [[Entry]], oneTransaction: Bool)] = [[theirs, own], [own, theirs], [theirs + own], [own + theirs]].map { ($0, false) }
@@ -135,11 +137,20 @@ struct MaterializeBatchingTests {
             // The issuer's own revoke then decides x.
             _ = try await node.importEntries(ownRevokeX)
             #expect(try state(issuer, x).base == .revoked && state(issuer, x).decidedBy == ownRevokeX[0].id, "\(context)")
+            // The stranger's reinstate after it does not undo it.
+            _ = try await node.importEntries(theirsLater)
+            #expect(try state(issuer, x).base == .revoked && state(issuer, x).decidedBy == ownRevokeX[0].id, "\(context): after the stranger's reinstate")
             var stored: [Entry] = []
             try store.forEachEntry { stored.append($0) }
             let merged = LedgerState(try await EntryVerifier.verify(stored, heads: [:], knownID: { _, _ in nil }).map(\.verified))
             #expect(try node.digest() == merged.stateRoot, "\(context)")
             #expect(try await node.audit().ok, "\(context)")
+            // The state rebuilt from the log holding the stranger's entries is the same, marks included.
+            try store.setMeta("rematerialize", "1")
+            let rebuilt = try Node.open(at: dir)
+            #expect(try rebuilt.digest() == merged.stateRoot, "\(context): rebuilt")
+            #expect(try rebuilt.store.resolution(of: CredentialKey(feed: issuer, id: x), asOf: Self.now).resolution.decidedBy == ownRevokeX[0].id, "\(context): rebuilt")
+            #expect(try rebuilt.store.query("SELECT unissued FROM feeds WHERE key = ?", [.blob(stranger.bytes)]) { $0.int(0) } == [1], "\(context): rebuilt")
         }
     }
 }
