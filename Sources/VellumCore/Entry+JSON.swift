@@ -68,27 +68,20 @@ extension Entry {
     /// their canonical form for any entry that passed `EntryVerifier` (it checks exactly
     /// that). Status answers use it so that serving one costs no JSON parsing.
     public func writeCanonicalJSON(into out: inout [UInt8]) {
-        func field(_ name: String, _ first: Bool = false) {
-            if !first { out.append(UInt8(ascii: ",")) }
-            JSON.writeString(name, into: &out)
-            out.append(UInt8(ascii: ":"))
-        }
         func hex(_ bytes: [UInt8]) {
             out.append(UInt8(ascii: "\""))
-            out.append(contentsOf: Hex.encode(bytes).utf8)
+            Hex.write(bytes, into: &out)
             out.append(UInt8(ascii: "\""))
         }
         // Keys in JCS order: feed, hlc, id, kind, payload, prev, seq, signature, v.
-        out.append(UInt8(ascii: "{"))
-        field("feed", true); hex(feed.bytes)
-        field("hlc"); JSON.writeString(String(hlc.rawValue), into: &out)
-        field("id"); hex(id.bytes)
-        field("kind"); JSON.writeString(kind.description, into: &out)
-        field("payload"); out.append(contentsOf: payload)
-        field("prev"); hex(prev.bytes)
-        field("seq"); out.append(contentsOf: String(seq).utf8)
-        field("signature"); hex(signature)
-        field("v"); out.append(UInt8(ascii: "1"))
-        out.append(UInt8(ascii: "}"))
+        out.append(contentsOf: #"{"feed":"#.utf8); hex(feed.bytes)
+        out.append(contentsOf: #","hlc":""#.utf8); out.append(contentsOf: String(hlc.rawValue).utf8)
+        out.append(contentsOf: #"","id":"#.utf8); hex(id.bytes)
+        out.append(contentsOf: #","kind":"#.utf8); JSON.writeString(kind.description, into: &out)
+        out.append(contentsOf: #","payload":"#.utf8); out.append(contentsOf: payload)
+        out.append(contentsOf: #","prev":"#.utf8); hex(prev.bytes)
+        out.append(contentsOf: #","seq":"#.utf8); out.append(contentsOf: String(seq).utf8)
+        out.append(contentsOf: #","signature":"#.utf8); hex(signature)
+        out.append(contentsOf: #","v":1}"#.utf8)
     }
 }

@@ -1,13 +1,19 @@
 /// Lower-case hexadecimal, the encoding Vellum uses for ids, keys and hashes in text.
 public enum Hex {
     public static func encode(_ bytes: some Sequence<UInt8>) -> String {
-        let digits = Array("0123456789abcdef".utf8)
         var out: [UInt8] = []
-        for b in bytes {
-            out.append(digits[Int(b >> 4)])
-            out.append(digits[Int(b & 0x0F)])
-        }
+        out.reserveCapacity(bytes.underestimatedCount * 2)
+        write(bytes, into: &out)
         return String(decoding: out, as: UTF8.self)
+    }
+
+    /// Appends the encoding of `bytes` to `out`.
+    public static func write(_ bytes: some Sequence<UInt8>, into out: inout [UInt8]) {
+        func digit(_ n: UInt8) -> UInt8 { n < 10 ? UInt8(ascii: "0") + n : UInt8(ascii: "a") - 10 + n }
+        for b in bytes {
+            out.append(digit(b >> 4))
+            out.append(digit(b & 0x0F))
+        }
     }
 
     /// Decodes hex (either case); nil when the text is not an even run of hex digits.
