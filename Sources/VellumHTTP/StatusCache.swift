@@ -4,10 +4,11 @@ import VellumCore
 import VellumNode
 
 /// Recent status answers, kept while their issuer's feed does not move. Outside a federation,
-/// only the issuer's feed can change a credential's status, so an answer whose issuer head is still the same has the
-/// same evidence; what is redone per request is cheap: which feeds issued a bare id and the
-/// issuer's freshness (two indexed reads, in one snapshot), expiry at the current time, and
-/// writing the bytes. Bounded with two generations: answers go into
+/// only the issuer's feed can change a credential's status, so an answer whose issuer head is
+/// still the same has the same evidence; what is redone per request is cheap: which feeds
+/// issued the id and how current the issuer's is (one narrow query), expiry at the current
+/// time, and writing the bytes. An answer not kept is read in one query too
+/// (`LedgerQueries.statusRecord`). Bounded with two generations: answers go into
 /// `recent`; when it is full it becomes `older` (the previous `older` is dropped), and an
 /// answer found in `older` moves back to `recent`. Recently asked credentials stay; the rest
 /// age out, and no request pays more than a constant.
@@ -15,6 +16,7 @@ final class StatusCache: @unchecked Sendable {  // `recent` and `older` are guar
     /// What an answer keeps: everything but the time and the freshness, its evidence already
     /// serialized.
     private struct Item {
+        /// The issuer's head the answer was read at: the credential is its feed and the id.
         let head: FeedHead
         let resolution: CredentialResolution
         let issuer: String?
@@ -23,18 +25,18 @@ final class StatusCache: @unchecked Sendable {  // `recent` and `older` are guar
     }
 
     private let lock = NSLock()
-    private var recent: [CredentialKey: Item] = [:]
-    private var older: [CredentialKey: Item] = [:]
+    private var recent: [Asked: Item] = [:]
+    private var older: [Asked: Item] = [:]
     /// Answers per generation: at most twice this many are held.
     let generation: Int
 
     init(generation: Int = 25_000) { self.generation = generation }
 
-    private func lookup(_ id: CredentialKey) -> Item? {
-        let (item, dropped) = lock.withLock { () -> (Item?, [CredentialKey: Item]) in
-            if let item = recent[id] { return (item, [:]) }
-            guard let item = older.removeValue(forKey: id) else { return (nil, [:]) }
-            return (item, insert(id, item))
+    private func lookup(_ asked: Asked) -> Item? {
+        let (item, dropped) = lock.withLock { () -> (Item?, [Asked: Item]) in
+            if let item = recent[asked] { return (item, [:]) }
+            guard let item = older.removeValue(forKey: asked) else { return (nil, [:]) }
+            return (item, insert(asked, item))
         }
         release(dropped)
         return item
@@ -42,52 +44,70 @@ final class StatusCache: @unchecked Sendable {  // `recent` and `older` are guar
 
     /// Frees an aged-out generation off the request's thread: tens of thousands of answers take
     /// milliseconds to free, which would otherwise stall every request queued behind this one.
-    private func release(_ dropped: [CredentialKey: Item]) {
+    private func release(_ dropped: [Asked: Item]) {
         guard !dropped.isEmpty else { return }
         DispatchQueue.global(qos: .utility).async { withExtendedLifetime(dropped) {} }
     }
 
     /// Call with `lock` held. Returns the generation that aged out, for the caller to release
     /// after unlocking.
-    private func insert(_ id: CredentialKey, _ item: Item) -> [CredentialKey: Item] {
-        var dropped: [CredentialKey: Item] = [:]
+    private func insert(_ asked: Asked, _ item: Item) -> [Asked: Item] {
+        var dropped: [Asked: Item] = [:]
         if recent.count >= generation {
             dropped = older
             older = recent
             recent = [:]
             recent.reserveCapacity(generation)
         }
-        recent[id] = item
+        recent[asked] = item
         return dropped
     }
 
+    /// What a query named: a credential id, and its issuer's feed if the query named one.
+    /// Answers are kept by what was asked, so that finding one needs no query: a bare id's
+    /// issuer is worked out again (`heldIssuer`) before its answer is used.
+    private struct Asked: Hashable {
+        let id: String
+        let issuer: FeedKey?
+
+        static func == (a: Asked, b: Asked) -> Bool { a.issuer == b.issuer && a.id.hasSameUTF8(as: b.id) }
+        func hash(into hasher: inout Hasher) {
+            hasher.combine(issuer)
+            var id = id  // contiguous UTF-8 for a native string: one call, not one per byte
+            id.withUTF8 { hasher.combine(bytes: UnsafeRawBufferPointer($0)) }
+        }
+    }
+
     /// The current status answer's bytes, or nil for an unknown credential. `issuer` as in
-    /// `LedgerQueries.credentialKey`: a credential is its issuer and its id, and answers are kept by both.
-    /// Its reads share one snapshot of the ledger, so an answer is never cached under a head
+    /// `LedgerQueries.credentialKey`: a credential is its issuer and its id.
+    /// Its reads share one snapshot of the ledger, so an answer is never kept under a head
     /// newer than the state it reports.
     func answer(_ id: String, issuer: String?, node: some LedgerQueries) throws -> [UInt8]? {
         try node.store.read { () throws(VellumError) -> [UInt8]? in try snapshotAnswer(id, issuer: issuer, node: node) }
     }
 
     private func snapshotAnswer(_ id: String, issuer: String?, node: some LedgerQueries) throws(VellumError) -> [UInt8]? {
-        guard let key = try node.credentialKey(id, issuer: issuer) else { return nil }
         // In a federation, a sibling campus's feed can change the status too, and the answer
         // carries the trust path: no shortcut by the issuer's head.
         if node.federationID != nil {
+            guard let key = try node.credentialKey(id, issuer: issuer) else { return nil }
             let report = try node.status(of: key)
             return report.status == .unknown ? nil : report.canonicalBytes
         }
-        if let item = lookup(key), let fresh = try node.freshness(of: item.head.feed), fresh.head == item.head {
+        try CredentialID.validate(id)
+        let asked = Asked(id: id, issuer: try issuer.map { (did) throws(VellumError) in try node.issuerFeed(did) })
+        if let item = lookup(asked), let held = try node.heldIssuer(of: id, issuer: asked.issuer), held.head == item.head {
             let now = node.now()
             return StatusReport.canonicalBytes(
-                asOf: fresh, at: now, evidenceJSON: item.evidenceJSON, id: id, issuer: item.issuer,
+                asOf: node.freshness(held), at: now, evidenceJSON: item.evidenceJSON, id: id, issuer: item.issuer,
                 status: item.resolution.status(at: now), validUntil: item.validUntil)
         }
-        let report = try node.status(of: key)
+        guard let record = try node.statusRecord(of: id, issuer: asked.issuer) else { return nil }
+        let report = try node.report(record)
         guard let head = report.asOf?.head, let resolution = report.resolution else { return nil }  // unknown
         let evidenceJSON = report.evidenceJSON
         release(lock.withLock {
-            insert(key, Item(head: head, resolution: resolution, issuer: report.issuer, validUntil: report.validUntil, evidenceJSON: evidenceJSON))
+            insert(asked, Item(head: head, resolution: resolution, issuer: report.issuer, validUntil: report.validUntil, evidenceJSON: evidenceJSON))
         })
         return StatusReport.canonicalBytes(
             asOf: report.asOf, at: report.at, evidenceJSON: evidenceJSON, id: id, issuer: report.issuer, status: report.status,

@@ -107,11 +107,7 @@ extension LedgerQueries {
         }
         guard let merged = FederatedMerge.resolve(key, issues: issues, changes: changes, registry: registry, heldID: heldID),
             let issue = merged.resolution.issue
-        else {
-            return StatusReport(
-                credentialID: key.id, status: .unknown, resolution: nil, issuer: key.feed.did, validUntil: nil, evidence: [], asOf: nil,
-                at: time ?? now)
-        }
+        else { return .unknown(key, at: time ?? now) }
         var trust = try trustAnswer(feed: key.feed, authority: merged.authority, in: registry)
         // A sibling campus decided it: its delegation goes with the evidence, so a client can
         // check that it acts for the same organization (`StatusEvidence`).

@@ -23,13 +23,37 @@ extension LedgerQueries {
     /// refused as ambiguous rather than answered for whichever came first. Nil: unknown id.
     public func credentialKey(_ credentialID: String, issuer: String? = nil) throws(VellumError) -> CredentialKey? {
         try CredentialID.validate(credentialID)
-        if let issuer { return CredentialKey(feed: FeedKey(try DIDKey(parsing: issuer).publicKey)!, id: credentialID) }
-        let feeds = try store.issuingFeeds(of: credentialID)
-        if feeds.count <= 1 { return feeds.first.map { CredentialKey(feed: $0, id: credentialID) } }
-        if feeds.contains(feed) { return CredentialKey(feed: feed, id: credentialID) }
+        if let issuer { return CredentialKey(feed: try issuerFeed(issuer), id: credentialID) }
+        return try chooseIssuer(among: try store.issuingFeeds(of: credentialID), of: credentialID).map { CredentialKey(feed: $0, id: credentialID) }
+    }
+
+    /// The feed of an `issuer` named in a query (a did:key).
+    public func issuerFeed(_ issuer: String) throws(VellumError) -> FeedKey { FeedKey(try DIDKey(parsing: issuer).publicKey)! }
+
+    /// `credentialKey`'s rule for an id named without its issuer, given the feeds that issued it.
+    private func chooseIssuer(among feeds: [FeedKey], of credentialID: String) throws(VellumError) -> FeedKey? {
+        if feeds.count <= 1 { return feeds.first }
+        if feeds.contains(feed) { return feed }
         throw VellumError(
             .conflict,
-            "\(credentialID) is issued by \(feeds.count) issuers (\(feeds.map(\.didKey.did).joined(separator: ", "))): name the issuer (--issuer, or ?issuer=)")
+            "\(credentialID) is issued by \(feeds.count) issuers (\(feeds.sorted().map(\.didKey.did).joined(separator: ", "))): name the issuer (--issuer, or ?issuer=)")
+    }
+
+    /// The record of the credential a query names (`credentialKey`'s rule; `issuer` is its
+    /// feed, if named), read in one query: outside a federation, all a current status answer
+    /// needs (`report`). Nil: unknown.
+    public func statusRecord(of credentialID: String, issuer: FeedKey?) throws(VellumError) -> StatusRecord? {
+        let records = try store.statusRecords(of: credentialID, feed: issuer)
+        guard let chosen = try chooseIssuer(among: records.map(\.key.feed), of: credentialID) else { return nil }
+        return records.first { $0.key.feed == chosen }
+    }
+
+    /// How current this node's copy of the issuing feed a query names is, as `statusRecord`,
+    /// in one narrower query: enough to tell whether an answer given earlier still holds.
+    public func heldIssuer(of credentialID: String, issuer: FeedKey?) throws(VellumError) -> HeldFeed? {
+        let held = try store.issuersHeld(of: credentialID, feed: issuer)
+        guard let chosen = try chooseIssuer(among: held.map(\.head.feed), of: credentialID) else { return nil }
+        return held.first { $0.head.feed == chosen }
     }
 
     /// A credential's status now, or as it was at a past `time` (judged by the log's own
@@ -55,18 +79,20 @@ extension LedgerQueries {
 
     private func snapshotStatus(of key: CredentialKey, at time: Timestamp?) throws(VellumError) -> StatusReport {
         if let registry = try registry() { return try federatedStatus(of: key, at: time, registry: registry) }
+        guard let record = try store.statusRecord(of: key) else { return .unknown(key, at: time ?? now()) }
+        return try report(record, at: time)
+    }
+
+    /// A status answer outside a federation, from the credential's record: now, or at a past
+    /// `time` (merged again from the entries stamped by then).
+    public func report(_ record: StatusRecord, at time: Timestamp? = nil) throws(VellumError) -> StatusReport {
         let now = now()
-        let unknown = StatusReport(
-            credentialID: key.id, status: .unknown, resolution: nil, issuer: key.feed.did, validUntil: nil, evidence: [], asOf: nil,
-            at: time ?? now)
-        guard let (current, issueEntry, decider) = try store.statusRecord(of: key) else { return unknown }
-        var resolution = current
-        var evidence = [issueEntry] + [decider].compactMap { $0 }
-        if let time, time < now { (resolution, evidence) = try store.resolution(of: key, asOf: time) }
-        guard let issue = resolution.issue else { return unknown }  // not yet issued at `time`
+        var (resolution, evidence) = (record.resolution, record.evidence)
+        if let time, time < now { (resolution, evidence) = try store.resolution(of: record.key, asOf: time) }
+        guard let issue = resolution.issue else { return .unknown(record.key, at: time ?? now) }  // not yet issued at `time`
         return StatusReport(
-            credentialID: key.id, status: resolution.status(at: time ?? now), resolution: resolution, issuer: issue.issuer,
-            validUntil: issue.validUntil?.rfc3339, evidence: evidence, asOf: try freshness(of: issue.feed), at: time ?? now)
+            credentialID: record.key.id, status: resolution.status(at: time ?? now), resolution: resolution, issuer: issue.issuer,
+            validUntil: issue.validUntil?.rfc3339, evidence: evidence, asOf: freshness(record.held), at: time ?? now)
     }
 
     /// Verifies a presented credential against this node's ledger: the record looked up is the
@@ -113,10 +139,15 @@ extension LedgerQueries {
 
     /// The head this node holds of `feed` and when it last caught up with it (now, for its own).
     public func freshness(of feed: FeedKey?) throws(VellumError) -> Freshness? {
-        guard let feed, let (head, hlc, heard) = try store.freshness(of: feed) else { return nil }
-        let own = feed == self.feed
+        guard let feed, let held = try store.freshness(of: feed) else { return nil }
+        return freshness(held)
+    }
+
+    public func freshness(_ held: HeldFeed) -> Freshness {
+        let own = held.head.feed == feed
         return Freshness(
-            head: head, issuerTime: hlc.timestamp, issuersNode: own, heardAt: own ? now() : heard.map(Timestamp.init(millisecondsSinceEpoch:)))
+            head: held.head, issuerTime: held.hlc.timestamp, issuersNode: own,
+            heardAt: own ? now() : held.heard.map(Timestamp.init(millisecondsSinceEpoch:)))
     }
 
     /// The state root (hex): equal on replicas that hold the same entries.

@@ -66,6 +66,11 @@ public struct StatusReport: Sendable {
         self.trust = trust
     }
 
+    /// The answer for a credential this ledger holds no issue of (at the time asked).
+    static func unknown(_ key: CredentialKey, at time: Timestamp) -> StatusReport {
+        StatusReport(credentialID: key.id, status: .unknown, resolution: nil, issuer: key.feed.did, validUntil: nil, evidence: [], asOf: nil, at: time)
+    }
+
     public var json: JSON {
         let o: JSON = [
             "id": .string(credentialID),

@@ -32,6 +32,28 @@ public struct BulkRow: Sendable, Hashable {
     }
 }
 
+/// How current this ledger's copy of a feed is: its head, the head's timestamp and when this
+/// node last confirmed it had everything a peer knew of the feed (ms since the epoch).
+public struct HeldFeed: Sendable {
+    public let head: FeedHead
+    public let hlc: HLC
+    public let heard: Int64?
+}
+
+/// What a status answer needs about one credential, read in one query: its materialized
+/// resolution, the entries that decided it, and how current its feed is here.
+public struct StatusRecord: Sendable {
+    public let key: CredentialKey
+    public let resolution: CredentialResolution
+    public let issue: Entry
+    /// The status change that won, if any.
+    public let decider: Entry?
+    public let held: HeldFeed
+
+    /// The signed entries the resolution names: the issue, then the deciding change.
+    public var evidence: [Entry] { [issue] + [decider].compactMap { $0 } }
+}
+
 /// The ledger in SQLite (WAL): the append-only log, feed heads, the materialized credential
 /// state and the local, non-replicated documents. It stores only `VerifiedEntry`s, and updates
 /// the materialized state in the same transaction as the append.
@@ -375,43 +397,71 @@ public final class LedgerStore {
     /// The ledger's record of a credential: its issue payload and materialized resolution;
     /// and its evidence, the entries the resolution names.
     public func record(of key: CredentialKey) throws(VellumError) -> (record: LedgerRecord, evidence: [Entry])? {
-        guard let (resolution, issue, decider) = try statusRecord(of: key),
-            case .issue(let payload) = try? EntryPayload(stored: .issue, bytes: issue.payload)
-        else { return nil }
-        return (LedgerRecord(payload: payload, resolution: resolution), [issue] + [decider].compactMap { $0 })
+        guard let r = try statusRecord(of: key), case .issue(let payload) = try? EntryPayload(stored: .issue, bytes: r.issue.payload) else {
+            return nil
+        }
+        return (LedgerRecord(payload: payload, resolution: r.resolution), r.evidence)
     }
 
-    /// What a status answer needs, in one query: the credential's materialized resolution,
-    /// its issue entry and the entry that decided its status, if any (the evidence).
-    public func statusRecord(of key: CredentialKey) throws(VellumError) -> (resolution: CredentialResolution, issue: Entry, decider: Entry?)? {
-        try query(
-            """
-            SELECT c.status, c.valid_until, \(Self.entryColumns), \(Self.entryColumns(entry: "d", feed: "df"))
-            FROM credentials c JOIN entries e ON e.rowid = c.issue_entry JOIN feeds f ON f.n = c.feed
-            LEFT JOIN entries d ON d.rowid = c.decided_by AND d.feed = c.feed AND d.credential = c.credential LEFT JOIN feeds df ON df.n = d.feed
-            WHERE c.credential = ? AND f.key = ?
-            """, [.text(key.id), .blob(key.feed.bytes)]
-        ) { row -> (CredentialResolution, Entry, Entry?)? in
+    /// What a status answer needs about one credential (`statusRecords`).
+    public func statusRecord(of key: CredentialKey) throws(VellumError) -> StatusRecord? {
+        try statusRecords(of: key.id, feed: key.feed).first
+    }
+
+    /// What a status answer needs, in one query, for each feed that issued `credential` (only
+    /// `feed`, if given): the credential's materialized resolution, its issue entry, the entry
+    /// that decided its status, if any (the evidence), and how current the feed is here.
+    public func statusRecords(of credential: String, feed: FeedKey? = nil) throws(VellumError) -> [StatusRecord] {
+        try query(Self.statusRecordsSQL, [.text(credential), feed.map { .blob($0.bytes) } ?? .null]) { row -> StatusRecord? in
             guard let status = CredentialStatus(rawValue: row.text(0)) else { return nil }
-            let entry = Self.readEntry(row, from: 2)
-            let decider = row.isNull(10) ? nil : Self.readEntry(row, from: 10)
+            let entry = Self.readEntry(row, from: 6)
+            let decider = row.isNull(15) ? nil : Self.readEntry(row, from: 14)  // 15, d.seq: null without a deciding entry
             let issue = IssueFact(
                 entry: entry.id, feed: entry.feed, seq: entry.seq, hlc: entry.hlc, issuer: entry.feed.did,
                 validUntil: row.isNull(1) ? nil : Timestamp(millisecondsSinceEpoch: row.int(1)))
-            return (CredentialResolution(base: status, issue: issue, decidedBy: decider?.id), entry, decider)
-        }.first ?? nil
+            return StatusRecord(
+                key: CredentialKey(feed: entry.feed, id: credential), resolution: CredentialResolution(base: status, issue: issue, decidedBy: decider?.id), issue: entry, decider: decider,
+                held: Self.readHeld(row, feed: entry.feed, from: 2))
+        }.compactMap { $0 }
+    }
+
+    /// The feeds that issued `credential` (only `feed`, if given), each with how current it is
+    /// here: what tells whether a status answer given before still holds, in one query.
+    public func issuersHeld(of credential: String, feed: FeedKey? = nil) throws(VellumError) -> [HeldFeed] {
+        try query(Self.issuersHeldSQL, [.text(credential), feed.map { .blob($0.bytes) } ?? .null]) { row in
+            Self.readHeld(row, feed: FeedKey(row.blob(0))!, from: 1)
+        }
     }
 
     /// A feed's head, its timestamp and when this node last caught up with it, in one query.
-    public func freshness(of feed: FeedKey) throws(VellumError) -> (head: FeedHead, hlc: HLC, heard: Int64?)? {
+    public func freshness(of feed: FeedKey) throws(VellumError) -> HeldFeed? {
         try query(
-            "SELECT f.seq, f.head, e.hlc, h.at FROM feeds f JOIN entries e ON e.feed = f.n AND e.seq = f.seq LEFT JOIN heard h ON h.feed = f.key WHERE f.key = ?",
+            "SELECT f.seq, f.head, h.hlc, heard.at FROM feeds f JOIN entries h ON h.feed = f.n AND h.seq = f.seq LEFT JOIN heard ON heard.feed = f.key WHERE f.key = ?",
             [.blob(feed.bytes)]
-        ) {
-            (FeedHead(feed: feed, seq: UInt64($0.int(0)), id: EntryID($0.blob(1))!), HLC(rawValue: UInt64(bitPattern: $0.int(2))),
-             $0.isNull(3) ? nil : $0.int(3))
-        }.first
+        ) { Self.readHeld($0, feed: feed, from: 0) }.first
     }
+
+    /// `HeldFeed` from the columns `f.seq, f.head, h.hlc, heard.at`, starting at `first`.
+    private static func readHeld(_ s: Statement, feed: FeedKey, from first: Int32) -> HeldFeed {
+        HeldFeed(
+            head: FeedHead(feed: feed, seq: UInt64(s.int(first)), id: EntryID(s.blob(first + 1))!),
+            hlc: HLC(rawValue: UInt64(bitPattern: s.int(first + 2))), heard: s.isNull(first + 3) ? nil : s.int(first + 3))
+    }
+
+    /// The credential rows of id `?1` (of feed `?2` only, if not null), their feeds `f`, each
+    /// feed's head entry `h` and when it was last heard current.
+    private static let issuedWithHeads = """
+        credentials c JOIN feeds f ON f.n = c.feed JOIN entries h ON h.feed = f.n AND h.seq = f.seq LEFT JOIN heard ON heard.feed = f.key
+        """
+    private static let issuedWhere = "WHERE c.credential = ?1 AND (?2 IS NULL OR f.key = ?2)"
+    private static let issuersHeldSQL = "SELECT f.key, f.seq, f.head, h.hlc, heard.at FROM \(issuedWithHeads) \(issuedWhere)"
+    /// The deciding entry `d` is of the credential's own feed, so its feed key is `f.key`.
+    private static let statusRecordsSQL = """
+        SELECT c.status, c.valid_until, f.seq, f.head, h.hlc, heard.at, \(entryColumns), \(entryColumns(entry: "d", feed: "f"))
+        FROM \(issuedWithHeads) JOIN entries e ON e.rowid = c.issue_entry
+        LEFT JOIN entries d ON d.rowid = c.decided_by AND d.feed = c.feed AND d.credential = c.credential
+        \(issuedWhere)
+        """
 
     /// The status-list indexes of a feed's own credentials whose merged status is `status`.
     public func statusListIndexes(feed: FeedKey, status: CredentialStatus) throws(VellumError) -> [Int] {
