@@ -65,4 +65,44 @@ struct TakeoverRoutesTests {
             #expect(badIssuer.status == .badRequest)
         }
     }
+
+    @Test("an answer kept for a bare id is not given again once another feed writes that id: the replica then refuses it as ambiguous")
+    func keptAnswerAndALaterStranger() async throws {
+        let campus = try await Campus()
+        defer { campus.remove() }
+        let replicaDir = campus.dir + "-replica"
+        defer { try? FileManager.default.removeItem(atPath: replicaDir) }
+        let replica = try Node.create(at: replicaDir, name: "Replica", baseURL: "https://replica.example.edu")
+        var all: [Entry] = []
+        try campus.node.store.forEachEntry { all.append($0) }
+        _ = try await replica.importEntries(all)
+        let (strangerDID, forged) = Self.strangerEntries(about: campus.revoked.id)
+        let path = "/v1/credentials/\(campus.revoked.id)/status"
+        let api = try VellumAPI(dataPath: replicaDir, registry: testRegistry)  // one status cache across both sessions below
+        try await Application(router: api.router()).test(.router) { raw in
+            for _ in 0..<2 {  // the second answer is the kept one
+                let before = try await Client(client: raw).get(path)
+                #expect(before.status == .ok && before.json["status"] == "revoked")
+            }
+        }
+        // The stranger's feed names the same id; the campus's feed does not move.
+        _ = try await replica.importEntries(forged)
+        try await Application(router: api.router()).test(.router) { raw in
+            let client = Client(client: raw)
+            let after = try await client.get(path)
+            #expect(after.status == .conflict && after.json["message"]?.stringValue?.contains(strangerDID) == true)
+            let named = try await client.get(path + "?issuer=" + campus.node.did.did)
+            #expect(named.status == .ok && named.json["status"] == "revoked")
+        }
+        // On the campus's own node, its own credential is the one a bare id means, kept or not.
+        try await campus.withClient { client in
+            let kept = try await client.get(path)
+            #expect(kept.json["status"] == "revoked")
+        }
+        _ = try await campus.node.importEntries(forged)
+        try await campus.withClient { client in
+            let own = try await client.get(path)
+            #expect(own.status == .ok && own.json["status"] == "revoked" && own.json["issuer"]?.stringValue == campus.node.did.did)
+        }
+    }
 }
