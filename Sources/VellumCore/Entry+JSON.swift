@@ -68,20 +68,20 @@ extension Entry {
     /// their canonical form for any entry that passed `EntryVerifier` (it checks exactly
     /// that). Status answers use it so that serving one costs no JSON parsing.
     public func writeCanonicalJSON(into out: inout [UInt8]) {
-        func hex(_ bytes: [UInt8]) {
+        func hex(_ bytes: Bytes32) {
             out.append(UInt8(ascii: "\""))
-            Hex.write(bytes, into: &out)
+            bytes.writeHex(into: &out)
             out.append(UInt8(ascii: "\""))
         }
         // Keys in JCS order: feed, hlc, id, kind, payload, prev, seq, signature, v.
-        out.append(contentsOf: #"{"feed":"#.utf8); hex(feed.bytes)
+        out.append(contentsOf: #"{"feed":"#.utf8); hex(feed)
         out.append(contentsOf: #","hlc":""#.utf8); out.append(contentsOf: String(hlc.rawValue).utf8)
-        out.append(contentsOf: #"","id":"#.utf8); hex(id.bytes)
+        out.append(contentsOf: #"","id":"#.utf8); hex(id)
         out.append(contentsOf: #","kind":"#.utf8); JSON.writeString(kind.description, into: &out)
         out.append(contentsOf: #","payload":"#.utf8); out.append(contentsOf: payload)
-        out.append(contentsOf: #","prev":"#.utf8); hex(prev.bytes)
+        out.append(contentsOf: #","prev":"#.utf8); hex(prev)
         out.append(contentsOf: #","seq":"#.utf8); out.append(contentsOf: String(seq).utf8)
-        out.append(contentsOf: #","signature":"#.utf8); hex(signature)
-        out.append(contentsOf: #","v":1}"#.utf8)
+        out.append(contentsOf: #","signature":""#.utf8); Hex.write(signature, into: &out)
+        out.append(contentsOf: #"","v":1}"#.utf8)
     }
 }

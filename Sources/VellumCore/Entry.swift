@@ -77,7 +77,15 @@ public struct Bytes32: Sendable, Hashable, Comparable, CustomStringConvertible {
     /// The first of the 32 bytes.
     public var firstByte: UInt8 { UInt8(truncatingIfNeeded: w0 >> 56) }
 
-    public var hex: String { Hex.encode(bytes) }
+    public var hex: String {
+        var out: [UInt8] = []
+        out.reserveCapacity(64)
+        writeHex(into: &out)
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    /// Appends `hex`'s 64 digits to `out`.
+    public func writeHex(into out: inout [UInt8]) { withUnsafeBytes { Hex.write($0, into: &out) } }
     public var description: String { hex }
     /// Byte order, as the words hold their bytes most significant first.
     public static func < (a: Bytes32, b: Bytes32) -> Bool { (a.w0, a.w1, a.w2, a.w3) < (b.w0, b.w1, b.w2, b.w3) }

@@ -12,13 +12,19 @@ public struct Timestamp: Sendable, Hashable, Comparable, CustomStringConvertible
     public var description: String { rfc3339 }
 
     public var rfc3339: String {
+        var text: [UInt8] = []
+        text.reserveCapacity(20)
+        writeRFC3339(into: &text)
+        return String(decoding: text, as: UTF8.self)
+    }
+
+    /// Appends `rfc3339`'s bytes to `out`, written without intermediate strings (it is on every
+    /// status answer, three times).
+    public func writeRFC3339(into text: inout [UInt8]) {
         let seconds = millisecondsSinceEpoch >= 0 ? millisecondsSinceEpoch / 1000 : (millisecondsSinceEpoch - 999) / 1000
         let days = seconds >= 0 ? seconds / 86400 : (seconds - 86399) / 86400
         let secondOfDay = Int(seconds - days * 86400)
         let (y, m, d) = Timestamp.civil(fromDays: days)
-        // YYYY-MM-DDThh:mm:ssZ, written without intermediate strings (it is on every status answer).
-        var text: [UInt8] = []
-        text.reserveCapacity(20)
         func put(_ value: Int, _ width: Int) {
             let start = text.count
             text.append(contentsOf: repeatElement(UInt8(ascii: "0"), count: width))
@@ -32,7 +38,13 @@ public struct Timestamp: Sendable, Hashable, Comparable, CustomStringConvertible
         if (0...9999).contains(y) { put(Int(y), 4) } else { text.append(contentsOf: String(y).utf8) }
         mark("-"); put(m, 2); mark("-"); put(d, 2)
         mark("T"); put(secondOfDay / 3600, 2); mark(":"); put(secondOfDay / 60 % 60, 2); mark(":"); put(secondOfDay % 60, 2); mark("Z")
-        return String(decoding: text, as: UTF8.self)
+    }
+
+    /// `rfc3339` as a JSON string (it never needs escaping).
+    public func writeJSONString(into out: inout [UInt8]) {
+        out.append(UInt8(ascii: "\""))
+        writeRFC3339(into: &out)
+        out.append(UInt8(ascii: "\""))
     }
 
     /// Parses an RFC 3339 date-time (`2026-11-27T10:00:00Z`, fractional seconds and offsets

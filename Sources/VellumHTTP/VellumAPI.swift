@@ -99,8 +99,9 @@ public struct VellumAPI: Sendable {
         guard CredentialID.isValid(id) else {
             throw APIError.badRequest("'\(id.prefix(100))' is not a credential id (urn:uuid:..., printable ASCII, at most \(CredentialID.maximumLength) bytes)")
         }
-        let at = try request.uri.queryParameters["at"].map { text throws(VellumError) in try Timestamp(query: String(text), option: "at") }
-        let issuer = request.uri.queryParameters["issuer"].map(String.init)
+        let query = request.uri.queryParameters  // parsed anew on each read
+        let at = try query["at"].map { text throws(VellumError) in try Timestamp(query: String(text), option: "at") }
+        let issuer = query["issuer"].map(String.init)
         let answer: [UInt8]? = try await threads.run { [nodes, statusCache] in
             try nodes.with { node in
                 guard let at else { return try statusCache.answer(id, issuer: issuer, node: node) }

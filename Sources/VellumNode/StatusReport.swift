@@ -20,13 +20,13 @@ public struct Freshness: Sendable {
     /// `json.canonicalBytes`, written directly (keys in JCS order).
     public func writeCanonicalJSON(into out: inout [UInt8]) {
         out.append(contentsOf: #"{"feed":""#.utf8)
-        out.append(contentsOf: head.feed.hex.utf8)
+        head.feed.writeHex(into: &out)
         out.append(contentsOf: #"","head":""#.utf8)
-        out.append(contentsOf: head.id.hex.utf8)
+        head.id.writeHex(into: &out)
         out.append(contentsOf: #"","heardAt":"#.utf8)
-        if let heardAt { JSON.writeString(heardAt.rfc3339, into: &out) } else { out.append(contentsOf: "null".utf8) }
+        if let heardAt { heardAt.writeJSONString(into: &out) } else { out.append(contentsOf: "null".utf8) }
         out.append(contentsOf: #","issuerTime":"#.utf8)
-        JSON.writeString(issuerTime.rfc3339, into: &out)
+        issuerTime.writeJSONString(into: &out)
         out.append(contentsOf: #","issuersNode":"#.utf8)
         out.append(contentsOf: (issuersNode ? "true" : "false").utf8)
         out.append(contentsOf: #","seq":"#.utf8)
@@ -113,7 +113,7 @@ public struct StatusReport: Sendable {
         // Keys in JCS order.
         field("asOf", true)
         if let asOf { asOf.writeCanonicalJSON(into: &out) } else { out.append(contentsOf: "null".utf8) }
-        field("at"); string(at.rfc3339)
+        field("at"); at.writeJSONString(into: &out)
         field("evidence"); out.append(contentsOf: evidenceJSON)
         field("id"); string(id)
         field("issuer"); string(issuer)
