@@ -19,8 +19,7 @@ public struct CredentialKey: Sendable, Hashable, Comparable, CustomStringConvert
     public static func == (a: CredentialKey, b: CredentialKey) -> Bool { a.feed == b.feed && a.id.hasSameUTF8(as: b.id) }
     public func hash(into hasher: inout Hasher) {
         hasher.combine(feed)
-        var id = id  // contiguous UTF-8 for a native string: one call, not one per byte
-        id.withUTF8 { hasher.combine(bytes: UnsafeRawBufferPointer($0)) }
+        id.hashUTF8(into: &hasher)
     }
 
     /// By id bytes, then feed bytes: the state root's order.
@@ -40,6 +39,12 @@ extension String {
         guard utf8.count == other.utf8.count else { return false }
         var (a, b) = (self, other)  // contiguous UTF-8 for native strings, as `withUTF8` makes them
         return a.withUTF8 { x in b.withUTF8 { y in x.elementsEqual(y) } }
+    }
+
+    /// Hashes the bytes `hasSameUTF8` compares, in one call rather than one per byte.
+    package func hashUTF8(into hasher: inout Hasher) {
+        var text = self  // contiguous UTF-8 for a native string
+        text.withUTF8 { hasher.combine(bytes: UnsafeRawBufferPointer($0)) }
     }
 }
 

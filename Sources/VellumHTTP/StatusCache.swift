@@ -8,7 +8,7 @@ import VellumNode
 /// still the same has the same evidence; what is redone per request is cheap: which feeds
 /// issued the id and how current the issuer's is (one narrow query), expiry at the current
 /// time, and writing the bytes. An answer not kept is read in one query too
-/// (`LedgerQueries.statusRecord`). Bounded with two generations: answers go into
+/// (`LedgerQueries.askedRecord`). Bounded with two generations: answers go into
 /// `recent`; when it is full it becomes `older` (the previous `older` is dropped), and an
 /// answer found in `older` moves back to `recent`. Recently asked credentials stay; the rest
 /// age out, and no request pays more than a constant.
@@ -16,7 +16,8 @@ final class StatusCache: @unchecked Sendable {  // `recent` and `older` are guar
     /// What an answer keeps: everything but the time and the freshness, its evidence already
     /// serialized.
     private struct Item {
-        /// The issuer's head the answer was read at: the credential is its feed and the id.
+        /// The issuer's head the answer was read at. The answer holds while the issuer a query
+        /// of the same words chooses now has this very head: the same feed, not moved since.
         let head: FeedHead
         let resolution: CredentialResolution
         let issuer: String?
@@ -65,7 +66,7 @@ final class StatusCache: @unchecked Sendable {  // `recent` and `older` are guar
 
     /// What a query named: a credential id, and its issuer's feed if the query named one.
     /// Answers are kept by what was asked, so that finding one needs no query: a bare id's
-    /// issuer is worked out again (`heldIssuer`) before its answer is used.
+    /// issuer is worked out again (`askedIssuerHeld`) before its answer is used.
     private struct Asked: Hashable {
         let id: String
         let issuer: FeedKey?
@@ -73,8 +74,7 @@ final class StatusCache: @unchecked Sendable {  // `recent` and `older` are guar
         static func == (a: Asked, b: Asked) -> Bool { a.issuer == b.issuer && a.id.hasSameUTF8(as: b.id) }
         func hash(into hasher: inout Hasher) {
             hasher.combine(issuer)
-            var id = id  // contiguous UTF-8 for a native string: one call, not one per byte
-            id.withUTF8 { hasher.combine(bytes: UnsafeRawBufferPointer($0)) }
+            id.hashUTF8(into: &hasher)
         }
     }
 
@@ -87,22 +87,21 @@ final class StatusCache: @unchecked Sendable {  // `recent` and `older` are guar
     }
 
     private func snapshotAnswer(_ id: String, issuer: String?, node: some LedgerQueries) throws(VellumError) -> [UInt8]? {
-        // In a federation, a sibling campus's feed can change the status too, and the answer
-        // carries the trust path: no shortcut by the issuer's head.
-        if node.federationID != nil {
-            guard let key = try node.credentialKey(id, issuer: issuer) else { return nil }
-            let report = try node.status(of: key)
-            return report.status == .unknown ? nil : report.canonicalBytes
-        }
         try CredentialID.validate(id)
         let asked = Asked(id: id, issuer: try issuer.map { (did) throws(VellumError) in try node.issuerFeed(did) })
-        if let item = lookup(asked), let held = try node.heldIssuer(of: id, issuer: asked.issuer), held.head == item.head {
+        // In a federation, a sibling campus's feed can change the status too, and the answer
+        // carries the trust path: no shortcut by the issuer's head.
+        if let registry = try node.registry() {
+            guard let report = try node.askedFederatedStatus(id, issuer: asked.issuer, registry: registry), report.status != .unknown else { return nil }
+            return report.canonicalBytes
+        }
+        if let item = lookup(asked), let held = try node.askedIssuerHeld(id, issuer: asked.issuer), held.head == item.head {
             let now = node.now()
             return StatusReport.canonicalBytes(
                 asOf: node.freshness(held), at: now, evidenceJSON: item.evidenceJSON, id: id, issuer: item.issuer,
                 status: item.resolution.status(at: now), validUntil: item.validUntil)
         }
-        guard let record = try node.statusRecord(of: id, issuer: asked.issuer) else { return nil }
+        guard let record = try node.askedRecord(id, issuer: asked.issuer) else { return nil }
         let report = try node.report(record)
         guard let head = report.asOf?.head, let resolution = report.resolution else { return nil }  // unknown
         let evidenceJSON = report.evidenceJSON

@@ -99,7 +99,7 @@ public struct VellumAPI: Sendable {
         guard CredentialID.isValid(id) else {
             throw APIError.badRequest("'\(id.prefix(100))' is not a credential id (urn:uuid:..., printable ASCII, at most \(CredentialID.maximumLength) bytes)")
         }
-        let query = request.uri.queryParameters  // parsed anew on each read
+        let query = request.uri.queryParameters  // `queryParameters` parses the query string on every access
         let at = try query["at"].map { text throws(VellumError) in try Timestamp(query: String(text), option: "at") }
         let issuer = query["issuer"].map(String.init)
         let answer: [UInt8]? = try await threads.run { [nodes, statusCache] in

@@ -95,8 +95,18 @@ extension LedgerQueries {
             evidence: try registryCache.evidence(registry.evidence(for: authority, feed: feed), store: store))
     }
 
+    /// The current status in a federation of the credential a query names, chosen as by
+    /// `askedRecord`: the query that chooses it also reads its feed's freshness. Nil: unknown.
+    package func askedFederatedStatus(_ credentialID: String, issuer: FeedKey?, registry: FederationRegistry) throws(VellumError) -> StatusReport? {
+        guard let held = try askedIssuerHeld(credentialID, issuer: issuer) else { return nil }
+        return try federatedStatus(of: CredentialKey(feed: held.head.feed, id: credentialID), at: nil, registry: registry, held: held)
+    }
+
     /// A credential's status in a federation (`FederatedMerge`), with its trust answer.
-    func federatedStatus(of key: CredentialKey, at time: Timestamp?, registry: FederationRegistry) throws(VellumError) -> StatusReport {
+    /// `held`: how current the credential's feed is, if already read in this snapshot.
+    func federatedStatus(of key: CredentialKey, at time: Timestamp?, registry: FederationRegistry, held: HeldFeed? = nil) throws(VellumError)
+        -> StatusReport
+    {
         let now = now()
         let facts = try store.federatedFacts(of: key)
         var issues = facts.issues, changes = facts.changes
@@ -125,9 +135,10 @@ extension LedgerQueries {
         if issueEntry?.id != issue.entry { issueEntry = try store.entry(feed: issue.feed, seq: issue.seq) }
         var decider: Entry?
         if let change = changes.first(where: { $0.entry == merged.resolution.decidedBy }) { decider = try store.entry(feed: change.feed, seq: change.seq) }
+        let asOf = if let held { freshness(held) } else { try freshness(of: issue.feed) }  // the issue is of the key's feed
         return StatusReport(
             credentialID: key.id, status: merged.resolution.status(at: time ?? now), resolution: merged.resolution, issuer: issue.issuer,
-            validUntil: issue.validUntil?.rfc3339, evidence: [issueEntry, decider].compactMap { $0 }, asOf: try freshness(of: issue.feed),
+            validUntil: issue.validUntil?.rfc3339, evidence: [issueEntry, decider].compactMap { $0 }, asOf: asOf,
             at: time ?? now, trust: trust)
     }
 }

@@ -30,27 +30,31 @@ extension LedgerQueries {
     /// The feed of an `issuer` named in a query (a did:key).
     public func issuerFeed(_ issuer: String) throws(VellumError) -> FeedKey { FeedKey(try DIDKey(parsing: issuer).publicKey)! }
 
-    /// `credentialKey`'s rule for an id named without its issuer, given the feeds that issued it.
+    /// `credentialKey`'s rule for an id named without its issuer, given the feeds that issued
+    /// it. A refusal names at most ten of them: anyone can write the id under new keys.
     private func chooseIssuer(among feeds: [FeedKey], of credentialID: String) throws(VellumError) -> FeedKey? {
         if feeds.count <= 1 { return feeds.first }
         if feeds.contains(feed) { return feed }
+        let named = feeds.sorted().prefix(10).map(\.didKey.did).joined(separator: ", ")
         throw VellumError(
             .conflict,
-            "\(credentialID) is issued by \(feeds.count) issuers (\(feeds.sorted().map(\.didKey.did).joined(separator: ", "))): name the issuer (--issuer, or ?issuer=)")
+            "\(credentialID) is issued by \(feeds.count) issuers (\(named)\(feeds.count > 10 ? ", ..." : "")): name the issuer (--issuer, or ?issuer=)")
     }
 
-    /// The record of the credential a query names (`credentialKey`'s rule; `issuer` is its
-    /// feed, if named), read in one query: outside a federation, all a current status answer
-    /// needs (`report`). Nil: unknown.
-    public func statusRecord(of credentialID: String, issuer: FeedKey?) throws(VellumError) -> StatusRecord? {
-        let records = try store.statusRecords(of: credentialID, feed: issuer)
-        guard let chosen = try chooseIssuer(among: records.map(\.key.feed), of: credentialID) else { return nil }
-        return records.first { $0.key.feed == chosen }
+    /// The record of the credential a query names (`credentialKey`'s rule; `issuer`: the feed
+    /// the query named, if any), read in one query: outside a federation, all that a current
+    /// status answer needs (`report`). Nil: unknown.
+    package func askedRecord(_ credentialID: String, issuer: FeedKey?) throws(VellumError) -> StatusRecord? {
+        let (issuers, record) = try store.statusRecords(of: credentialID, feed: issuer, preferring: feed)
+        // The store read the record of this node's own feed if it issued the id, else of the
+        // first issuer: the one the rule chooses, unless it refuses.
+        return try chooseIssuer(among: issuers, of: credentialID) == nil ? nil : record
     }
 
-    /// How current this node's copy of the issuing feed a query names is, as `statusRecord`,
-    /// in one narrower query: enough to tell whether an answer given earlier still holds.
-    public func heldIssuer(of credentialID: String, issuer: FeedKey?) throws(VellumError) -> HeldFeed? {
+    /// How current this node's copy of the issuing feed a query names is, chosen as by
+    /// `askedRecord`, in one narrower query: enough to tell whether an answer given before
+    /// still holds.
+    package func askedIssuerHeld(_ credentialID: String, issuer: FeedKey?) throws(VellumError) -> HeldFeed? {
         let held = try store.issuersHeld(of: credentialID, feed: issuer)
         guard let chosen = try chooseIssuer(among: held.map(\.head.feed), of: credentialID) else { return nil }
         return held.first { $0.head.feed == chosen }
@@ -83,9 +87,10 @@ extension LedgerQueries {
         return try report(record, at: time)
     }
 
-    /// A status answer outside a federation, from the credential's record: now, or at a past
-    /// `time` (merged again from the entries stamped by then).
-    public func report(_ record: StatusRecord, at time: Timestamp? = nil) throws(VellumError) -> StatusReport {
+    /// A status answer from the credential's record: now, or at a past `time` (merged again
+    /// from the entries stamped by then). Only outside a federation, where the issuer's feed
+    /// alone decides a status and no answer carries a trust path (`status(of:at:)` chooses).
+    package func report(_ record: StatusRecord, at time: Timestamp? = nil) throws(VellumError) -> StatusReport {
         let now = now()
         var (resolution, evidence) = (record.resolution, record.evidence)
         if let time, time < now { (resolution, evidence) = try store.resolution(of: record.key, asOf: time) }
@@ -143,6 +148,7 @@ extension LedgerQueries {
         return freshness(held)
     }
 
+    /// How current this node's copy of a feed is, as an answer states it.
     public func freshness(_ held: HeldFeed) -> Freshness {
         let own = held.head.feed == feed
         return Freshness(

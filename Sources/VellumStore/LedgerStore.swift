@@ -405,30 +405,49 @@ public final class LedgerStore {
 
     /// What a status answer needs about one credential (`statusRecords`).
     public func statusRecord(of key: CredentialKey) throws(VellumError) -> StatusRecord? {
-        try statusRecords(of: key.id, feed: key.feed).first
+        try statusRecords(of: key.id, feed: key.feed).record
     }
 
-    /// What a status answer needs, in one query, for each feed that issued `credential` (only
-    /// `feed`, if given): the credential's materialized resolution, its issue entry, the entry
-    /// that decided its status, if any (the evidence), and how current the feed is here.
-    public func statusRecords(of credential: String, feed: FeedKey? = nil) throws(VellumError) -> [StatusRecord] {
-        try query(Self.statusRecordsSQL, [.text(credential), feed.map { .blob($0.bytes) } ?? .null]) { row -> StatusRecord? in
-            guard let status = CredentialStatus(rawValue: row.text(0)) else { return nil }
-            let entry = Self.readEntry(row, from: 6)
-            let decider = row.isNull(15) ? nil : Self.readEntry(row, from: 14)  // 15, d.seq: null without a deciding entry
-            let issue = IssueFact(
-                entry: entry.id, feed: entry.feed, seq: entry.seq, hlc: entry.hlc, issuer: entry.feed.did,
-                validUntil: row.isNull(1) ? nil : Timestamp(millisecondsSinceEpoch: row.int(1)))
-            return StatusRecord(
-                key: CredentialKey(feed: entry.feed, id: credential), resolution: CredentialResolution(base: status, issue: issue, decidedBy: decider?.id), issue: entry, decider: decider,
-                held: Self.readHeld(row, feed: entry.feed, from: 2))
-        }.compactMap { $0 }
+    /// What a status answer needs, in one query: the feeds that issued `credential` (only
+    /// `feed`, if given), and the record of one of them: of `preferred` if it is among them,
+    /// else of the first. A record is the credential's materialized resolution, its issue
+    /// entry, the entry that decided its status, if any (the evidence), and how current the
+    /// feed is here. At most two records are read whole, however many feeds wrote the id.
+    public func statusRecords(of credential: String, feed: FeedKey? = nil, preferring preferred: FeedKey? = nil) throws(VellumError)
+        -> (issuers: [FeedKey], record: StatusRecord?)
+    {
+        var record: StatusRecord?
+        let issuers = try query(feed == nil ? Self.recordsOfID : Self.recordOfIDAndFeed, Self.issuedValues(credential, feed)) { row in
+            let issuer = FeedKey(row.blob(6))!  // f.key, the first of the issue entry's columns
+            if record == nil || (issuer == preferred && record?.key.feed != preferred) {
+                record = try Self.readStatusRecord(row, key: CredentialKey(feed: issuer, id: credential))
+            }
+            return issuer
+        }
+        return (issuers, record)
+    }
+
+    /// A row of `recordsOfID`. Throws if the ledger is damaged: a state the merge never writes,
+    /// or a credential row whose issue entry is missing (`issuersHeld` counts every credential
+    /// row, and the two must agree).
+    private static func readStatusRecord(_ row: Statement, key: CredentialKey) throws -> StatusRecord {
+        guard let status = CredentialStatus(rawValue: row.text(0)), !row.isNull(7) else {  // 7, e.seq: null without the issue entry
+            throw VellumError(.storage, "the ledger's state of \(key) is damaged: status '\(row.text(0).prefix(20))', issue entry \(row.isNull(7) ? "missing" : "held")")
+        }
+        let entry = readEntry(row, from: 6)
+        let decider = row.isNull(15) ? nil : readEntry(row, from: 14)  // 15, d.seq: null without a deciding entry
+        let issue = IssueFact(
+            entry: entry.id, feed: entry.feed, seq: entry.seq, hlc: entry.hlc, issuer: entry.feed.did,
+            validUntil: row.isNull(1) ? nil : Timestamp(millisecondsSinceEpoch: row.int(1)))
+        return StatusRecord(
+            key: key, resolution: CredentialResolution(base: status, issue: issue, decidedBy: decider?.id), issue: entry, decider: decider,
+            held: readHeld(row, feed: entry.feed, from: 2))
     }
 
     /// The feeds that issued `credential` (only `feed`, if given), each with how current it is
     /// here: what tells whether a status answer given before still holds, in one query.
     public func issuersHeld(of credential: String, feed: FeedKey? = nil) throws(VellumError) -> [HeldFeed] {
-        try query(Self.issuersHeldSQL, [.text(credential), feed.map { .blob($0.bytes) } ?? .null]) { row in
+        try query(feed == nil ? Self.heldOfID : Self.heldOfIDAndFeed, Self.issuedValues(credential, feed)) { row in
             Self.readHeld(row, feed: FeedKey(row.blob(0))!, from: 1)
         }
     }
@@ -448,20 +467,32 @@ public final class LedgerStore {
             hlc: HLC(rawValue: UInt64(bitPattern: s.int(first + 2))), heard: s.isNull(first + 3) ? nil : s.int(first + 3))
     }
 
-    /// The credential rows of id `?1` (of feed `?2` only, if not null), their feeds `f`, each
-    /// feed's head entry `h` and when it was last heard current.
+    /// The credential rows of an id, their feeds `f`, each feed's head entry `h` and when it was
+    /// last heard current; `recordsOfID` and `heldOfID` read exactly the same rows.
     private static let issuedWithHeads = """
         credentials c JOIN feeds f ON f.n = c.feed JOIN entries h ON h.feed = f.n AND h.seq = f.seq LEFT JOIN heard ON heard.feed = f.key
         """
-    private static let issuedWhere = "WHERE c.credential = ?1 AND (?2 IS NULL OR f.key = ?2)"
-    private static let issuersHeldSQL = "SELECT f.key, f.seq, f.head, h.hlc, heard.at FROM \(issuedWithHeads) \(issuedWhere)"
-    /// The deciding entry `d` is of the credential's own feed, so its feed key is `f.key`.
-    private static let statusRecordsSQL = """
+    /// Every issuer's row of the id (`?1`), or only the row of the feed whose key is `?2`: that
+    /// feed by its key, then the credential by its whole primary key, however many feeds
+    /// wrote the id.
+    private static let ofID = "WHERE c.credential = ?1"
+    private static let ofIDAndFeed = "WHERE c.credential = ?1 AND f.key = ?2"
+    private static func issuedValues(_ credential: String, _ feed: FeedKey?) -> [Statement.Value] {
+        [.text(credential)] + (feed.map { [.blob($0.bytes)] } ?? [])
+    }
+    private static let heldColumns = "SELECT f.key, f.seq, f.head, h.hlc, heard.at FROM \(issuedWithHeads)"
+    private static let heldOfID = "\(heldColumns) \(ofID)"
+    private static let heldOfIDAndFeed = "\(heldColumns) \(ofIDAndFeed)"
+    /// The issue entry `e` is joined LEFT so that a missing one is seen (`readStatusRecord`)
+    /// rather than skipped; the deciding entry `d` is of the credential's own feed, so its feed
+    /// key is `f.key`.
+    private static let recordColumns = """
         SELECT c.status, c.valid_until, f.seq, f.head, h.hlc, heard.at, \(entryColumns), \(entryColumns(entry: "d", feed: "f"))
-        FROM \(issuedWithHeads) JOIN entries e ON e.rowid = c.issue_entry
+        FROM \(issuedWithHeads) LEFT JOIN entries e ON e.rowid = c.issue_entry
         LEFT JOIN entries d ON d.rowid = c.decided_by AND d.feed = c.feed AND d.credential = c.credential
-        \(issuedWhere)
         """
+    private static let recordsOfID = "\(recordColumns) \(ofID)"
+    private static let recordOfIDAndFeed = "\(recordColumns) \(ofIDAndFeed)"
 
     /// The status-list indexes of a feed's own credentials whose merged status is `status`.
     public func statusListIndexes(feed: FeedKey, status: CredentialStatus) throws(VellumError) -> [Int] {
@@ -723,6 +754,8 @@ public final class LedgerStore {
             return out
         } catch let error as SQLiteError {
             throw VellumError(.storage, error.message)
+        } catch let error as VellumError {
+            throw error
         } catch {
             throw VellumError(.storage, "\(error)")
         }

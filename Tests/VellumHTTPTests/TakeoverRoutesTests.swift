@@ -96,13 +96,70 @@ struct TakeoverRoutesTests {
         }
         // On the campus's own node, its own credential is the one a bare id means, kept or not.
         try await campus.withClient { client in
-            let kept = try await client.get(path)
-            #expect(kept.json["status"] == "revoked")
+            let first = try await client.get(path)  // kept from here on
+            #expect(first.json["status"] == "revoked")
         }
         _ = try await campus.node.importEntries(forged)
         try await campus.withClient { client in
             let own = try await client.get(path)
             #expect(own.status == .ok && own.json["status"] == "revoked" && own.json["issuer"]?.stringValue == campus.node.did.did)
+        }
+    }
+
+    @Test("many strangers writing one id: a bare id is a 409 naming ten of them and counting all; the issuer named still gets its own answer")
+    func manyStrangers() async throws {
+        let campus = try await Campus()
+        defer { campus.remove() }
+        let replicaDir = campus.dir + "-replica"
+        defer { try? FileManager.default.removeItem(atPath: replicaDir) }
+        let replica = try Node.create(at: replicaDir, name: "Replica", baseURL: "https://replica.example.edu")
+        var all: [Entry] = []
+        try campus.node.store.forEachEntry { all.append($0) }
+        for _ in 0..<12 { all += Self.strangerEntries(about: campus.revoked.id).entries }
+        _ = try await replica.importEntries(all)
+        let path = "/v1/credentials/\(campus.revoked.id)/status"
+        let api = try VellumAPI(dataPath: replicaDir, registry: testRegistry)
+        let campusDID = campus.node.did.did
+        try await Application(router: api.router()).test(.router) { raw in
+            let client = Client(client: raw)
+            let ambiguous = try await client.get(path)
+            let message = ambiguous.json["message"]?.stringValue ?? ""
+            #expect(ambiguous.status == .conflict && message.contains("13 issuers") && message.hasSuffix("name the issuer (--issuer, or ?issuer=)"))
+            #expect(message.components(separatedBy: "did:key:").count - 1 == 10)
+            for _ in 0..<2 {  // the answer, then the kept one
+                let named = try await client.get(path + "?issuer=" + campusDID)
+                #expect(named.status == .ok && named.json["status"] == "revoked" && named.json["issuer"]?.stringValue == campusDID)
+            }
+        }
+    }
+
+    @Test("a node that numbered a stranger's feed before its own still answers a bare id with its own credential, the stranger's row read first")
+    func strangerNumberedFirst() async throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("vellum-http-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let node = try Node.create(at: dir, name: "Campus", baseURL: "https://campus.example.edu")
+        // The stranger's feed reaches the node before it writes anything: it is feed 1 here,
+        // so its row of a shared id comes first in the credential table's order.
+        var stranger = FeedWriter(key: .init(), head: nil, clock: HLC(rawValue: 0))
+        func issue(_ id: String) -> [(EntryKind, EntryPayload)] {
+            [(.issue, .issue(IssuePayload(
+                credentialID: id, digest: String(repeating: "a", count: 64), issuer: stranger.feed.didKey.did, achievementID: "urn:uuid:x",
+                achievementName: "Forged", achievementType: "Badge", validFrom: "2026-01-01T00:00:00Z", validUntil: nil,
+                statusListIndex: 0, subjectCommitment: String(repeating: "b", count: 64)))), (.reinstate, .status(StatusPayload(credentialID: id)))]
+        }
+        let first = stranger.append(issue("urn:uuid:00000000-0000-4000-8000-000000000001"), now: Timestamp(millisecondsSinceEpoch: 1))
+        _ = try await node.importEntries(first.map(\.entry))
+        let own = try await node.issue(CredentialRequest(subject: "did:example:bob", achievementName: "Networks"))
+        try node.changeStatus(.revoke, of: own.id, reason: "issued in error")
+        let copy = stranger.append(issue(own.id), now: Timestamp(millisecondsSinceEpoch: 2))
+        _ = try await node.importEntries(copy.map(\.entry))
+        let api = try VellumAPI(dataPath: dir, registry: testRegistry)
+        let (path, did) = ("/v1/credentials/\(own.id)/status", node.did.did)
+        try await Application(router: api.router()).test(.router) { raw in
+            for _ in 0..<2 {  // the answer, then the kept one
+                let answer = try await Client(client: raw).get(path)
+                #expect(answer.status == .ok && answer.json["status"] == "revoked" && answer.json["issuer"]?.stringValue == did)
+            }
         }
     }
 }
