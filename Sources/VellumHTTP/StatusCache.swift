@@ -16,8 +16,8 @@ final class StatusCache: @unchecked Sendable {  // `recent` and `older` are guar
     /// What an answer keeps: everything but the time and the freshness, its evidence already
     /// serialized.
     private struct Item {
-        /// The issuer's head the answer was read at. The answer holds while the issuer a query
-        /// of the same words chooses now has this very head: the same feed, not moved since.
+        /// The issuer's head the answer was read at. The answer holds while the issuer that the
+        /// same query chooses now has this very head: the same feed, not moved since.
         let head: FeedHead
         let resolution: CredentialResolution
         let issuer: String?
@@ -103,10 +103,11 @@ final class StatusCache: @unchecked Sendable {  // `recent` and `older` are guar
         }
         guard let record = try node.askedRecord(id, issuer: asked.issuer) else { return nil }
         let report = try node.report(record)
-        guard let head = report.asOf?.head, let resolution = report.resolution else { return nil }  // unknown
         let evidenceJSON = report.evidenceJSON
         release(lock.withLock {
-            insert(asked, Item(head: head, resolution: resolution, issuer: report.issuer, validUntil: report.validUntil, evidenceJSON: evidenceJSON))
+            insert(
+                asked,
+                Item(head: record.held.head, resolution: record.resolution, issuer: report.issuer, validUntil: report.validUntil, evidenceJSON: evidenceJSON))
         })
         return StatusReport.canonicalBytes(
             asOf: report.asOf, at: report.at, evidenceJSON: evidenceJSON, id: id, issuer: report.issuer, status: report.status,

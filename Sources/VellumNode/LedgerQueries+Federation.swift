@@ -103,7 +103,8 @@ extension LedgerQueries {
     }
 
     /// A credential's status in a federation (`FederatedMerge`), with its trust answer.
-    /// `held`: how current the credential's feed is, if already read in this snapshot.
+    /// `held`: how current the credential's feed is, if already read in this snapshot (the
+    /// issue that stands is always of `key.feed`: `federatedFacts` reads no other feed's).
     func federatedStatus(of key: CredentialKey, at time: Timestamp?, registry: FederationRegistry, held: HeldFeed? = nil) throws(VellumError)
         -> StatusReport
     {
@@ -135,7 +136,7 @@ extension LedgerQueries {
         if issueEntry?.id != issue.entry { issueEntry = try store.entry(feed: issue.feed, seq: issue.seq) }
         var decider: Entry?
         if let change = changes.first(where: { $0.entry == merged.resolution.decidedBy }) { decider = try store.entry(feed: change.feed, seq: change.seq) }
-        let asOf = if let held { freshness(held) } else { try freshness(of: issue.feed) }  // the issue is of the key's feed
+        let asOf = if let held, held.head.feed == issue.feed { freshness(held) } else { try freshness(of: issue.feed) }
         return StatusReport(
             credentialID: key.id, status: merged.resolution.status(at: time ?? now), resolution: merged.resolution, issuer: issue.issuer,
             validUntil: issue.validUntil?.rfc3339, evidence: [issueEntry, decider].compactMap { $0 }, asOf: asOf,

@@ -24,7 +24,8 @@ extension LedgerQueries {
     public func credentialKey(_ credentialID: String, issuer: String? = nil) throws(VellumError) -> CredentialKey? {
         try CredentialID.validate(credentialID)
         if let issuer { return CredentialKey(feed: try issuerFeed(issuer), id: credentialID) }
-        return try chooseIssuer(among: try store.issuingFeeds(of: credentialID), of: credentialID).map { CredentialKey(feed: $0, id: credentialID) }
+        let feeds = try store.issuersHeld(of: credentialID).map(\.head.feed)  // the rows a status answer chooses among
+        return try chooseIssuer(among: feeds, of: credentialID).map { CredentialKey(feed: $0, id: credentialID) }
     }
 
     /// The feed of an `issuer` named in a query (a did:key).
@@ -45,7 +46,7 @@ extension LedgerQueries {
     /// the query named, if any), read in one query: outside a federation, all that a current
     /// status answer needs (`report`). Nil: unknown.
     package func askedRecord(_ credentialID: String, issuer: FeedKey?) throws(VellumError) -> StatusRecord? {
-        let (issuers, record) = try store.statusRecords(of: credentialID, feed: issuer, preferring: feed)
+        let (issuers, record) = try store.statusRecords(of: credentialID, issuer: issuer, preferring: self.feed)
         // The store read the record of this node's own feed if it issued the id, else of the
         // first issuer: the one the rule chooses, unless it refuses.
         return try chooseIssuer(among: issuers, of: credentialID) == nil ? nil : record
@@ -55,7 +56,7 @@ extension LedgerQueries {
     /// `askedRecord`, in one narrower query: enough to tell whether an answer given before
     /// still holds.
     package func askedIssuerHeld(_ credentialID: String, issuer: FeedKey?) throws(VellumError) -> HeldFeed? {
-        let held = try store.issuersHeld(of: credentialID, feed: issuer)
+        let held = try store.issuersHeld(of: credentialID, issuer: issuer)
         guard let chosen = try chooseIssuer(among: held.map(\.head.feed), of: credentialID) else { return nil }
         return held.first { $0.head.feed == chosen }
     }

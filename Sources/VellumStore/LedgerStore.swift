@@ -405,31 +405,33 @@ public final class LedgerStore {
 
     /// What a status answer needs about one credential (`statusRecords`).
     public func statusRecord(of key: CredentialKey) throws(VellumError) -> StatusRecord? {
-        try statusRecords(of: key.id, feed: key.feed).record
+        try statusRecords(of: key.id, issuer: key.feed).record
     }
 
     /// What a status answer needs, in one query: the feeds that issued `credential` (only
-    /// `feed`, if given), and the record of one of them: of `preferred` if it is among them,
-    /// else of the first. A record is the credential's materialized resolution, its issue
-    /// entry, the entry that decided its status, if any (the evidence), and how current the
-    /// feed is here. At most two records are read whole, however many feeds wrote the id.
-    public func statusRecords(of credential: String, feed: FeedKey? = nil, preferring preferred: FeedKey? = nil) throws(VellumError)
+    /// `issuer`, if given), in the order this ledger first saw them, and the record of one of
+    /// them: of `preferred` if it is among them, else of the first. A record is the
+    /// credential's materialized resolution, its issue entry, the entry that decided its
+    /// status, if any (the evidence), and how current the feed is here. At most two records
+    /// are read whole, however many feeds wrote the id, and only a damaged row that would be
+    /// the record is an error.
+    public func statusRecords(of credential: String, issuer: FeedKey? = nil, preferring preferred: FeedKey? = nil) throws(VellumError)
         -> (issuers: [FeedKey], record: StatusRecord?)
     {
-        var record: StatusRecord?
-        let issuers = try query(feed == nil ? Self.recordsOfID : Self.recordOfIDAndFeed, Self.issuedValues(credential, feed)) { row in
-            let issuer = FeedKey(row.blob(6))!  // f.key, the first of the issue entry's columns
-            if record == nil || (issuer == preferred && record?.key.feed != preferred) {
-                record = try Self.readStatusRecord(row, key: CredentialKey(feed: issuer, id: credential))
+        var record: (feed: FeedKey, read: Result<StatusRecord, any Error>)?
+        let issuers = try query(issuer == nil ? Self.recordsOfID : Self.recordOfIDAndFeed, Self.issuedValues(credential, issuer)) { row in
+            let feed = FeedKey(row.blob(6))!  // f.key, the first of the issue entry's columns
+            if record == nil || (feed == preferred && record?.feed != preferred) {
+                record = (feed, Result { try Self.readStatusRecord(row, key: CredentialKey(feed: feed, id: credential)) })
             }
-            return issuer
+            return feed
         }
-        return (issuers, record)
+        do { return (issuers, try record?.read.get()) } catch let error as VellumError { throw error } catch { throw VellumError(.storage, "\(error)") }
     }
 
-    /// A row of `recordsOfID`. Throws if the ledger is damaged: a state the merge never writes,
-    /// or a credential row whose issue entry is missing (`issuersHeld` counts every credential
-    /// row, and the two must agree).
+    /// A row of `recordsOfID` or `recordOfIDAndFeed`. Throws if the ledger is damaged: a state
+    /// the merge never writes, or a credential row whose issue entry is missing (`issuersHeld`
+    /// reads the same rows, and the two must agree on the issuers).
     private static func readStatusRecord(_ row: Statement, key: CredentialKey) throws -> StatusRecord {
         guard let status = CredentialStatus(rawValue: row.text(0)), !row.isNull(7) else {  // 7, e.seq: null without the issue entry
             throw VellumError(.storage, "the ledger's state of \(key) is damaged: status '\(row.text(0).prefix(20))', issue entry \(row.isNull(7) ? "missing" : "held")")
@@ -444,10 +446,10 @@ public final class LedgerStore {
             held: readHeld(row, feed: entry.feed, from: 2))
     }
 
-    /// The feeds that issued `credential` (only `feed`, if given), each with how current it is
-    /// here: what tells whether a status answer given before still holds, in one query.
-    public func issuersHeld(of credential: String, feed: FeedKey? = nil) throws(VellumError) -> [HeldFeed] {
-        try query(feed == nil ? Self.heldOfID : Self.heldOfIDAndFeed, Self.issuedValues(credential, feed)) { row in
+    /// The feeds that issued `credential` (only `issuer`, if given), each with how current it
+    /// is here: what tells whether a status answer given before still holds, in one query.
+    public func issuersHeld(of credential: String, issuer: FeedKey? = nil) throws(VellumError) -> [HeldFeed] {
+        try query(issuer == nil ? Self.heldOfID : Self.heldOfIDAndFeed, Self.issuedValues(credential, issuer)) { row in
             Self.readHeld(row, feed: FeedKey(row.blob(0))!, from: 1)
         }
     }
@@ -472,13 +474,13 @@ public final class LedgerStore {
     private static let issuedWithHeads = """
         credentials c JOIN feeds f ON f.n = c.feed JOIN entries h ON h.feed = f.n AND h.seq = f.seq LEFT JOIN heard ON heard.feed = f.key
         """
-    /// Every issuer's row of the id (`?1`), or only the row of the feed whose key is `?2`: that
-    /// feed by its key, then the credential by its whole primary key, however many feeds
-    /// wrote the id.
+    /// Every issuer's row of the id (`?1`), in the order of the feeds' numbers, or only the row
+    /// of the feed whose key is `?2`: that feed's number by its key, then the credential by its
+    /// whole primary key, however many feeds wrote the id.
     private static let ofID = "WHERE c.credential = ?1"
-    private static let ofIDAndFeed = "WHERE c.credential = ?1 AND f.key = ?2"
-    private static func issuedValues(_ credential: String, _ feed: FeedKey?) -> [Statement.Value] {
-        [.text(credential)] + (feed.map { [.blob($0.bytes)] } ?? [])
+    private static let ofIDAndFeed = "WHERE c.credential = ?1 AND c.feed = (SELECT n FROM feeds WHERE key = ?2)"
+    private static func issuedValues(_ credential: String, _ issuer: FeedKey?) -> [Statement.Value] {
+        [.text(credential)] + (issuer.map { [.blob($0.bytes)] } ?? [])
     }
     private static let heldColumns = "SELECT f.key, f.seq, f.head, h.hlc, heard.at FROM \(issuedWithHeads)"
     private static let heldOfID = "\(heldColumns) \(ofID)"

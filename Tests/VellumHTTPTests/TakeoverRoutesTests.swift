@@ -162,4 +162,41 @@ struct TakeoverRoutesTests {
             }
         }
     }
+
+    @Test("in a federation: a stranger's copy of the campus's id is refused whole; the campus's node and a replica answer for the campus, named or not, with its trust path")
+    func federatedStranger() async throws {
+        let base = FileManager.default.temporaryDirectory.appendingPathComponent("vellum-http-\(UUID().uuidString)").path
+        defer { for dir in [base, base + ".org", base + "-replica"] { try? FileManager.default.removeItem(atPath: dir) } }
+        _ = try OrgDirectory.create(at: base + ".org", name: "Test University")
+        let org = OrgDirectory(path: base + ".org")
+        let genesis = Genesis(name: "Test Federation", threshold: 1, founders: [try org.events()[0].org])
+        var document = FederationDocument.genesis(genesis, events: [])
+        if case .organization(let log) = try org.append(.endorsement(digest: genesis.digest)) {
+            document = document.replacingEvents(of: log[0].org, with: log)
+        }
+        let campus = try Node.create(at: base, name: "Campus", baseURL: "https://campus.example.edu", federation: document)
+        try campus.publish(try org.append(.delegation(Delegation(feed: campus.feed, transport: campus.transport.publicKey, endpoint: nil, until: nil))))
+        let own = try await campus.issue(CredentialRequest(subject: "did:example:bob", achievementName: "Networks"))
+        try campus.changeStatus(.revoke, of: own.id, reason: "issued in error")
+        let (strangerDID, forged) = Self.strangerEntries(about: own.id)
+        await #expect(throws: VellumError.self) { _ = try await campus.importEntries(forged) }
+        let replica = try Node.create(at: base + "-replica", name: "Replica", baseURL: "https://replica.example.edu", federation: document)
+        var all: [Entry] = []
+        try campus.store.forEachEntry { all.append($0) }
+        _ = try await replica.importEntries(all)
+        let path = "/v1/credentials/\(own.id)/status"
+        let campusDID = campus.did.did
+        let nobody = FeedWriter(key: .init(), head: nil, clock: HLC(rawValue: 0)).feed.didKey.did
+        for dir in [base, base + "-replica"] {
+            try await Application(router: try VellumAPI(dataPath: dir, registry: testRegistry).router()).test(.router) { raw in
+                let client = Client(client: raw)
+                for query in ["", "?issuer=" + campusDID] {
+                    let answer = try await client.get(path + query)
+                    #expect(answer.status == .ok && answer.json["status"] == "revoked" && answer.json["issuer"]?.stringValue == campusDID)
+                    #expect(answer.json["trust"]?["trusted"] == true)
+                }
+                for other in [strangerDID, nobody] { #expect(try await client.get(path + "?issuer=" + other).status == .notFound) }
+            }
+        }
+    }
 }
