@@ -23,6 +23,16 @@ struct TakeoverRoutesTests {
         return (did, entries.map(\.entry))
     }
 
+    /// A new node in the directory next to the campus's (`campus.dir + "-replica"`, for the
+    /// caller to remove), holding the campus's whole log and then `extra`.
+    static func replica(of campus: Campus, adding extra: [Entry] = []) async throws -> Node {
+        let replica = try Node.create(at: campus.dir + "-replica", name: "Replica", baseURL: "https://replica.example.edu")
+        var all: [Entry] = []
+        try campus.node.store.forEachEntry { all.append($0) }
+        _ = try await replica.importEntries(all + extra)
+        return replica
+    }
+
     @Test("on the issuer's node and on a replica: the revoked credential stays revoked; a bare id several feeds wrote is a 409")
     func takeoverOverHTTP() async throws {
         let campus = try await Campus()
@@ -34,10 +44,7 @@ struct TakeoverRoutesTests {
         // A replica holding both feeds.
         let replicaDir = campus.dir + "-replica"
         defer { try? FileManager.default.removeItem(atPath: replicaDir) }
-        let replica = try Node.create(at: replicaDir, name: "Replica", baseURL: "https://replica.example.edu")
-        var all: [Entry] = []
-        try campus.node.store.forEachEntry { all.append($0) }
-        _ = try await replica.importEntries(all)
+        _ = try await Self.replica(of: campus)
         let replicaAPI = try VellumAPI(dataPath: replicaDir, registry: testRegistry)
         let document = campus.revoked.document.canonicalString
 
@@ -72,10 +79,7 @@ struct TakeoverRoutesTests {
         defer { campus.remove() }
         let replicaDir = campus.dir + "-replica"
         defer { try? FileManager.default.removeItem(atPath: replicaDir) }
-        let replica = try Node.create(at: replicaDir, name: "Replica", baseURL: "https://replica.example.edu")
-        var all: [Entry] = []
-        try campus.node.store.forEachEntry { all.append($0) }
-        _ = try await replica.importEntries(all)
+        let replica = try await Self.replica(of: campus)
         let (strangerDID, forged) = Self.strangerEntries(about: campus.revoked.id)
         let path = "/v1/credentials/\(campus.revoked.id)/status"
         let api = try VellumAPI(dataPath: replicaDir, registry: testRegistry)  // one status cache across both sessions below
@@ -112,11 +116,7 @@ struct TakeoverRoutesTests {
         defer { campus.remove() }
         let replicaDir = campus.dir + "-replica"
         defer { try? FileManager.default.removeItem(atPath: replicaDir) }
-        let replica = try Node.create(at: replicaDir, name: "Replica", baseURL: "https://replica.example.edu")
-        var all: [Entry] = []
-        try campus.node.store.forEachEntry { all.append($0) }
-        for _ in 0..<12 { all += Self.strangerEntries(about: campus.revoked.id).entries }
-        _ = try await replica.importEntries(all)
+        _ = try await Self.replica(of: campus, adding: (0..<12).flatMap { _ in Self.strangerEntries(about: campus.revoked.id).entries })
         let path = "/v1/credentials/\(campus.revoked.id)/status"
         let api = try VellumAPI(dataPath: replicaDir, registry: testRegistry)
         let campusDID = campus.node.did.did
