@@ -30,7 +30,8 @@ struct APIMiddleware<Context: RequestContext>: RouterMiddleware {
         }
         let elapsed = ContinuousClock.now - start
         let route = context.endpointPath ?? "unmatched"
-        timers.timer(route: route, method: request.method.rawValue, status: response.status.code).recordNanoseconds(elapsed.components.seconds * 1_000_000_000 + elapsed.components.attoseconds / 1_000_000_000)
+        let nanoseconds = elapsed.components.seconds * 1_000_000_000 + elapsed.components.attoseconds / 1_000_000_000
+        timers.timer(route: route, method: request.method.rawValue, status: response.status.code).recordNanoseconds(nanoseconds)
         return response
     }
 }

@@ -24,8 +24,7 @@ extension LedgerQueries {
     public func credentialKey(_ credentialID: String, issuer: String? = nil) throws(VellumError) -> CredentialKey? {
         try CredentialID.validate(credentialID)
         if let issuer { return CredentialKey(feed: try issuerFeed(issuer), id: credentialID) }
-        let feeds = try store.issuersHeld(of: credentialID).map(\.head.feed)  // the rows a status answer chooses among
-        return try chooseIssuer(among: feeds, of: credentialID).map { CredentialKey(feed: $0, id: credentialID) }
+        return try chooseIssuer(among: try store.issuingFeeds(of: credentialID), of: credentialID).map { CredentialKey(feed: $0, id: credentialID) }
     }
 
     /// The feed of an `issuer` named in a query (a did:key).

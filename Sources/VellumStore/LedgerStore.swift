@@ -384,14 +384,11 @@ public final class LedgerStore {
         ).first
     }
 
-    /// The feeds that issued a credential id: one, unless another feed wrote the same id
-    /// (each is then a separate credential).
+    /// The feeds that issued a credential id, in key order: one, unless another feed wrote the
+    /// same id (each is then a separate credential). The rows `issuersHeld` and
+    /// `statusRecords` read, so that every query counts the same issuers.
     public func issuingFeeds(of credential: String) throws(VellumError) -> [FeedKey] {
-        // Sorted here: ORDER BY made SQLite build a temporary B-tree for every status query,
-        // nearly always to sort one row.
-        try query("SELECT f.key FROM credentials c JOIN feeds f ON f.n = c.feed WHERE c.credential = ?", [.text(credential)]) {
-            FeedKey($0.blob(0))!
-        }.sorted()
+        try issuersHeld(of: credential).map(\.head.feed).sorted()
     }
 
     /// The ledger's record of a credential: its issue payload and materialized resolution;
@@ -456,13 +453,16 @@ public final class LedgerStore {
 
     /// A feed's head, its timestamp and when this node last caught up with it, in one query.
     public func freshness(of feed: FeedKey) throws(VellumError) -> HeldFeed? {
-        try query(
-            "SELECT f.seq, f.head, h.hlc, heard.at FROM feeds f JOIN entries h ON h.feed = f.n AND h.seq = f.seq LEFT JOIN heard ON heard.feed = f.key WHERE f.key = ?",
-            [.blob(feed.bytes)]
-        ) { Self.readHeld($0, feed: feed, from: 0) }.first
+        try query(Self.freshnessSQL, [.blob(feed.bytes)]) { Self.readHeld($0, feed: feed, from: 0) }.first
     }
 
-    /// `HeldFeed` from the columns `f.seq, f.head, h.hlc, heard.at`, starting at `first`.
+    /// A feed `f` joined to its head entry `h` and to when it was last heard current.
+    private static let withHead = "JOIN entries h ON h.feed = f.n AND h.seq = f.seq LEFT JOIN heard ON heard.feed = f.key"
+    /// The columns `readHeld` reads.
+    private static let heldColumns = "f.seq, f.head, h.hlc, heard.at"
+    private static let freshnessSQL = "SELECT \(heldColumns) FROM feeds f \(withHead) WHERE f.key = ?"
+
+    /// `HeldFeed` from `heldColumns`, starting at column `first`.
     private static func readHeld(_ s: Statement, feed: FeedKey, from first: Int32) -> HeldFeed {
         HeldFeed(
             head: FeedHead(feed: feed, seq: UInt64(s.int(first)), id: EntryID(s.blob(first + 1))!),
@@ -471,9 +471,7 @@ public final class LedgerStore {
 
     /// The credential rows of an id, their feeds `f`, each feed's head entry `h` and when it was
     /// last heard current; `recordsOfID` and `heldOfID` read exactly the same rows.
-    private static let issuedWithHeads = """
-        credentials c JOIN feeds f ON f.n = c.feed JOIN entries h ON h.feed = f.n AND h.seq = f.seq LEFT JOIN heard ON heard.feed = f.key
-        """
+    private static let issuedWithHeads = "credentials c JOIN feeds f ON f.n = c.feed \(withHead)"
     /// Every issuer's row of the id (`?1`), in the order of the feeds' numbers, or only the row
     /// of the feed whose key is `?2`: that feed's number by its key, then the credential by its
     /// whole primary key, however many feeds wrote the id.
@@ -482,14 +480,14 @@ public final class LedgerStore {
     private static func issuedValues(_ credential: String, _ issuer: FeedKey?) -> [Statement.Value] {
         [.text(credential)] + (issuer.map { [.blob($0.bytes)] } ?? [])
     }
-    private static let heldColumns = "SELECT f.key, f.seq, f.head, h.hlc, heard.at FROM \(issuedWithHeads)"
-    private static let heldOfID = "\(heldColumns) \(ofID)"
-    private static let heldOfIDAndFeed = "\(heldColumns) \(ofIDAndFeed)"
+    private static let issuersHeldSQL = "SELECT f.key, \(heldColumns) FROM \(issuedWithHeads)"
+    private static let heldOfID = "\(issuersHeldSQL) \(ofID)"
+    private static let heldOfIDAndFeed = "\(issuersHeldSQL) \(ofIDAndFeed)"
     /// The issue entry `e` is joined LEFT so that a missing one is seen (`readStatusRecord`)
     /// rather than skipped; the deciding entry `d` is of the credential's own feed, so its feed
     /// key is `f.key`.
     private static let recordColumns = """
-        SELECT c.status, c.valid_until, f.seq, f.head, h.hlc, heard.at, \(entryColumns), \(entryColumns(entry: "d", feed: "f"))
+        SELECT c.status, c.valid_until, \(heldColumns), \(entryColumns), \(entryColumns(entry: "d", feed: "f"))
         FROM \(issuedWithHeads) LEFT JOIN entries e ON e.rowid = c.issue_entry
         LEFT JOIN entries d ON d.rowid = c.decided_by AND d.feed = c.feed AND d.credential = c.credential
         """
