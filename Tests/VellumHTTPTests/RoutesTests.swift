@@ -36,7 +36,9 @@ struct Campus: @unchecked Sendable {  // the node is used by one test at a time
         api = try VellumAPI(dataPath: dir, registry: testRegistry)
     }
 
-    func remove() { try? FileManager.default.removeItem(atPath: dir) }
+    /// Removes the campus's directory, and the replica's next to it if a test made one
+    /// (`TakeoverRoutesTests.replica`).
+    func remove() { for path in [dir, dir + "-replica"] { try? FileManager.default.removeItem(atPath: path) } }
 
     /// Runs `body` with a client that calls the router in process (no sockets).
     func withClient(_ body: @escaping @Sendable (Client) async throws -> Void) async throws {

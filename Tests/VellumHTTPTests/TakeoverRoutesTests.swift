@@ -23,8 +23,8 @@ struct TakeoverRoutesTests {
         return (did, entries.map(\.entry))
     }
 
-    /// A new node in the directory next to the campus's (`campus.dir + "-replica"`, for the
-    /// caller to remove), holding the campus's whole log and then `extra`.
+    /// A new node in the directory next to the campus's (`campus.dir + "-replica"`, which
+    /// `Campus.remove` removes too), holding the campus's whole log and then `extra`.
     static func replica(of campus: Campus, adding extra: [Entry] = []) async throws -> Node {
         let replica = try Node.create(at: campus.dir + "-replica", name: "Replica", baseURL: "https://replica.example.edu")
         var all: [Entry] = []
@@ -42,10 +42,7 @@ struct TakeoverRoutesTests {
         let campusDID = campus.node.did.did
 
         // A replica holding both feeds.
-        let replicaDir = campus.dir + "-replica"
-        defer { try? FileManager.default.removeItem(atPath: replicaDir) }
-        _ = try await Self.replica(of: campus)
-        let replicaAPI = try VellumAPI(dataPath: replicaDir, registry: testRegistry)
+        let replicaAPI = try VellumAPI(dataPath: try await Self.replica(of: campus).directory.path, registry: testRegistry)
         let document = campus.revoked.document.canonicalString
 
         let path = "/v1/credentials/\(campus.revoked.id)/status"
@@ -77,12 +74,10 @@ struct TakeoverRoutesTests {
     func keptAnswerAndALaterStranger() async throws {
         let campus = try await Campus()
         defer { campus.remove() }
-        let replicaDir = campus.dir + "-replica"
-        defer { try? FileManager.default.removeItem(atPath: replicaDir) }
         let replica = try await Self.replica(of: campus)
         let (strangerDID, forged) = Self.strangerEntries(about: campus.revoked.id)
         let path = "/v1/credentials/\(campus.revoked.id)/status"
-        let api = try VellumAPI(dataPath: replicaDir, registry: testRegistry)  // one status cache across both sessions below
+        let api = try VellumAPI(dataPath: replica.directory.path, registry: testRegistry)  // one status cache across both sessions below
         try await Application(router: api.router()).test(.router) { raw in
             for _ in 0..<2 {  // the second answer is the kept one
                 let before = try await Client(client: raw).get(path)
@@ -114,11 +109,9 @@ struct TakeoverRoutesTests {
     func manyStrangers() async throws {
         let campus = try await Campus()
         defer { campus.remove() }
-        let replicaDir = campus.dir + "-replica"
-        defer { try? FileManager.default.removeItem(atPath: replicaDir) }
-        _ = try await Self.replica(of: campus, adding: (0..<12).flatMap { _ in Self.strangerEntries(about: campus.revoked.id).entries })
+        let replica = try await Self.replica(of: campus, adding: (0..<12).flatMap { _ in Self.strangerEntries(about: campus.revoked.id).entries })
         let path = "/v1/credentials/\(campus.revoked.id)/status"
-        let api = try VellumAPI(dataPath: replicaDir, registry: testRegistry)
+        let api = try VellumAPI(dataPath: replica.directory.path, registry: testRegistry)
         let campusDID = campus.node.did.did
         try await Application(router: api.router()).test(.router) { raw in
             let client = Client(client: raw)
