@@ -101,8 +101,11 @@ extension AsyncVellumCommand {
     }
 }
 
+/// Writes one line of the node's log. Control characters are escaped (`NodeLogHandler.oneLine`):
+/// what a peer or a client sends (a peer's `ERROR` text, a request's path) cannot start a
+/// line of its own.
 func logLine(_ text: String) {
-    Terminal.error("\(Timestamp(millisecondsSinceEpoch: Node.systemClock().millisecondsSinceEpoch).rfc3339) \(text)")
+    Terminal.error("\(Timestamp(millisecondsSinceEpoch: Node.systemClock().millisecondsSinceEpoch).rfc3339) \(NodeLogHandler.oneLine(text))")
 }
 
 struct NodeDaemon: AsyncVellumCommand {

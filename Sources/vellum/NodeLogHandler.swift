@@ -19,7 +19,7 @@ struct NodeLogHandler: LogHandler {
         var all = metadata.merging(event.metadata ?? [:]) { $1 }
         if let error = event.error { all["error"] = "\(error)" }
         let details = all.sorted { $0.key < $1.key }.map { " \($0.key)=\($0.value)" }.joined()
-        logLine(Self.oneLine("\(label) \(event.level): \(event.message)\(details)"))
+        logLine("\(label) \(event.level): \(event.message)\(details)")  // one line: `logLine` escapes
     }
 
     /// `text` with control and line-separating characters (a newline from a request, say)
