@@ -47,8 +47,9 @@ extension LedgerQueries {
     package func askedRecord(_ credentialID: String, issuer: FeedKey?) throws(VellumError) -> StatusRecord? {
         let (issuers, record) = try store.statusRecords(of: credentialID, issuer: issuer, preferring: self.feed)
         // The store read the record of this node's own feed if it issued the id, else of the
-        // first issuer: the one the rule chooses, unless it refuses.
-        return try chooseIssuer(among: issuers, of: credentialID) == nil ? nil : record
+        // first issuer: the one the rule chooses, unless it refuses. Checked all the same.
+        guard let chosen = try chooseIssuer(among: issuers, of: credentialID) else { return nil }
+        return record?.key.feed == chosen ? record : nil
     }
 
     /// How current this node's copy of the issuing feed a query names is, chosen as by

@@ -156,7 +156,7 @@ struct TakeoverRoutesTests {
         }
     }
 
-    @Test("in a federation: a stranger's copy of the campus's id is refused whole; the campus's node and a replica answer for the campus, named or not, with its trust path")
+    @Test("in a federation: a stranger's copy of the campus's id is refused whole as a file and, stored by gossip, changes no answer about the campus's credential on its node or a replica")
     func federatedStranger() async throws {
         let base = FileManager.default.temporaryDirectory.appendingPathComponent("vellum-http-\(UUID().uuidString)").path
         defer { for dir in [base, base + ".org", base + "-replica"] { try? FileManager.default.removeItem(atPath: dir) } }
@@ -189,6 +189,23 @@ struct TakeoverRoutesTests {
                     #expect(answer.json["trust"]?["trusted"] == true)
                 }
                 for other in [strangerDID, nobody] { #expect(try await client.get(path + "?issuer=" + other).status == .notFound) }
+            }
+        }
+        // Gossip stores what a peer pushes without the file import's refusal: the stranger's
+        // entries land on both nodes, as an untrusted feed of their own.
+        let verifiedForgery = try await EntryVerifier.verifyContents(forged)
+        for node in [campus, replica] { _ = try node.importVerified(verifiedForgery) }
+        for (dir, bare) in [(base, HTTPResponse.Status.ok), (base + "-replica", .conflict)] {
+            try await Application(router: try VellumAPI(dataPath: dir, registry: testRegistry).router()).test(.router) { raw in
+                let client = Client(client: raw)
+                let answer = try await client.get(path)  // the campus's own on its node; ambiguous on the replica
+                #expect(answer.status == bare)
+                if bare == .ok { #expect(answer.json["status"] == "revoked" && answer.json["issuer"]?.stringValue == campusDID) }
+                let named = try await client.get(path + "?issuer=" + campusDID)
+                #expect(named.status == .ok && named.json["status"] == "revoked" && named.json["trust"]?["trusted"] == true)
+                let theirs = try await client.get(path + "?issuer=" + strangerDID)
+                #expect(theirs.json["issuer"]?.stringValue == strangerDID && theirs.json["trust"]?["trusted"] == false)
+                #expect(try await client.get(path + "?issuer=" + nobody).status == .notFound)
             }
         }
     }
