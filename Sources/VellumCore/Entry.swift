@@ -77,12 +77,7 @@ public struct Bytes32: Sendable, Hashable, Comparable, CustomStringConvertible {
     /// The first of the 32 bytes.
     public var firstByte: UInt8 { UInt8(truncatingIfNeeded: w0 >> 56) }
 
-    public var hex: String {
-        var out: [UInt8] = []
-        out.reserveCapacity(64)
-        writeHex(into: &out)
-        return String(decoding: out, as: UTF8.self)
-    }
+    public var hex: String { withUnsafeBytes { Hex.encode($0) } }
 
     /// Appends `hex`'s 64 digits to `out`.
     public func writeHex(into out: inout [UInt8]) { withUnsafeBytes { Hex.write($0, into: &out) } }

@@ -415,21 +415,21 @@ public final class LedgerStore {
     public func statusRecords(of credential: String, issuer: FeedKey? = nil, preferring preferred: FeedKey? = nil) throws(VellumError)
         -> (issuers: [FeedKey], record: StatusRecord?)
     {
-        var record: (feed: FeedKey, read: Result<StatusRecord, any Error>)?
+        var record: (feed: FeedKey, read: Result<StatusRecord, VellumError>)?
         let issuers = try query(issuer == nil ? Self.recordsOfID : Self.recordOfIDAndFeed, Self.issuedValues(credential, issuer)) { row in
             let feed = FeedKey(row.blob(6))!  // f.key, the first of the issue entry's columns
             if record == nil || (feed == preferred && record?.feed != preferred) {
-                record = (feed, Result { try Self.readStatusRecord(row, key: CredentialKey(feed: feed, id: credential)) })
+                record = (feed, Result { () throws(VellumError) in try Self.readStatusRecord(row, key: CredentialKey(feed: feed, id: credential)) })
             }
             return feed
         }
-        do { return (issuers, try record?.read.get()) } catch let error as VellumError { throw error } catch { throw VellumError(.storage, "\(error)") }
+        return (issuers, try record?.read.get())
     }
 
     /// A row of `recordsOfID` or `recordOfIDAndFeed`. Throws if the ledger is damaged: a state
     /// the merge never writes, or a credential row whose issue entry is missing (`issuersHeld`
     /// reads the same rows, and the two must agree on the issuers).
-    private static func readStatusRecord(_ row: Statement, key: CredentialKey) throws -> StatusRecord {
+    private static func readStatusRecord(_ row: Statement, key: CredentialKey) throws(VellumError) -> StatusRecord {
         guard let status = CredentialStatus(rawValue: row.text(0)), !row.isNull(7) else {  // 7, e.seq: null without the issue entry
             throw VellumError(.storage, "the ledger's state of \(key) is damaged: status '\(row.text(0).prefix(20))', issue entry \(row.isNull(7) ? "missing" : "held")")
         }
@@ -476,7 +476,7 @@ public final class LedgerStore {
     /// of the feed whose key is `?2`: that feed's number by its key, then the credential by its
     /// whole primary key, however many feeds wrote the id.
     private static let ofID = "WHERE c.credential = ?1"
-    private static let ofIDAndFeed = "WHERE c.credential = ?1 AND c.feed = (SELECT n FROM feeds WHERE key = ?2)"
+    private static let ofIDAndFeed = "WHERE c.credential = ?1 AND c.feed = \(feedNumber)"  // its `?` is ?2
     private static func issuedValues(_ credential: String, _ issuer: FeedKey?) -> [Statement.Value] {
         [.text(credential)] + (issuer.map { [.blob($0.bytes)] } ?? [])
     }
@@ -754,8 +754,6 @@ public final class LedgerStore {
             return out
         } catch let error as SQLiteError {
             throw VellumError(.storage, error.message)
-        } catch let error as VellumError {
-            throw error
         } catch {
             throw VellumError(.storage, "\(error)")
         }
