@@ -557,6 +557,9 @@ public actor Replicator {
 
         func start(_ socket: SocketID, at now: ContinuousClock.Instant = .now) {
             lock.withLock {
+                // Connections closed (between rounds) whose asking has all expired are forgotten:
+                // a peer redialed after a timeout comes back on a new socket.
+                asking = asking.filter { $0.value.wants != nil || $0.value.since.values.contains { now - $0 < Self.renewing } }
                 var link = asking[socket] ?? Asking()
                 link.wants = [:]
                 link.since = link.since.filter { now - $0.value < Self.renewing }
