@@ -5,7 +5,9 @@ import VellumStore
 /// The registry of a node's federation, rebuilt only when the log's documents change.
 public final class RegistryCache: @unchecked Sendable {  // `cached` and `paths` are guarded by `lock`
     private let lock = NSLock()
-    private var cached: (count: Int, registry: FederationRegistry)?
+    /// The registry, the number of documents it was built from, and the log's last entry when
+    /// that number was last read (`LedgerStore.lastEntry`).
+    private var cached: (count: Int, last: Int64, registry: FederationRegistry)?
     /// Trust paths' entries and their JSON, by the ids of the path: every status answer of a
     /// campus carries the same few entries, and an entry never changes under its id, so they
     /// are read and written once (up to `pathLimit` paths).
@@ -27,11 +29,17 @@ public final class RegistryCache: @unchecked Sendable {  // `cached` and `paths`
         return path
     }
 
+    /// Every status answer asks for it, so the usual case is one seek to the log's end: a log
+    /// that gained no entry gained no document, and one that did is counted again.
     func registry(federationID: String, store: LedgerStore) throws(VellumError) -> FederationRegistry {
+        let last = try store.lastEntry()
+        let known = lock.withLock { cached }
+        if let known, known.last == last { return known.registry }
         let count = try store.documentCount()
-        if let c = lock.withLock({ cached }), c.count == count { return c.registry }
-        let registry = FederationRegistry(federationID: federationID, documents: try store.documents())
-        lock.withLock { cached = (count, registry) }
+        let registry = if let known, known.count == count { known.registry } else {
+            FederationRegistry(federationID: federationID, documents: try store.documents())
+        }
+        lock.withLock { cached = (count, last, registry) }
         return registry
     }
 }
@@ -95,22 +103,26 @@ extension LedgerQueries {
             evidence: try registryCache.evidence(registry.evidence(for: authority, feed: feed), store: store))
     }
 
-    /// The current status in a federation of the credential a query names, chosen as by
-    /// `askedRecord`: the query that chooses it also reads its feed's freshness. Nil: unknown.
+    /// The current status in a federation of the credential a query names, chosen by
+    /// `credentialKey`'s rule among the feeds that issued the id: the query that reads the
+    /// merge's facts also reads which feeds those are and how current each is. Nil: unknown.
     package func askedFederatedStatus(_ credentialID: String, issuer: FeedKey?, registry: FederationRegistry) throws(VellumError) -> StatusReport? {
-        guard let held = try askedIssuerHeld(credentialID, issuer: issuer) else { return nil }
-        return try federatedStatus(of: CredentialKey(feed: held.head.feed, id: credentialID), at: nil, registry: registry, held: held)
+        let facts = try store.federatedFacts(of: credentialID)
+        let issuers = issuer.map { named in facts.issuers.map(\.head.feed).filter { $0 == named } } ?? facts.issuers.map(\.head.feed)
+        guard let chosen = try chooseIssuer(among: issuers, of: credentialID) else { return nil }
+        return try federatedStatus(of: CredentialKey(feed: chosen, id: credentialID), at: nil, registry: registry, facts: facts)
     }
 
     /// A credential's status in a federation (`FederatedMerge`), with its trust answer.
-    /// `held`: how current the credential's feed is, if already read in this snapshot (the
-    /// issue that stands is always of `key.feed`: `federatedFacts` reads no other feed's).
-    func federatedStatus(of key: CredentialKey, at time: Timestamp?, registry: FederationRegistry, held: HeldFeed? = nil) throws(VellumError)
+    /// `facts`: the credential id's, if already read in this snapshot.
+    func federatedStatus(of key: CredentialKey, at time: Timestamp?, registry: FederationRegistry, facts: CredentialFacts? = nil) throws(VellumError)
         -> StatusReport
     {
         let now = now()
-        let facts = try store.federatedFacts(of: key)
-        var issues = facts.issues, changes = facts.changes
+        let facts = if let facts { facts } else { try store.federatedFacts(of: key.id) }
+        // The issue that stands is always of `key.feed`: no other feed's issue counts.
+        var (issues, issueEntry) = facts.issues(of: key.feed)
+        var changes = facts.changes
         if let time, time < now {
             let cutoff = HLC(milliseconds: UInt64(max(0, time.millisecondsSinceEpoch)), counter: .max)
             issues = issues.filter { $0.hlc <= cutoff }
@@ -132,11 +144,11 @@ extension LedgerQueries {
         }
         // The evidence: the issue entry (the one the facts query read whole, unless another
         // counts, as in a query of the past) and the deciding entry, each read at its feed and seq.
-        var issueEntry = facts.issueEntry
         if issueEntry?.id != issue.entry { issueEntry = try store.entry(feed: issue.feed, seq: issue.seq) }
         var decider: Entry?
         if let change = changes.first(where: { $0.entry == merged.resolution.decidedBy }) { decider = try store.entry(feed: change.feed, seq: change.seq) }
-        let asOf = if let held, held.head.feed == issue.feed { freshness(held) } else { try freshness(of: issue.feed) }
+        let held = facts.issuers.first { $0.head.feed == issue.feed }
+        let asOf = if let held { freshness(held) } else { try freshness(of: issue.feed) }
         return StatusReport(
             credentialID: key.id, status: merged.resolution.status(at: time ?? now), resolution: merged.resolution, issuer: issue.issuer,
             validUntil: issue.validUntil?.rfc3339, evidence: [issueEntry, decider].compactMap { $0 }, asOf: asOf,

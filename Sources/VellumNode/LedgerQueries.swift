@@ -32,7 +32,7 @@ extension LedgerQueries {
 
     /// `credentialKey`'s rule for an id named without its issuer, given the feeds that issued
     /// it. A refusal names at most ten of them: anyone can write the id under new keys.
-    private func chooseIssuer(among feeds: [FeedKey], of credentialID: String) throws(VellumError) -> FeedKey? {
+    func chooseIssuer(among feeds: [FeedKey], of credentialID: String) throws(VellumError) -> FeedKey? {
         if feeds.count <= 1 { return feeds.first }
         if feeds.contains(feed) { return feed }
         let named = feeds.sorted().prefix(10).map(\.didKey.did).joined(separator: ", ")

@@ -25,41 +25,46 @@ extension LedgerStore {
         try query("SELECT count(*) FROM entries WHERE kind = 6") { Int($0.int(0)) }.first ?? 0
     }
 
-    /// The issue facts of one credential (its issuing feed's), and the status facts of every
-    /// feed naming its id: the input of `FederatedMerge`; and the issue entry the credential's
-    /// materialized row holds, read whole by the same query (the answer's first evidence).
+    /// The rowid of the log's last entry (0 when empty). The log is append-only, so this names
+    /// what it holds: while it stays the same, nothing in the log has changed.
+    public func lastEntry() throws(VellumError) -> Int64 {
+        try query("SELECT max(rowid) FROM entries") { $0.isNull(0) ? 0 : $0.int(0) }.first ?? 0
+    }
+
+    /// What the federated merge reads about a credential id, in one query: every feed that
+    /// issued it (its materialized row) with how current that feed is here, and every issue
+    /// and status fact naming the id, of any feed (`CredentialFacts`).
     ///
     /// An issue entry's facts come from its materialized credential row when it is the one the
     /// row holds (its issuer is the feed's own did:key, which verification made sure of): every
     /// status answer in a federation reads them, and parsing the payload was most of its cost.
-    public func federatedFacts(of key: CredentialKey) throws(VellumError) -> (issues: [IssueFact], changes: [StatusFact], issueEntry: Entry?) {
-        var issues: [IssueFact] = []
-        var changes: [StatusFact] = []
-        var issueEntry: Entry?
-        _ = try query(
-            """
-            SELECT c.issue_entry IS NOT NULL, c.valid_until, \(Self.entryColumns)
-            FROM \(Self.entriesWithKeys)
-            LEFT JOIN credentials c ON e.kind = 1 AND c.credential = e.credential AND c.feed = e.feed AND c.issue_entry = e.rowid
-            WHERE e.credential = ? AND e.kind BETWEEN 1 AND 4
-            """, [.text(key.id)]
-        ) { row in
-            // The columns of `entryColumns`, from 2: feed key, seq, prev, hlc, kind, payload, id, signature.
+    public func federatedFacts(of credential: String) throws(VellumError) -> CredentialFacts {
+        var facts = CredentialFacts()
+        _ = try query(Self.factsOfID, [.text(credential)]) { row in
+            // Columns: 0-1 the credential row, 2-9 `entryColumns` (feed key, seq, prev, hlc, kind,
+            // payload, id, signature), 10-13 `heldColumns` where the row is a credential's.
             let (id, feed, seq) = (EntryID(row.blob(8))!, FeedKey(row.blob(2))!, UInt64(row.int(3)))
             let hlc = HLC(rawValue: UInt64(bitPattern: row.int(5)))
             let kind = EntryKind(rawValue: UInt8(row.int(6)))!
-            guard kind == .issue else { return changes.append(StatusFact(entry: id, feed: feed, seq: seq, hlc: hlc, kind: kind)) }
-            guard feed == key.feed else { return }
-            if row.int(0) == 1 {
-                issueEntry = Self.readEntry(row, from: 2)
-                let until = row.isNull(1) ? nil : Timestamp(millisecondsSinceEpoch: row.int(1))
-                issues.append(IssueFact(entry: id, feed: feed, seq: seq, hlc: hlc, issuer: feed.did, validUntil: until))
-            } else if case .issue(let p) = try? EntryPayload(stored: .issue, bytes: row.blob(7)) {
-                issues.append(IssueFact(entry: id, feed: feed, seq: seq, hlc: hlc, issuer: p.issuer, validUntil: p.validUntil.flatMap { Timestamp(parsing: $0) }))
-            }
+            guard kind == .issue else { return facts.changes.append(StatusFact(entry: id, feed: feed, seq: seq, hlc: hlc, kind: kind)) }
+            guard row.int(0) == 1 else { return facts.unparsed.append((feed, seq, id, hlc, row.blob(7))) }
+            let until = row.isNull(1) ? nil : Timestamp(millisecondsSinceEpoch: row.int(1))
+            facts.issuers.append(Self.readHeld(row, feed: feed, from: 10))
+            facts.materialized.append((IssueFact(entry: id, feed: feed, seq: seq, hlc: hlc, issuer: feed.did, validUntil: until), Self.readEntry(row, from: 2)))
         }
-        return (issues, changes, issueEntry)
+        return facts
     }
+
+    /// `federatedFacts`' query: the id's entries `e` of kinds issue to reinstate, each with its
+    /// credential row `c` if it is that row's issue entry, and then its feed's head.
+    private static let factsOfID = """
+        SELECT c.issue_entry IS NOT NULL, c.valid_until, \(entryColumns), \(heldColumns)
+        FROM \(entriesWithKeys)
+        LEFT JOIN credentials c ON e.kind = 1 AND c.credential = e.credential AND c.feed = e.feed AND c.issue_entry = e.rowid
+        LEFT JOIN entries h ON c.feed IS NOT NULL AND h.feed = f.n AND h.seq = f.seq
+        LEFT JOIN heard ON c.feed IS NOT NULL AND heard.feed = f.key
+        WHERE e.credential = ? AND e.kind BETWEEN 1 AND 4
+        """
 
     /// A feed's credentials whose status another feed changed (a sibling campus, in a
     /// federation), with their status-list indexes: what its lists must recompute.
@@ -73,5 +78,27 @@ extension LedgerStore {
             guard case .issue(let p) = try? EntryPayload(stored: .issue, bytes: row.blob(1)) else { return nil }
             return (CredentialKey(feed: feed, id: row.text(0)), p.statusListIndex)
         }.compactMap { $0 }
+    }
+}
+
+/// `LedgerStore.federatedFacts`: what the federated merge reads about a credential id.
+public struct CredentialFacts: Sendable {
+    /// The feeds that issued the id, by their materialized rows, each with how current it is.
+    public fileprivate(set) var issuers: [HeldFeed] = []
+    /// The status facts of every feed naming the id.
+    public fileprivate(set) var changes: [StatusFact] = []
+    /// The issue facts the credential rows hold, with their entries read whole.
+    fileprivate var materialized: [(fact: IssueFact, entry: Entry)] = []
+    /// Other issue entries naming the id (a feed's second issue of it, unparsed until asked).
+    fileprivate var unparsed: [(feed: FeedKey, seq: UInt64, id: EntryID, hlc: HLC, payload: [UInt8])] = []
+
+    /// The issue facts of one feed, and the issue entry its credential row holds.
+    public func issues(of feed: FeedKey) -> (facts: [IssueFact], entry: Entry?) {
+        let own = materialized.first { $0.fact.feed == feed }
+        let others = unparsed.filter { $0.feed == feed }.compactMap { u -> IssueFact? in
+            guard case .issue(let p) = try? EntryPayload(stored: .issue, bytes: u.payload) else { return nil }
+            return IssueFact(entry: u.id, feed: feed, seq: u.seq, hlc: u.hlc, issuer: p.issuer, validUntil: p.validUntil.flatMap { Timestamp(parsing: $0) })
+        }
+        return ((own.map { [$0.fact] } ?? []) + others, own?.entry)
     }
 }

@@ -459,11 +459,11 @@ public final class LedgerStore {
     /// A feed `f` joined to its head entry `h` and to when it was last heard current.
     private static let withHead = "JOIN entries h ON h.feed = f.n AND h.seq = f.seq LEFT JOIN heard ON heard.feed = f.key"
     /// The columns `readHeld` reads.
-    private static let heldColumns = "f.seq, f.head, h.hlc, heard.at"
+    static let heldColumns = "f.seq, f.head, h.hlc, heard.at"
     private static let freshnessSQL = "SELECT \(heldColumns) FROM feeds f \(withHead) WHERE f.key = ?"
 
     /// `HeldFeed` from `heldColumns`, starting at column `first`.
-    private static func readHeld(_ s: Statement, feed: FeedKey, from first: Int32) -> HeldFeed {
+    static func readHeld(_ s: Statement, feed: FeedKey, from first: Int32) -> HeldFeed {
         HeldFeed(
             head: FeedHead(feed: feed, seq: UInt64(s.int(first)), id: EntryID(s.blob(first + 1))!),
             hlc: HLC(rawValue: UInt64(bitPattern: s.int(first + 2))), heard: s.isNull(first + 3) ? nil : s.int(first + 3))
