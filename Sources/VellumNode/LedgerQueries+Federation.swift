@@ -6,8 +6,8 @@ import VellumStore
 public final class RegistryCache: @unchecked Sendable {  // `cached` and `paths` are guarded by `lock`
     private let lock = NSLock()
     /// The registry, the number of documents it was built from, and the log's last entry when
-    /// that number was last read (`LedgerStore.lastEntry`).
-    private var cached: (count: Int, last: Int64, registry: FederationRegistry)?
+    /// that number was last read (`LedgerStore.lastEntry`): all of a committed state.
+    private var cached: (count: Int, last: Int64, lastID: EntryID?, registry: FederationRegistry)?
     /// Trust paths' entries and their JSON, by the ids of the path: every status answer of a
     /// campus carries the same few entries, and an entry never changes under its id, so they
     /// are read and written once (up to `pathLimit` paths).
@@ -30,16 +30,22 @@ public final class RegistryCache: @unchecked Sendable {  // `cached` and `paths`
     }
 
     /// Every status answer asks for it, so the usual case is one seek to the log's end: a log
-    /// that gained no entry gained no document, and one that did is counted again.
+    /// whose last entry is the same holds the same entries, and one that grew is counted again
+    /// (documents are only appended: an equal count is the same documents). A registry read
+    /// inside a write transaction, which may yet be rolled back, is used but not kept; nor is
+    /// one of a snapshot older than the kept one.
     func registry(federationID: String, store: LedgerStore) throws(VellumError) -> FederationRegistry {
         let last = try store.lastEntry()
         let known = lock.withLock { cached }
-        if let known, known.last == last { return known.registry }
+        if let known, known.last == last?.rowid ?? 0, known.lastID == last?.id { return known.registry }
         let count = try store.documentCount()
         let registry = if let known, known.count == count { known.registry } else {
             FederationRegistry(federationID: federationID, documents: try store.documents())
         }
-        lock.withLock { cached = (count, last, registry) }
+        guard !store.writing else { return registry }
+        lock.withLock {
+            if (cached?.last ?? 0) <= last?.rowid ?? 0 { cached = (count, last?.rowid ?? 0, last?.id, registry) }
+        }
         return registry
     }
 }
@@ -104,22 +110,24 @@ extension LedgerQueries {
     }
 
     /// The current status in a federation of the credential a query names, chosen by
-    /// `credentialKey`'s rule among the feeds that issued the id: the query that reads the
-    /// merge's facts also reads which feeds those are and how current each is. Nil: unknown.
+    /// `credentialKey`'s rule (the named issuer, else the only one, else this node's own) among
+    /// the feeds that issued the id: the query that reads the merge's facts also reads which
+    /// feeds those are and how current each is. Nil: unknown.
     package func askedFederatedStatus(_ credentialID: String, issuer: FeedKey?, registry: FederationRegistry) throws(VellumError) -> StatusReport? {
-        let facts = try store.federatedFacts(of: credentialID)
-        let issuers = issuer.map { named in facts.issuers.map(\.head.feed).filter { $0 == named } } ?? facts.issuers.map(\.head.feed)
+        let facts = try store.federatedFacts(of: credentialID, preferring: issuer ?? feed)
+        let issuers = facts.issuersHeld.map(\.head.feed).filter { issuer == nil || $0 == issuer }
         guard let chosen = try chooseIssuer(among: issuers, of: credentialID) else { return nil }
         return try federatedStatus(of: CredentialKey(feed: chosen, id: credentialID), at: nil, registry: registry, facts: facts)
     }
 
     /// A credential's status in a federation (`FederatedMerge`), with its trust answer.
-    /// `facts`: the credential id's, if already read in this snapshot.
+    /// `facts`: the credential id's, read in this snapshot preferring `key.feed`, if already read.
     func federatedStatus(of key: CredentialKey, at time: Timestamp?, registry: FederationRegistry, facts: CredentialFacts? = nil) throws(VellumError)
         -> StatusReport
     {
         let now = now()
-        let facts = if let facts { facts } else { try store.federatedFacts(of: key.id) }
+        assert(facts.map { $0.credential == key.id } ?? true, "facts of another credential")
+        let facts = if let facts { facts } else { try store.federatedFacts(of: key.id, preferring: key.feed) }
         // The issue that stands is always of `key.feed`: no other feed's issue counts.
         var (issues, issueEntry) = facts.issues(of: key.feed)
         var changes = facts.changes
@@ -147,7 +155,7 @@ extension LedgerQueries {
         if issueEntry?.id != issue.entry { issueEntry = try store.entry(feed: issue.feed, seq: issue.seq) }
         var decider: Entry?
         if let change = changes.first(where: { $0.entry == merged.resolution.decidedBy }) { decider = try store.entry(feed: change.feed, seq: change.seq) }
-        let held = facts.issuers.first { $0.head.feed == issue.feed }
+        let held = facts.issuersHeld.first { $0.head.feed == issue.feed }
         let asOf = if let held { freshness(held) } else { try freshness(of: issue.feed) }
         return StatusReport(
             credentialID: key.id, status: merged.resolution.status(at: time ?? now), resolution: merged.resolution, issuer: issue.issuer,

@@ -25,21 +25,25 @@ extension LedgerStore {
         try query("SELECT count(*) FROM entries WHERE kind = 6") { Int($0.int(0)) }.first ?? 0
     }
 
-    /// The rowid of the log's last entry (0 when empty). The log is append-only, so this names
-    /// what it holds: while it stays the same, nothing in the log has changed.
-    public func lastEntry() throws(VellumError) -> Int64 {
-        try query("SELECT max(rowid) FROM entries") { $0.isNull(0) ? 0 : $0.int(0) }.first ?? 0
+    /// The log's last entry, by its rowid and id (one seek to the end of the table); nil for an
+    /// empty log. The committed log only grows, so between two committed states this names
+    /// what the log holds: the same last entry, the same entries.
+    public func lastEntry() throws(VellumError) -> (rowid: Int64, id: EntryID)? {
+        try query("SELECT rowid, id FROM entries ORDER BY rowid DESC LIMIT 1") { ($0.int(0), EntryID($0.blob(1))!) }.first
     }
 
     /// What the federated merge reads about a credential id, in one query: every feed that
     /// issued it (its materialized row) with how current that feed is here, and every issue
-    /// and status fact naming the id, of any feed (`CredentialFacts`).
+    /// and status fact naming the id, of any feed (`CredentialFacts`). Anyone may write an id
+    /// under new keys, so at most two issue entries are kept whole: the first feed's and the
+    /// `preferred` feed's (the one a query named, else this node's own), the only ones an
+    /// answer can be about (`LedgerQueries.chooseIssuer`).
     ///
     /// An issue entry's facts come from its materialized credential row when it is the one the
     /// row holds (its issuer is the feed's own did:key, which verification made sure of): every
     /// status answer in a federation reads them, and parsing the payload was most of its cost.
-    public func federatedFacts(of credential: String) throws(VellumError) -> CredentialFacts {
-        var facts = CredentialFacts()
+    public func federatedFacts(of credential: String, preferring preferred: FeedKey) throws(VellumError) -> CredentialFacts {
+        var facts = CredentialFacts(credential: credential)
         _ = try query(Self.factsOfID, [.text(credential)]) { row in
             // Columns: 0-1 the credential row, 2-9 `entryColumns` (feed key, seq, prev, hlc, kind,
             // payload, id, signature), 10-13 `heldColumns` where the row is a credential's.
@@ -48,15 +52,19 @@ extension LedgerStore {
             let kind = EntryKind(rawValue: UInt8(row.int(6)))!
             guard kind == .issue else { return facts.changes.append(StatusFact(entry: id, feed: feed, seq: seq, hlc: hlc, kind: kind)) }
             guard row.int(0) == 1 else { return facts.unparsed.append((feed, seq, id, hlc, row.blob(7))) }
+            // A feed whose head entry is missing is not counted as an issuer (as `issuersHeld`).
+            if !row.isNull(12) { facts.issuersHeld.append(Self.readHeld(row, feed: feed, from: 10)) }
+            let whole = facts.materialized.isEmpty || feed == preferred
             let until = row.isNull(1) ? nil : Timestamp(millisecondsSinceEpoch: row.int(1))
-            facts.issuers.append(Self.readHeld(row, feed: feed, from: 10))
-            facts.materialized.append((IssueFact(entry: id, feed: feed, seq: seq, hlc: hlc, issuer: feed.did, validUntil: until), Self.readEntry(row, from: 2)))
+            facts.materialized.append(
+                (IssueFact(entry: id, feed: feed, seq: seq, hlc: hlc, issuer: feed.did, validUntil: until), whole ? Self.readEntry(row, from: 2) : nil))
         }
         return facts
     }
 
-    /// `federatedFacts`' query: the id's entries `e` of kinds issue to reinstate, each with its
-    /// credential row `c` if it is that row's issue entry, and then its feed's head.
+    /// `federatedFacts`' query: the id's entries `e` of kinds 1-4 (issue, revoke, suspend,
+    /// reinstate), each with its credential row `c` if it is that row's issue entry, and then
+    /// its feed's head `h` and when it was last heard current.
     private static let factsOfID = """
         SELECT c.issue_entry IS NOT NULL, c.valid_until, \(entryColumns), \(heldColumns)
         FROM \(entriesWithKeys)
@@ -83,22 +91,26 @@ extension LedgerStore {
 
 /// `LedgerStore.federatedFacts`: what the federated merge reads about a credential id.
 public struct CredentialFacts: Sendable {
+    public let credential: String
     /// The feeds that issued the id, by their materialized rows, each with how current it is.
-    public fileprivate(set) var issuers: [HeldFeed] = []
+    public fileprivate(set) var issuersHeld: [HeldFeed] = []
     /// The status facts of every feed naming the id.
     public fileprivate(set) var changes: [StatusFact] = []
-    /// The issue facts the credential rows hold, with their entries read whole.
-    fileprivate var materialized: [(fact: IssueFact, entry: Entry)] = []
+    /// The issue facts the credential rows hold, with their entries where read whole.
+    fileprivate var materialized: [(fact: IssueFact, entry: Entry?)] = []
     /// Other issue entries naming the id (a feed's second issue of it, unparsed until asked).
     fileprivate var unparsed: [(feed: FeedKey, seq: UInt64, id: EntryID, hlc: HLC, payload: [UInt8])] = []
 
-    /// The issue facts of one feed, and the issue entry its credential row holds.
+    fileprivate init(credential: String) { self.credential = credential }
+
+    /// The issue facts of one feed, and the issue entry its credential row holds if it was read
+    /// whole.
     public func issues(of feed: FeedKey) -> (facts: [IssueFact], entry: Entry?) {
         let own = materialized.first { $0.fact.feed == feed }
         let others = unparsed.filter { $0.feed == feed }.compactMap { u -> IssueFact? in
             guard case .issue(let p) = try? EntryPayload(stored: .issue, bytes: u.payload) else { return nil }
             return IssueFact(entry: u.id, feed: feed, seq: u.seq, hlc: u.hlc, issuer: p.issuer, validUntil: p.validUntil.flatMap { Timestamp(parsing: $0) })
         }
-        return ((own.map { [$0.fact] } ?? []) + others, own?.entry)
+        return ((own.map { [$0.fact] } ?? []) + others, own?.entry ?? nil)
     }
 }

@@ -159,6 +159,10 @@ public final class LedgerStore {
         }
     }
 
+    /// Whether a write transaction is open on this store's connection: what it reads may yet be
+    /// rolled back, so nothing read from it should be kept for later.
+    public var writing: Bool { db.writing }
+
     /// Copies the write-ahead log into the database file and empties it.
     public func checkpoint() throws(VellumError) {
         do { try db.execute("PRAGMA wal_checkpoint(TRUNCATE)") } catch { throw VellumError(.storage, error.message) }
