@@ -5,9 +5,9 @@ import VellumStore
 /// The registry of a node's federation, rebuilt only when the log's documents change.
 public final class RegistryCache: @unchecked Sendable {  // `cached` and `paths` are guarded by `lock`
     private let lock = NSLock()
-    /// The registry, the number of documents it was built from, and the log's last entry when
-    /// that number was last read (`LedgerStore.lastEntry`): all of a committed state.
-    private var cached: (count: Int, last: Int64, lastID: EntryID?, registry: FederationRegistry)?
+    /// The registry, the number of documents it was built from, and the rowid of the log's last
+    /// entry when that number was read: all of one committed snapshot.
+    private var cached: (count: Int, last: Int64, registry: FederationRegistry)?
     /// Trust paths' entries and their JSON, by the ids of the path: every status answer of a
     /// campus carries the same few entries, and an entry never changes under its id, so they
     /// are read and written once (up to `pathLimit` paths).
@@ -29,24 +29,24 @@ public final class RegistryCache: @unchecked Sendable {  // `cached` and `paths`
         return path
     }
 
-    /// Every status answer asks for it, so the usual case is one seek to the log's end: a log
-    /// whose last entry is the same holds the same entries, and one that grew is counted again
-    /// (documents are only appended: an equal count is the same documents). A registry read
-    /// inside a write transaction, which may yet be rolled back, is used but not kept; nor is
-    /// one of a snapshot older than the kept one.
+    /// Every status answer asks for it, so the usual case is one seek to the log's end: the
+    /// committed log only grows, so a snapshot whose last entry has the same rowid holds the same
+    /// entries, and one that grew is counted again (documents are only appended: an equal count
+    /// is the same documents). A registry read inside a write transaction is used but not kept:
+    /// the transaction may yet be rolled back, and SQLite gives a rolled-back row's rowid to the
+    /// next row stored. Each connection has its own cache, and its snapshots only move forward.
     func registry(federationID: String, store: LedgerStore) throws(VellumError) -> FederationRegistry {
-        let last = try store.lastEntry()
-        let known = lock.withLock { cached }
-        if let known, known.last == last?.rowid ?? 0, known.lastID == last?.id { return known.registry }
-        let count = try store.documentCount()
-        let registry = if let known, known.count == count { known.registry } else {
-            FederationRegistry(federationID: federationID, documents: try store.documents())
+        try store.read { () throws(VellumError) -> FederationRegistry in
+            let last = try store.lastRowID()
+            let known = lock.withLock { cached }
+            if let known, known.last == last { return known.registry }
+            let count = try store.documentCount()
+            let registry = if let known, known.count == count { known.registry } else {
+                FederationRegistry(federationID: federationID, documents: try store.documents())
+            }
+            if !store.writing { lock.withLock { cached = (count, last, registry) } }
+            return registry
         }
-        guard !store.writing else { return registry }
-        lock.withLock {
-            if (cached?.last ?? 0) <= last?.rowid ?? 0 { cached = (count, last?.rowid ?? 0, last?.id, registry) }
-        }
-        return registry
     }
 }
 
@@ -115,13 +115,13 @@ extension LedgerQueries {
     /// feeds those are and how current each is. Nil: unknown.
     package func askedFederatedStatus(_ credentialID: String, issuer: FeedKey?, registry: FederationRegistry) throws(VellumError) -> StatusReport? {
         let facts = try store.federatedFacts(of: credentialID, preferring: issuer ?? feed)
-        let issuers = facts.issuersHeld.map(\.head.feed).filter { issuer == nil || $0 == issuer }
+        let issuers = facts.heldIssuers.map(\.head.feed).filter { issuer == nil || $0 == issuer }
         guard let chosen = try chooseIssuer(among: issuers, of: credentialID) else { return nil }
         return try federatedStatus(of: CredentialKey(feed: chosen, id: credentialID), at: nil, registry: registry, facts: facts)
     }
 
     /// A credential's status in a federation (`FederatedMerge`), with its trust answer.
-    /// `facts`: the credential id's, read in this snapshot preferring `key.feed`, if already read.
+    /// `facts`: the credential id's, if already read in this snapshot (`askedFederatedStatus`).
     func federatedStatus(of key: CredentialKey, at time: Timestamp?, registry: FederationRegistry, facts: CredentialFacts? = nil) throws(VellumError)
         -> StatusReport
     {
@@ -155,7 +155,7 @@ extension LedgerQueries {
         if issueEntry?.id != issue.entry { issueEntry = try store.entry(feed: issue.feed, seq: issue.seq) }
         var decider: Entry?
         if let change = changes.first(where: { $0.entry == merged.resolution.decidedBy }) { decider = try store.entry(feed: change.feed, seq: change.seq) }
-        let held = facts.issuersHeld.first { $0.head.feed == issue.feed }
+        let held = facts.heldIssuers.first { $0.head.feed == issue.feed }
         let asOf = if let held { freshness(held) } else { try freshness(of: issue.feed) }
         return StatusReport(
             credentialID: key.id, status: merged.resolution.status(at: time ?? now), resolution: merged.resolution, issuer: issue.issuer,

@@ -40,9 +40,10 @@ extension Node {
         var indexes = Set(try store.statusListIndexes(feed: feed, status: name.status))
         // In a federation, sibling campuses change statuses too: those credentials read as the
         // federated merge says.
-        if federationID != nil {
+        if let registry = try registry() {
             for (key, index) in try store.credentialsChangedByOthers(feed: feed) where index / size == name.number {
-                if try status(of: key).resolution?.base == name.status { indexes.insert(index) } else { indexes.remove(index) }
+                let resolution = try federatedStatus(of: key, at: nil, registry: registry).resolution
+                if resolution?.base == name.status { indexes.insert(index) } else { indexes.remove(index) }
             }
         }
         var list = BitstringStatusList(size: size)

@@ -25,18 +25,11 @@ extension LedgerStore {
         try query("SELECT count(*) FROM entries WHERE kind = 6") { Int($0.int(0)) }.first ?? 0
     }
 
-    /// The log's last entry, by its rowid and id (one seek to the end of the table); nil for an
-    /// empty log. The committed log only grows, so between two committed states this names
-    /// what the log holds: the same last entry, the same entries.
-    public func lastEntry() throws(VellumError) -> (rowid: Int64, id: EntryID)? {
-        try query("SELECT rowid, id FROM entries ORDER BY rowid DESC LIMIT 1") { ($0.int(0), EntryID($0.blob(1))!) }.first
-    }
-
     /// What the federated merge reads about a credential id, in one query: every feed that
     /// issued it (its materialized row) with how current that feed is here, and every issue
     /// and status fact naming the id, of any feed (`CredentialFacts`). Anyone may write an id
-    /// under new keys, so at most two issue entries are kept whole: the first feed's and the
-    /// `preferred` feed's (the one a query named, else this node's own), the only ones an
+    /// under new keys, so at most two issue entries are kept whole: the first issuing feed's and
+    /// the `preferred` feed's (the one a query named, else this node's own), the only ones an
     /// answer can be about (`LedgerQueries.chooseIssuer`).
     ///
     /// An issue entry's facts come from its materialized credential row when it is the one the
@@ -52,9 +45,11 @@ extension LedgerStore {
             let kind = EntryKind(rawValue: UInt8(row.int(6)))!
             guard kind == .issue else { return facts.changes.append(StatusFact(entry: id, feed: feed, seq: seq, hlc: hlc, kind: kind)) }
             guard row.int(0) == 1 else { return facts.unparsed.append((feed, seq, id, hlc, row.blob(7))) }
-            // A feed whose head entry is missing is not counted as an issuer (as `issuersHeld`).
-            if !row.isNull(12) { facts.issuersHeld.append(Self.readHeld(row, feed: feed, from: 10)) }
-            let whole = facts.materialized.isEmpty || feed == preferred
+            // A feed whose head entry is missing is not counted as an issuer (as in
+            // `LedgerStore.issuersHeld(of:)`).
+            let counted = !row.isNull(12)
+            let whole = feed == preferred || (counted && facts.heldIssuers.isEmpty)
+            if counted { facts.heldIssuers.append(Self.readHeld(row, feed: feed, from: 10)) }
             let until = row.isNull(1) ? nil : Timestamp(millisecondsSinceEpoch: row.int(1))
             facts.materialized.append(
                 (IssueFact(entry: id, feed: feed, seq: seq, hlc: hlc, issuer: feed.did, validUntil: until), whole ? Self.readEntry(row, from: 2) : nil))
@@ -93,7 +88,7 @@ extension LedgerStore {
 public struct CredentialFacts: Sendable {
     public let credential: String
     /// The feeds that issued the id, by their materialized rows, each with how current it is.
-    public fileprivate(set) var issuersHeld: [HeldFeed] = []
+    public fileprivate(set) var heldIssuers: [HeldFeed] = []
     /// The status facts of every feed naming the id.
     public fileprivate(set) var changes: [StatusFact] = []
     /// The issue facts the credential rows hold, with their entries where read whole.
@@ -111,6 +106,6 @@ public struct CredentialFacts: Sendable {
             guard case .issue(let p) = try? EntryPayload(stored: .issue, bytes: u.payload) else { return nil }
             return IssueFact(entry: u.id, feed: feed, seq: u.seq, hlc: u.hlc, issuer: p.issuer, validUntil: p.validUntil.flatMap { Timestamp(parsing: $0) })
         }
-        return ((own.map { [$0.fact] } ?? []) + others, own?.entry ?? nil)
+        return ((own.map { [$0.fact] } ?? []) + others, own.flatMap { $0.entry })
     }
 }

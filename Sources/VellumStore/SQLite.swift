@@ -100,14 +100,14 @@ public final class SQLiteConnection {
         return Statement(connection: self, handle: stmt)
     }
 
-    /// Runs `body`'s reads in one read transaction: they all see one snapshot of the database,
-    /// and take the write-ahead log's read lock (a few `fcntl` calls) once instead of once per
-    /// statement. Inside a transaction already, `body` simply joins it. `body` must not write
-    /// (a `transaction` inside would fail to begin).
     /// Whether this connection is inside a transaction that has written (or may write): what
     /// it reads may yet be rolled back.
     public var writing: Bool { sqlite3_txn_state(handle, "main") == SQLITE_TXN_WRITE }
 
+    /// Runs `body`'s reads in one read transaction: they all see one snapshot of the database,
+    /// and take the write-ahead log's read lock (a few `fcntl` calls) once instead of once per
+    /// statement. Inside a transaction already, `body` simply joins it. `body` must not write
+    /// (a `transaction` inside would fail to begin).
     public func read<T>(_ body: () throws -> T) throws -> T {
         guard sqlite3_get_autocommit(handle) != 0 else { return try body() }
         try run(.begin)

@@ -178,9 +178,10 @@ struct FederationConvergenceTests {
         }
     }
 
-    /// The registry is kept by the log's last entry; a write transaction that read it and was
-    /// rolled back must leave nothing behind, though the next entry takes the same rowid.
-    @Test("a registry read inside a write that is rolled back is not kept: the entry committed next, at the same rowid, does not bring back the document that never was")
+    /// The registry is kept by the rowid of the log's last entry; SQLite gives a rolled-back
+    /// row's rowid to the next row stored, so a write transaction that read the registry and
+    /// was rolled back must leave nothing behind, however alike the next rows are.
+    @Test("a registry read inside a write that is rolled back is not kept: the entries committed next, at the same rowids and ending with the same entry, do not bring back the document that never was")
     func registryOfARolledBackWrite() async throws {
         let root = FileManager.default.temporaryDirectory.appendingPathComponent("vellum-fed-\(UUID().uuidString)").path
         defer { try? FileManager.default.removeItem(atPath: root) }
@@ -192,27 +193,30 @@ struct FederationConvergenceTests {
         try Self.delegate(a, by: aalto)
         let id = try await a.issue(CredentialRequest(subject: "did:example:x", achievementName: "x")).id
         #expect(try a.trust(a.did.did).trusted)
-        // Aalto's cut of a, carried by some feed, stored in a transaction that reads the
-        // registry through a status answer and is then rolled back.
+        // Aalto's cut of a, carried by some feed, then another feed's entry, stored in a
+        // transaction that reads the registry (a trust answer) and is then rolled back.
         let head = try a.store.heads()[a.feed]!
         let cut = try aalto.append(.undelegation(Undelegation(feed: a.feed, reason: .compromised, through: head.seq, entry: head.id)))
-        var carrier = FeedWriter(key: Curve25519.Signing.PrivateKey(), head: nil, clock: HLC(rawValue: 0))
-        let carried = carrier.append([(.document, .document(cut))], now: a.now())
+        func entry(_ kind: EntryKind, _ payload: EntryPayload) -> [LinkedEntry] {
+            var writer = FeedWriter(key: Curve25519.Signing.PrivateKey(), head: nil, clock: HLC(rawValue: 0))
+            return writer.append([(kind, payload)], now: a.now())
+        }
+        let carried = entry(.document, .document(cut))
+        let last = entry(.suspend, .status(.init(credentialID: "urn:uuid:elsewhere", reason: nil)))
         struct RolledBack: Error {}
         var rolledBack: Int64?
         #expect(throws: RolledBack.self) {
             try a.store.transaction {
-                try a.store.append(carried)
-                rolledBack = try a.store.lastEntry()?.rowid
+                try a.store.append(carried + last)
+                rolledBack = try a.store.lastRowID()
                 #expect(try !a.trust(a.did.did).trusted, "the cut counts inside its own transaction")
                 throw RolledBack()
             }
         }
-        // The next entry stored (one, from gossip) takes the rolled-back entry's rowid.
-        var other = FeedWriter(key: Curve25519.Signing.PrivateKey(), head: nil, clock: HLC(rawValue: 0))
-        let next = other.append([(.suspend, .status(.init(credentialID: "urn:uuid:elsewhere", reason: nil)))], now: a.now())
-        try a.store.transaction { try a.store.append(next) }
-        #expect(try a.store.lastEntry()?.rowid == rolledBack)
+        // Gossip then stores another entry and the same last one: the same rowids, the same
+        // last entry, no document.
+        try a.store.transaction { try a.store.append(entry(.suspend, .status(.init(credentialID: "urn:uuid:other", reason: nil))) + last) }
+        #expect(try a.store.lastRowID() == rolledBack)
         #expect(try a.store.documentCount() == 2)  // the genesis and a's delegation: the cut never was
         #expect(try a.trust(a.did.did).trusted)
         #expect(try a.status(of: id).trust?.trusted == true)
