@@ -79,7 +79,7 @@ final class StatusCache: @unchecked Sendable {  // `recent` and `older` are guar
     }
 
     /// The current status answer's bytes, or nil for an unknown credential. `issuer` as in
-    /// `LedgerQueries.credentialKey`: a credential is its issuer and its id.
+    /// `LedgerQueries.status(of:issuer:at:)`: a credential is its issuer and its id.
     /// Its reads share one snapshot of the ledger, so an answer is never kept under a head
     /// newer than the state it reports.
     func answer(_ id: String, issuer: String?, node: some LedgerQueries) throws -> [UInt8]? {
@@ -91,8 +91,8 @@ final class StatusCache: @unchecked Sendable {  // `recent` and `older` are guar
         let asked = Asked(id: id, issuer: try issuer.map { (did) throws(VellumError) in try node.issuerFeed(did) })
         // In a federation, a sibling campus's feed can change the status too, and the answer
         // carries the trust path: no shortcut by the issuer's head.
-        if let registry = try node.registry() {
-            guard let report = try node.askedFederatedStatus(id, issuer: asked.issuer, registry: registry), report.status != .unknown else { return nil }
+        if node.federationID != nil {
+            guard let report = try node.askedStatus(id, issuer: asked.issuer), report.status != .unknown else { return nil }
             return report.canonicalBytes
         }
         if let item = lookup(asked), let held = try node.askedIssuerHeld(id, issuer: asked.issuer), held.head == item.head {

@@ -109,15 +109,16 @@ extension LedgerQueries {
             evidence: try registryCache.evidence(registry.evidence(for: authority, feed: feed), store: store))
     }
 
-    /// The current status in a federation of the credential a query names, chosen by
-    /// `credentialKey`'s rule (the named issuer, else the only one, else this node's own) among
-    /// the feeds that issued the id: the query that reads the merge's facts also reads which
-    /// feeds those are and how current each is. Nil: unknown.
-    package func askedFederatedStatus(_ credentialID: String, issuer: FeedKey?, registry: FederationRegistry) throws(VellumError) -> StatusReport? {
+    /// The status in a federation of the credential a query names, now or at a past `time`,
+    /// chosen by `chooseIssuer`'s rule among the feeds that issued the id: the query that reads
+    /// the merge's facts also reads which feeds those are and how current each is. Nil: unknown.
+    func askedFederatedStatus(_ credentialID: String, issuer: FeedKey?, registry: FederationRegistry, at time: Timestamp?) throws(VellumError)
+        -> StatusReport?
+    {
         let facts = try store.federatedFacts(of: credentialID, preferring: issuer ?? feed)
         let issuers = facts.heldIssuers.map(\.head.feed).filter { issuer == nil || $0 == issuer }
         guard let chosen = try chooseIssuer(among: issuers, of: credentialID) else { return nil }
-        return try federatedStatus(of: CredentialKey(feed: chosen, id: credentialID), at: nil, registry: registry, facts: facts)
+        return try federatedStatus(of: CredentialKey(feed: chosen, id: credentialID), at: time, registry: registry, facts: facts)
     }
 
     /// A credential's status in a federation (`FederatedMerge`), with its trust answer.

@@ -17,21 +17,15 @@ public protocol LedgerQueries {
 }
 
 extension LedgerQueries {
-    /// The credential a query names: a credential is its issuer and its id, so an `issuer`
-    /// (a did:key) picks one exactly. Without one, the id must name one credential in this
-    /// ledger, or one of this node's own; if other feeds wrote the same id, the query is
-    /// refused as ambiguous rather than answered for whichever came first. Nil: unknown id.
-    public func credentialKey(_ credentialID: String, issuer: String? = nil) throws(VellumError) -> CredentialKey? {
-        try CredentialID.validate(credentialID)
-        if let issuer { return CredentialKey(feed: try issuerFeed(issuer), id: credentialID) }
-        return try chooseIssuer(among: try store.issuingFeeds(of: credentialID), of: credentialID).map { CredentialKey(feed: $0, id: credentialID) }
-    }
-
     /// The feed of an `issuer` named in a query (a did:key).
     public func issuerFeed(_ issuer: String) throws(VellumError) -> FeedKey { FeedKey(try DIDKey(parsing: issuer).publicKey)! }
 
-    /// `credentialKey`'s rule for an id named without its issuer, given the feeds that issued
-    /// it. A refusal names at most ten of them: anyone can write the id under new keys.
+    /// Which credential a query names, given the feeds that issued its id (only the feed the
+    /// query named, if it named one): a credential is its issuer and its id. Without an
+    /// issuer, the id must name one credential in this ledger, or one of this node's own; if
+    /// other feeds wrote the same id, the query is refused as ambiguous rather than answered
+    /// for whichever came first. A refusal names at most ten of them: anyone can write the id
+    /// under new keys. Nil: unknown id.
     func chooseIssuer(among feeds: [FeedKey], of credentialID: String) throws(VellumError) -> FeedKey? {
         if feeds.count <= 1 { return feeds.first }
         if feeds.contains(feed) { return feed }
@@ -41,7 +35,7 @@ extension LedgerQueries {
             "\(credentialID) is issued by \(feeds.count) issuers (\(named)\(feeds.count > 10 ? ", ..." : "")): name the issuer (--issuer, or ?issuer=)")
     }
 
-    /// The record of the credential a query names (`credentialKey`'s rule; `issuer`: the feed
+    /// The record of the credential a query names (`chooseIssuer`'s rule; `issuer`: the feed
     /// the query named, if any), read in one query: outside a federation, all that a current
     /// status answer needs (`report`). Nil: unknown.
     package func askedRecord(_ credentialID: String, issuer: FeedKey?) throws(VellumError) -> StatusRecord? {
@@ -63,16 +57,27 @@ extension LedgerQueries {
 
     /// A credential's status now, or as it was at a past `time` (judged by the log's own
     /// timestamps), with the entries that decided it and how fresh this node's copy of the
-    /// issuer's feed is. `issuer` as in `credentialKey`. Read from one snapshot of the ledger.
+    /// issuer's feed is. `issuer`: a did:key, which picks the credential exactly; without one,
+    /// `chooseIssuer`'s rule. Read from one snapshot of the ledger, by the same queries as the
+    /// HTTP service's answers.
     public func status(of credentialID: String, issuer: String? = nil, at time: Timestamp? = nil) throws(VellumError) -> StatusReport {
         try store.read { () throws(VellumError) -> StatusReport in
-            guard let key = try credentialKey(credentialID, issuer: issuer) else {
-                return StatusReport(
+            try CredentialID.validate(credentialID)
+            let answer = try askedStatus(credentialID, issuer: try issuer.map { (did) throws(VellumError) in try issuerFeed(did) }, at: time)
+            return answer
+                ?? StatusReport(
                     credentialID: credentialID, status: .unknown, resolution: nil, issuer: issuer, validUntil: nil, evidence: [], asOf: nil,
                     at: time ?? now())
-            }
-            return try status(of: key, at: time)
         }
+    }
+
+    /// The status of the credential a query names (`issuer`: the feed it named, if any), now
+    /// or at a past `time`, in a federation or not. Nil: no feed issued the id. Call inside
+    /// `store.read`.
+    package func askedStatus(_ credentialID: String, issuer: FeedKey?, at time: Timestamp? = nil) throws(VellumError) -> StatusReport? {
+        if let registry = try registry() { return try askedFederatedStatus(credentialID, issuer: issuer, registry: registry, at: time) }
+        guard let record = try askedRecord(credentialID, issuer: issuer) else { return nil }
+        return try report(record, at: time)
     }
 
     /// The status of one credential (issuer and id), as `status(of:issuer:at:)`. Its reads

@@ -42,7 +42,8 @@ struct TakeoverRoutesTests {
         let campusDID = campus.node.did.did
 
         // A replica holding both feeds.
-        let replicaAPI = try VellumAPI(dataPath: try await Self.replica(of: campus).directory.path, registry: testRegistry)
+        let replica = try await Self.replica(of: campus)
+        let replicaAPI = try VellumAPI(dataPath: replica.directory.path, registry: testRegistry)
         let document = campus.revoked.document.canonicalString
 
         let path = "/v1/credentials/\(campus.revoked.id)/status"
@@ -67,7 +68,13 @@ struct TakeoverRoutesTests {
             #expect(verify.json["verified"] == false && verify.json["status"] == "revoked")
             let badIssuer = try await client.get(path + "?issuer=did:key:nonsense")
             #expect(badIssuer.status == .badRequest)
+            // `?at=` is answered by the CLI's query, which chooses the issuer alike.
+            #expect(try await client.get(path + "?at=2100-01-01T00:00:00Z").status == .conflict)
         }
+        // The CLI's answers (`vellum status` on either node).
+        #expect(try campus.node.status(of: campus.revoked.id).issuer == campusDID)
+        #expect(#expect(throws: VellumError.self) { try replica.status(of: campus.revoked.id) }?.code == .conflict)
+        #expect(try replica.status(of: campus.revoked.id, issuer: strangerDID).status == .active)
     }
 
     @Test("an answer kept for a bare id is not given again once another feed writes that id: the replica then refuses it as ambiguous")
@@ -206,7 +213,13 @@ struct TakeoverRoutesTests {
                 let theirs = try await client.get(path + "?issuer=" + strangerDID)
                 #expect(theirs.json["issuer"]?.stringValue == strangerDID && theirs.json["trust"]?["trusted"] == false)
                 #expect(try await client.get(path + "?issuer=" + nobody).status == .notFound)
+                #expect(try await client.get(path + "?at=2100-01-01T00:00:00Z").status == bare)  // the CLI's query
             }
         }
+        // The CLI's answers (`vellum status`) choose the issuer by the same query.
+        #expect(try campus.status(of: own.id).issuer == campusDID)
+        #expect(#expect(throws: VellumError.self) { try replica.status(of: own.id) }?.code == .conflict)
+        #expect(try replica.status(of: own.id, issuer: campusDID).trust?.trusted == true)
+        #expect(try replica.status(of: own.id, issuer: strangerDID).trust?.trusted == false)
     }
 }
