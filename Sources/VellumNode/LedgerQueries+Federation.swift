@@ -122,12 +122,11 @@ extension LedgerQueries {
     }
 
     /// A credential's status in a federation (`FederatedMerge`), with its trust answer.
-    /// `facts`: the credential id's, if already read in this snapshot (`askedFederatedStatus`).
+    /// `facts`: those of `key.id`, if already read in this snapshot (`askedFederatedStatus`).
     func federatedStatus(of key: CredentialKey, at time: Timestamp?, registry: FederationRegistry, facts: CredentialFacts? = nil) throws(VellumError)
         -> StatusReport
     {
         let now = now()
-        assert(facts.map { $0.credential == key.id } ?? true, "facts of another credential")
         let facts = if let facts { facts } else { try store.federatedFacts(of: key.id, preferring: key.feed) }
         // The issue that stands is always of `key.feed`: no other feed's issue counts.
         var (issues, issueEntry) = facts.issues(of: key.feed)

@@ -36,7 +36,7 @@ extension LedgerStore {
     /// row holds (its issuer is the feed's own did:key, which verification made sure of): every
     /// status answer in a federation reads them, and parsing the payload was most of its cost.
     public func federatedFacts(of credential: String, preferring preferred: FeedKey) throws(VellumError) -> CredentialFacts {
-        var facts = CredentialFacts(credential: credential)
+        var facts = CredentialFacts()
         _ = try query(Self.factsOfID, [.text(credential)]) { row in
             // Columns: 0-1 the credential row, 2-9 `entryColumns` (feed key, seq, prev, hlc, kind,
             // payload, id, signature), 10-13 `heldColumns` where the row is a credential's.
@@ -86,7 +86,6 @@ extension LedgerStore {
 
 /// `LedgerStore.federatedFacts`: what the federated merge reads about a credential id.
 public struct CredentialFacts: Sendable {
-    public let credential: String
     /// The feeds that issued the id, by their materialized rows, each with how current it is.
     public fileprivate(set) var heldIssuers: [HeldFeed] = []
     /// The status facts of every feed naming the id.
@@ -96,7 +95,7 @@ public struct CredentialFacts: Sendable {
     /// Other issue entries naming the id (a feed's second issue of it, unparsed until asked).
     fileprivate var unparsed: [(feed: FeedKey, seq: UInt64, id: EntryID, hlc: HLC, payload: [UInt8])] = []
 
-    fileprivate init(credential: String) { self.credential = credential }
+    fileprivate init() {}
 
     /// The issue facts of one feed, and the issue entry its credential row holds if it was read
     /// whole.
