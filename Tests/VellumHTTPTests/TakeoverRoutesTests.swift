@@ -153,6 +153,7 @@ struct TakeoverRoutesTests {
         try node.changeStatus(.revoke, of: own.id, reason: "issued in error")
         let copy = stranger.append(issue(own.id), now: Timestamp(millisecondsSinceEpoch: 2))
         _ = try await node.importEntries(copy.map(\.entry))
+        #expect(try node.store.issuersHeld(of: own.id).map(\.head.feed) == [stranger.feed, node.feed], "the stranger's row first")
         let api = try VellumAPI(dataPath: dir, registry: testRegistry)
         let (path, did) = ("/v1/credentials/\(own.id)/status", node.did.did)
         try await Application(router: api.router()).test(.router) { raw in
@@ -161,6 +162,8 @@ struct TakeoverRoutesTests {
                 #expect(answer.status == .ok && answer.json["status"] == "revoked" && answer.json["issuer"]?.stringValue == did)
             }
         }
+        #expect(try node.status(of: own.id).issuer == did)  // the CLI's answer
+        #expect(try node.status(of: own.id, issuer: stranger.feed.didKey.did).status == .active)
     }
 
     @Test("in a federation: a stranger's copy of the campus's id is refused whole as a file and, stored by gossip, changes no answer about the campus's credential on its node or a replica")
