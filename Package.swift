@@ -47,7 +47,7 @@ let package = Package(
         .target(
             name: "VellumHTTP",
             dependencies: [
-                "VellumNode", "VellumCore",
+                "VellumNode", "VellumStore", "VellumCore",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "NIOPosix", package: "swift-nio"),

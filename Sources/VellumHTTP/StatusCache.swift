@@ -2,6 +2,7 @@ import Dispatch
 import Foundation
 import VellumCore
 import VellumNode
+import VellumStore
 
 /// Recent status answers, kept while their issuer's feed does not move. Outside a federation,
 /// only the issuer's feed can change a credential's status, so an answer whose issuer head is
@@ -12,17 +13,32 @@ import VellumNode
 /// `recent`; when it is full it becomes `older` (the previous `older` is dropped), and an
 /// answer found in `older` moves back to `recent`. Recently asked credentials stay; the rest
 /// age out, and no request pays more than a constant.
-final class StatusCache: @unchecked Sendable {  // `recent` and `older` are guarded by `lock`
+///
+/// While nothing at all is committed to the ledger, not even that narrow query is needed:
+/// an answer confirmed by it is given again as long as the ledger's data version (SQLite's,
+/// read on a connection of the cache's own) is the one read before that query's snapshot
+/// (`unchanged`). That check is a read transaction with no page read, short enough to run
+/// where the request arrived, without the hop to a handler thread.
+final class StatusCache: @unchecked Sendable {  // `recent` and `older` are guarded by `lock`, `versions` by `versionLock`
     /// What an answer keeps: everything but the time and the freshness, its evidence already
     /// serialized.
     private struct Item {
-        /// The issuer's head the answer was read at. The answer holds while the issuer that the
-        /// same query chooses now has this very head: the same feed, not moved since.
-        let head: FeedHead
+        /// The issuer's feed as held when the answer was last confirmed. The answer holds while
+        /// the issuer that the same query chooses now has this very head: the same feed, not
+        /// moved since.
+        let held: HeldFeed
+        /// The data version `versions` read just before the snapshot that last confirmed the
+        /// answer, nil if none was read: while the ledger's data version is still this one,
+        /// nothing was committed since, and the answer holds with `held` as it is.
+        let version: Int64?
         let resolution: CredentialResolution
         let issuer: String?
         let validUntil: String?
         let evidenceJSON: [UInt8]
+
+        func confirmed(_ held: HeldFeed, at version: Int64?) -> Item {
+            Item(held: held, version: version, resolution: resolution, issuer: issuer, validUntil: validUntil, evidenceJSON: evidenceJSON)
+        }
     }
 
     private let lock = NSLock()
@@ -30,8 +46,19 @@ final class StatusCache: @unchecked Sendable {  // `recent` and `older` are guar
     private var older: [Asked: Item] = [:]
     /// Answers per generation: at most twice this many are held.
     let generation: Int
+    /// A read-only view of the ledger whose one use is reading its data version: versions read
+    /// on one connection compare, those of different connections do not.
+    private let versions: LedgerReader
+    private let versionLock = NSLock()
 
-    init(generation: Int = 25_000) { self.generation = generation }
+    init(path: String, generation: Int = 25_000) throws {
+        self.generation = generation
+        versions = try LedgerReader(path: path)
+    }
+
+    /// The ledger's data version now, nil if it could not be read (the answer is then read
+    /// from the ledger, as any other).
+    private func version() -> Int64? { versionLock.withLock { try? versions.store.dataVersion() } }
 
     private func lookup(_ asked: Asked) -> Item? {
         let (item, dropped) = lock.withLock { () -> (Item?, [Asked: Item]) in
@@ -78,39 +105,58 @@ final class StatusCache: @unchecked Sendable {  // `recent` and `older` are guar
         }
     }
 
+    /// The answer kept for what was asked, if nothing was committed to the ledger since it was
+    /// last confirmed: no read of the ledger but its data version, so it may run where the
+    /// request arrived. Nil: read it (`answer`). Outside a federation only: there an answer
+    /// is never kept.
+    func unchanged(_ id: String, issuer: String?) -> [UInt8]? {
+        guard let asked = try? Asked(id: id, issuer: issuer.map { (did) throws(VellumError) in try versions.issuerFeed(did) }),
+            let item = lookup(asked), let confirmed = item.version, confirmed == version()
+        else { return nil }
+        return bytes(item, held: item.held, id: id, node: versions)
+    }
+
     /// The current status answer's bytes, or nil for an unknown credential. `issuer` as in
     /// `LedgerQueries.status(of:issuer:at:)`: a credential is its issuer and its id.
     /// Its reads share one snapshot of the ledger, so an answer is never kept under a head
     /// newer than the state it reports.
     func answer(_ id: String, issuer: String?, node: some LedgerQueries) throws -> [UInt8]? {
-        try node.store.read { () throws(VellumError) -> [UInt8]? in try snapshotAnswer(id, issuer: issuer, node: node) }
-    }
-
-    private func snapshotAnswer(_ id: String, issuer: String?, node: some LedgerQueries) throws(VellumError) -> [UInt8]? {
         try CredentialID.validate(id)
         let asked = Asked(id: id, issuer: try issuer.map { (did) throws(VellumError) in try node.issuerFeed(did) })
         // In a federation, a sibling campus's feed can change the status too, and the answer
         // carries the trust path: no shortcut by the issuer's head.
         if node.federationID != nil {
-            guard let report = try node.askedStatus(id, issuer: asked.issuer), report.status != .unknown else { return nil }
-            return report.canonicalBytes
+            return try node.store.read { () throws(VellumError) -> [UInt8]? in
+                guard let report = try node.askedStatus(id, issuer: asked.issuer), report.status != .unknown else { return nil }
+                return report.canonicalBytes
+            }
         }
-        if let item = lookup(asked), let held = try node.askedIssuerHeld(id, issuer: asked.issuer), held.head == item.head {
-            let now = node.now()
+        // Read before the snapshot begins, the version can only be older than the snapshot's:
+        // an answer confirmed under it is never taken for one newer than it is.
+        let kept = lookup(asked)
+        let version = kept == nil ? nil : version()
+        return try node.store.read { () throws(VellumError) -> [UInt8]? in
+            if let kept, let held = try node.askedIssuerHeld(id, issuer: asked.issuer), held.head == kept.held.head {
+                release(lock.withLock { insert(asked, kept.confirmed(held, at: version)) })
+                return bytes(kept, held: held, id: id, node: node)
+            }
+            guard let record = try node.askedRecord(id, issuer: asked.issuer) else { return nil }
+            let report = try node.report(record)
+            let item = Item(
+                held: record.held, version: nil, resolution: record.resolution, issuer: report.issuer, validUntil: report.validUntil,
+                evidenceJSON: report.evidenceJSON)
+            release(lock.withLock { insert(asked, item) })
             return StatusReport.canonicalBytes(
-                asOf: node.freshness(held), at: now, evidenceJSON: item.evidenceJSON, id: id, issuer: item.issuer,
-                status: item.resolution.status(at: now), validUntil: item.validUntil)
+                asOf: report.asOf, at: report.at, evidenceJSON: item.evidenceJSON, id: id, issuer: report.issuer, status: report.status,
+                validUntil: report.validUntil)
         }
-        guard let record = try node.askedRecord(id, issuer: asked.issuer) else { return nil }
-        let report = try node.report(record)
-        let evidenceJSON = report.evidenceJSON
-        release(lock.withLock {
-            insert(
-                asked,
-                Item(head: record.held.head, resolution: record.resolution, issuer: report.issuer, validUntil: report.validUntil, evidenceJSON: evidenceJSON))
-        })
+    }
+
+    /// A kept answer's bytes, at the current time, with `held`'s freshness.
+    private func bytes(_ item: Item, held: HeldFeed, id: String, node: some LedgerQueries) -> [UInt8] {
+        let now = node.now()
         return StatusReport.canonicalBytes(
-            asOf: report.asOf, at: report.at, evidenceJSON: evidenceJSON, id: id, issuer: report.issuer, status: report.status,
-            validUntil: report.validUntil)
+            asOf: node.freshness(held), at: now, evidenceJSON: item.evidenceJSON, id: id, issuer: item.issuer,
+            status: item.resolution.status(at: now), validUntil: item.validUntil)
     }
 }

@@ -29,7 +29,7 @@ public struct VellumAPI: Sendable {
     }
 
     let nodes: NodePool
-    let statusCache = StatusCache()
+    let statusCache: StatusCache
     let registry: PrometheusCollectorRegistry
     let threads: HandlerThreads
     /// A request body must arrive whole within this time. The server's idle timer restarts with
@@ -49,6 +49,7 @@ public struct VellumAPI: Sendable {
     ) throws {
         self.bodyDeadline = bodyDeadline
         nodes = try NodePool(path: dataPath, capacity: handlerThreads)
+        statusCache = try StatusCache(path: dataPath)
         self.registry = registry
         threads = HandlerThreads(count: handlerThreads)
     }
@@ -102,6 +103,7 @@ public struct VellumAPI: Sendable {
         let query = request.uri.queryParameters  // `queryParameters` parses the query string on every access
         let at = try query["at"].map { text throws(VellumError) in try Timestamp(query: String(text), option: "at") }
         let issuer = query["issuer"].map(String.init)
+        if at == nil, let kept = statusCache.unchanged(id, issuer: issuer) { return .bytes(kept, contentType: "application/json") }
         let answer: [UInt8]? = try await threads.run { [nodes, statusCache] in
             try nodes.with { node in
                 guard let at else { return try statusCache.answer(id, issuer: issuer, node: node) }

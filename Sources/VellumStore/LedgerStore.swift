@@ -628,6 +628,14 @@ public final class LedgerStore {
 
     // MARK: replication
 
+    /// SQLite's data version as this connection sees it (`PRAGMA data_version`): it changes
+    /// whenever another connection, of this process or any other, has committed to the file
+    /// since this one last read it. Outside a transaction, the pragma starts and ends a read
+    /// transaction of its own, so two equal answers mean that no commit came between them.
+    public func dataVersion() throws(VellumError) -> Int64 {
+        try query("PRAGMA data_version") { $0.int(0) }.first ?? 0
+    }
+
     /// The newest local arrival number: it grows whenever any entry is stored.
     public func lastRowID() throws(VellumError) -> Int64 {
         try query("SELECT coalesce(max(rowid), 0) FROM entries") { $0.int(0) }.first ?? 0

@@ -79,6 +79,26 @@ struct HTTPNodeTests {
         #expect(replicaDaemon.stop() == 0)
     }
 
+    @Test("a status change committed by another process is in the node's very next answer, also where it was answering without a read")
+    func otherProcessesChangesShowAtOnce() throws {
+        let scratch = try Scratch()
+        let node = try scratch.initializedNode()
+        let id = try node.issue(out: scratch.file("a.json"))
+        let did = try node.run(["id", "--json"]).json["did"]!.stringValue!
+        let daemon = try NodeProcess(node, http: true)
+        defer { daemon.stop() }
+        let changes: [([String]?, String)] = [(nil, "active"), (["suspend", id], "suspended"), (["reinstate", id], "active"), (["revoke", id], "revoked")]
+        for (command, expected) in changes {
+            if let command { #expect(try node.run(command).code == 0) }  // `vellum` in a process of its own, beside the node
+            for query in ["", "?issuer=" + did] {
+                for _ in 0..<4 {  // read, confirmed by a query, then given again without one
+                    let (code, text) = try http("GET", "\(daemon.httpURL)/v1/credentials/\(id)/status\(query)")
+                    #expect(code == 200 && (try? JSON(parsing: text))?["status"]?.stringValue == expected, "\(command ?? []) \(query): \(code) \(text.prefix(200))")
+                }
+            }
+        }
+    }
+
     @Test("bad input to a real node: a 4xx with a JSON body, the node keeps serving, the ledger is unchanged")
     func badInputOverSockets() throws {
         let scratch = try Scratch()
