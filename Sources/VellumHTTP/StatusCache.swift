@@ -1,5 +1,6 @@
 import Dispatch
 import Foundation
+import Metrics
 import VellumCore
 import VellumNode
 import VellumStore
@@ -17,9 +18,9 @@ import VellumStore
 /// While nothing at all is committed to the ledger, not even that narrow query is needed:
 /// an answer confirmed by it is given again as long as the ledger's data version (SQLite's,
 /// read on a connection of the cache's own) is the one read before that query's snapshot
-/// (`unchanged`). That check is a read transaction with no page read, short enough to run
-/// where the request arrived, without the hop to a handler thread.
-final class StatusCache: @unchecked Sendable {  // `recent` and `older` are guarded by `lock`, `versions` by `versionLock`
+/// (`keptAnswer`). That check is a read transaction with no query, short enough to run where
+/// the request arrived, without the hop to a handler thread; it never waits for a lock.
+final class StatusCache: @unchecked Sendable {  // `recent` and `older` are guarded by `lock`, the connection of `versions` by `versionLock`
     /// What an answer keeps: everything but the time and the freshness, its evidence already
     /// serialized.
     private struct Item {
@@ -46,19 +47,26 @@ final class StatusCache: @unchecked Sendable {  // `recent` and `older` are guar
     private var older: [Asked: Item] = [:]
     /// Answers per generation: at most twice this many are held.
     let generation: Int
-    /// A read-only view of the ledger whose one use is reading its data version: versions read
-    /// on one connection compare, those of different connections do not.
+    /// A read-only view of the ledger whose connection serves only to read its data version
+    /// (versions read on one connection compare, those of different connections do not); its
+    /// clock and feed give a kept answer's time and freshness.
     private let versions: LedgerReader
     private let versionLock = NSLock()
+    private let answeredWithoutRead = Counter(label: "vellum_http_status_answers_without_read_total")
 
-    init(path: String, generation: Int = 25_000) throws {
+    init(path: String, clock: @escaping @Sendable () -> Timestamp = Node.systemClock, generation: Int = 25_000) throws {
         self.generation = generation
-        versions = try LedgerReader(path: path)
+        versions = try LedgerReader(path: path, clock: clock)
+        versions.store.waitWhenBusy(milliseconds: 0)  // busy (a recovery, a lock): read the answer instead
     }
 
-    /// The ledger's data version now, nil if it could not be read (the answer is then read
-    /// from the ledger, as any other).
-    private func version() -> Int64? { versionLock.withLock { try? versions.store.dataVersion() } }
+    /// The ledger's data version now; nil if it could not be read at once, without waiting
+    /// (the answer is then read from the ledger, as any other).
+    private func version() -> Int64? {
+        guard versionLock.try() else { return nil }
+        defer { versionLock.unlock() }
+        return try? versions.store.dataVersion()
+    }
 
     private func lookup(_ asked: Asked) -> Item? {
         let (item, dropped) = lock.withLock { () -> (Item?, [Asked: Item]) in
@@ -106,21 +114,25 @@ final class StatusCache: @unchecked Sendable {  // `recent` and `older` are guar
     }
 
     /// The answer kept for what was asked, if nothing was committed to the ledger since it was
-    /// last confirmed: no read of the ledger but its data version, so it may run where the
-    /// request arrived. Nil: read it (`answer`). Outside a federation only: there an answer
-    /// is never kept.
-    func unchanged(_ id: String, issuer: String?) -> [UInt8]? {
-        guard let asked = try? Asked(id: id, issuer: issuer.map { (did) throws(VellumError) in try versions.issuerFeed(did) }),
+    /// last confirmed: no read of the ledger but its data version, and no wait, so it may run
+    /// where the request arrived. Nil: read it (`answer`). Never in a federation, where no
+    /// answer is kept.
+    func keptAnswer(_ id: String, issuer: String?) -> [UInt8]? {
+        guard versions.federationID == nil,
+            let asked = try? Asked(id: id, issuer: issuer.map { (did) throws(VellumError) in try versions.issuerFeed(did) }),
             let item = lookup(asked), let confirmed = item.version, confirmed == version()
         else { return nil }
+        answeredWithoutRead.increment()
         return bytes(item, held: item.held, id: id, node: versions)
     }
 
     /// The current status answer's bytes, or nil for an unknown credential. `issuer` as in
     /// `LedgerQueries.status(of:issuer:at:)`: a credential is its issuer and its id.
     /// Its reads share one snapshot of the ledger, so an answer is never kept under a head
-    /// newer than the state it reports.
-    func answer(_ id: String, issuer: String?, node: some LedgerQueries) throws -> [UInt8]? {
+    /// newer than the state it reports. `node` must be outside any transaction: its read takes
+    /// a snapshot of its own, after the data version an answer is confirmed at.
+    func answer(_ id: String, issuer: String?, node: LedgerReader) throws -> [UInt8]? {
+        precondition(!node.store.inTransaction, "a status answer's snapshot must begin after its data version")
         try CredentialID.validate(id)
         let asked = Asked(id: id, issuer: try issuer.map { (did) throws(VellumError) in try node.issuerFeed(did) })
         // In a federation, a sibling campus's feed can change the status too, and the answer
@@ -153,7 +165,7 @@ final class StatusCache: @unchecked Sendable {  // `recent` and `older` are guar
     }
 
     /// A kept answer's bytes, at the current time, with `held`'s freshness.
-    private func bytes(_ item: Item, held: HeldFeed, id: String, node: some LedgerQueries) -> [UInt8] {
+    private func bytes(_ item: Item, held: HeldFeed, id: String, node: LedgerReader) -> [UInt8] {
         let now = node.now()
         return StatusReport.canonicalBytes(
             asOf: node.freshness(held), at: now, evidenceJSON: item.evidenceJSON, id: id, issuer: item.issuer,

@@ -103,7 +103,7 @@ public struct VellumAPI: Sendable {
         let query = request.uri.queryParameters  // `queryParameters` parses the query string on every access
         let at = try query["at"].map { text throws(VellumError) in try Timestamp(query: String(text), option: "at") }
         let issuer = query["issuer"].map(String.init)
-        if at == nil, let kept = statusCache.unchanged(id, issuer: issuer) { return .bytes(kept, contentType: "application/json") }
+        if at == nil, let kept = statusCache.keptAnswer(id, issuer: issuer) { return .bytes(kept, contentType: "application/json") }
         let answer: [UInt8]? = try await threads.run { [nodes, statusCache] in
             try nodes.with { node in
                 guard let at else { return try statusCache.answer(id, issuer: issuer, node: node) }

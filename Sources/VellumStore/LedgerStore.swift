@@ -163,6 +163,14 @@ public final class LedgerStore {
     /// rolled back, so nothing read from it should be kept for later.
     public var writing: Bool { db.writing }
 
+    /// Whether a transaction, read or write, is open on this store's connection: a `read`
+    /// would join it rather than take a snapshot of its own.
+    public var inTransaction: Bool { db.inTransaction }
+
+    /// How long a statement waits for another connection's lock before failing with "busy"
+    /// (10 s unless set).
+    public func waitWhenBusy(milliseconds: Int32) { db.waitWhenBusy(milliseconds: milliseconds) }
+
     /// Copies the write-ahead log into the database file and empties it.
     public func checkpoint() throws(VellumError) {
         do { try db.execute("PRAGMA wal_checkpoint(TRUNCATE)") } catch { throw VellumError(.storage, error.message) }

@@ -104,6 +104,13 @@ public final class SQLiteConnection {
     /// it reads may yet be rolled back.
     public var writing: Bool { sqlite3_txn_state(handle, "main") == SQLITE_TXN_WRITE }
 
+    /// Whether a transaction is open on this connection (read or write).
+    public var inTransaction: Bool { sqlite3_get_autocommit(handle) == 0 }
+
+    /// How long a statement waits for another connection's lock before failing with "busy"
+    /// (10 s unless set): 0 fails at once.
+    public func waitWhenBusy(milliseconds: Int32) { sqlite3_busy_timeout(handle, milliseconds) }
+
     /// Runs `body`'s reads in one read transaction: they all see one snapshot of the database,
     /// and take the write-ahead log's read lock (a few `fcntl` calls) once instead of once per
     /// statement. Inside a transaction already, `body` simply joins it. `body` must not write

@@ -4,13 +4,14 @@ import VellumCore
 @testable import VellumHTTP
 import VellumNode
 
-/// The status cache's answers given without a read of the ledger (`StatusCache.unchanged`):
+/// The status cache's answers given without a read of the ledger (`StatusCache.keptAnswer`):
 /// only while nothing at all was committed since they were last confirmed, by any connection.
 @Suite("HTTP: status answers given again without a read of the ledger")
 struct StatusCacheTests {
+    /// An answer's fields but its time.
     static func fields(_ bytes: [UInt8]?) -> [String: JSON]? {
         guard let bytes, case .object(var fields) = try? JSON(parsing: bytes) else { return nil }
-        fields["at"] = nil  // the time of the answer
+        fields["at"] = nil
         return fields
     }
 
@@ -21,33 +22,56 @@ struct StatusCacheTests {
         let cache = try StatusCache(path: campus.dir)
         let reader = try LedgerReader(path: campus.dir)
         let id = campus.active.id
-        for issuer in [nil, campus.node.did.did] {
-            #expect(Self.fields(cache.unchanged(id, issuer: issuer))?["status"] == nil)  // never read
+        let issuers = [nil, campus.node.did.did]
+        for issuer in issuers {
+            #expect(cache.keptAnswer(id, issuer: issuer) == nil)  // never read
             let read = Self.fields(try cache.answer(id, issuer: issuer, node: reader))
             #expect(read?["status"] == "active")
-            #expect(Self.fields(cache.unchanged(id, issuer: issuer))?["status"] == nil)  // kept, not yet confirmed by a query
+            #expect(cache.keptAnswer(id, issuer: issuer) == nil)  // kept, not yet confirmed by a query
             #expect(Self.fields(try cache.answer(id, issuer: issuer, node: reader)) == read)
-            #expect(Self.fields(cache.unchanged(id, issuer: issuer)) == read)  // the same answer, no query
+            #expect(Self.fields(cache.keptAnswer(id, issuer: issuer)) == read)  // the same answer, no query
         }
 
         // The node's own connection commits a status change: the next answer is read again.
         try campus.node.changeStatus(.suspend, of: id, reason: "under review")
-        #expect(Self.fields(cache.unchanged(id, issuer: nil))?["status"] == nil)
-        for _ in 0..<2 {  // read again (the issuer's head moved), then confirmed
-            #expect(Self.fields(try cache.answer(id, issuer: nil, node: reader))?["status"] == "suspended")
+        for issuer in issuers {
+            #expect(cache.keptAnswer(id, issuer: issuer) == nil)
+            for _ in 0..<2 {  // read again (the issuer's head moved), then confirmed
+                #expect(Self.fields(try cache.answer(id, issuer: issuer, node: reader))?["status"] == "suspended")
+            }
+            #expect(Self.fields(cache.keptAnswer(id, issuer: issuer))?["status"] == "suspended")
         }
-        #expect(Self.fields(cache.unchanged(id, issuer: nil))?["status"] == "suspended")
 
         // A commit about another credential ends it too: the check does not know what changed.
         _ = try await campus.node.issue(CredentialRequest(subject: "did:example:dee", achievementName: "Algebra"))
-        #expect(Self.fields(cache.unchanged(id, issuer: nil))?["status"] == nil)
-        for _ in 0..<2 {  // the issuer's head moved again
-            #expect(Self.fields(try cache.answer(id, issuer: nil, node: reader))?["status"] == "suspended")
+        for issuer in issuers {
+            #expect(cache.keptAnswer(id, issuer: issuer) == nil)
+            for _ in 0..<2 {  // the issuer's head moved again
+                #expect(Self.fields(try cache.answer(id, issuer: issuer, node: reader))?["status"] == "suspended")
+            }
+            #expect(Self.fields(cache.keptAnswer(id, issuer: issuer))?["status"] == "suspended")
         }
-        #expect(Self.fields(cache.unchanged(id, issuer: nil))?["status"] == "suspended")
 
         // An unknown id, or an issuer that is not a did:key, is never answered this way.
-        #expect(Self.fields(cache.unchanged("urn:uuid:00000000-0000-7000-8000-000000000000", issuer: nil))?["status"] == nil)
-        #expect(Self.fields(cache.unchanged(id, issuer: "did:key:nonsense"))?["status"] == nil)
+        #expect(cache.keptAnswer("urn:uuid:00000000-0000-7000-8000-000000000000", issuer: nil) == nil)
+        #expect(cache.keptAnswer(id, issuer: "did:key:nonsense") == nil)
+    }
+
+    @Test("a kept answer is given at the current time: a credential that expires with nothing committed is expired in it")
+    func expiryWithoutACommit() async throws {
+        let campus = try await Campus()
+        defer { campus.remove() }
+        let start = Node.systemClock()
+        let expiry = Timestamp(millisecondsSinceEpoch: start.millisecondsSinceEpoch + 3_600_000)
+        let credential = try await campus.node.issue(CredentialRequest(subject: "did:example:eve", achievementName: "Logic", validUntil: expiry))
+        nonisolated(unsafe) var now = start
+        let cache = try StatusCache(path: campus.dir, clock: { now })
+        let reader = try LedgerReader(path: campus.dir, clock: { now })
+        for _ in 0..<2 { #expect(Self.fields(try cache.answer(credential.id, issuer: nil, node: reader))?["status"] == "active") }
+        #expect(Self.fields(cache.keptAnswer(credential.id, issuer: nil))?["status"] == "active")
+        now = Timestamp(millisecondsSinceEpoch: expiry.millisecondsSinceEpoch + 1)
+        let late = try #require(cache.keptAnswer(credential.id, issuer: nil))
+        #expect(Self.fields(late)?["status"] == "expired")
+        #expect((try? JSON(parsing: late))?["at"]?.stringValue == now.rfc3339)
     }
 }

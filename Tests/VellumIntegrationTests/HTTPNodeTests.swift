@@ -91,12 +91,16 @@ struct HTTPNodeTests {
         for (command, expected) in changes {
             if let command { #expect(try node.run(command).code == 0) }  // `vellum` in a process of its own, beside the node
             for query in ["", "?issuer=" + did] {
-                for _ in 0..<4 {  // read, confirmed by a query, then given again without one
+                for _ in 0..<4 {  // read, confirmed by a query, then twice given again without one
                     let (code, text) = try http("GET", "\(daemon.httpURL)/v1/credentials/\(id)/status\(query)")
                     #expect(code == 200 && (try? JSON(parsing: text))?["status"]?.stringValue == expected, "\(command ?? []) \(query): \(code) \(text.prefix(200))")
                 }
             }
         }
+        // The last two of each four were given without a read: nothing else commits here.
+        let metrics = try http("GET", "\(daemon.httpURL)/metrics").1
+        let withoutRead = metrics.split(separator: "\n").first { $0.hasPrefix("vellum_http_status_answers_without_read_total ") }
+        #expect(withoutRead?.split(separator: " ").last == "\(changes.count * 2 * 2)", "\(withoutRead ?? "no counter")")
     }
 
     @Test("bad input to a real node: a 4xx with a JSON body, the node keeps serving, the ledger is unchanged")
