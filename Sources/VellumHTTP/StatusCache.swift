@@ -19,7 +19,7 @@ import VellumStore
 /// an answer confirmed by it is given again as long as the ledger's data version (SQLite's,
 /// read on a connection of the cache's own) is the one read before that query's snapshot
 /// (`keptAnswer`). That check is a read transaction with no query, short enough to run where
-/// the request arrived, without the hop to a handler thread; it never waits for a lock.
+/// the request arrived, without the hop to a handler thread; it never waits for SQLite's locks.
 final class StatusCache: @unchecked Sendable {  // `recent` and `older` are guarded by `lock`, the connection of `versions` by `versionLock`
     /// What an answer keeps: everything but the time and the freshness, its evidence already
     /// serialized.
@@ -60,13 +60,10 @@ final class StatusCache: @unchecked Sendable {  // `recent` and `older` are guar
         versions.store.waitWhenBusy(milliseconds: 0)  // busy (a recovery, a lock): read the answer instead
     }
 
-    /// The ledger's data version now; nil if it could not be read at once, without waiting
-    /// (the answer is then read from the ledger, as any other).
-    private func version() -> Int64? {
-        guard versionLock.try() else { return nil }
-        defer { versionLock.unlock() }
-        return try? versions.store.dataVersion()
-    }
+    /// The ledger's data version now; nil if it could not be read at once (the answer is then
+    /// read from the ledger, as any other). The lock is held for one read of it, which never
+    /// waits for SQLite's locks.
+    private func version() -> Int64? { versionLock.withLock { try? versions.store.dataVersion() } }
 
     private func lookup(_ asked: Asked) -> Item? {
         let (item, dropped) = lock.withLock { () -> (Item?, [Asked: Item]) in
@@ -114,8 +111,8 @@ final class StatusCache: @unchecked Sendable {  // `recent` and `older` are guar
     }
 
     /// The answer kept for what was asked, if nothing was committed to the ledger since it was
-    /// last confirmed: no read of the ledger but its data version, and no wait, so it may run
-    /// where the request arrived. Nil: read it (`answer`). Never in a federation, where no
+    /// last confirmed: no read of the ledger but its data version, which never waits for SQLite's
+    /// locks, so it may run where the request arrived. Nil: read it (`answer`). Never in a federation, where no
     /// answer is kept.
     func keptAnswer(_ id: String, issuer: String?) -> [UInt8]? {
         guard versions.federationID == nil,
