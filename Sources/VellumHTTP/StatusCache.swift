@@ -19,8 +19,10 @@ import VellumStore
 /// an answer confirmed by it is given again as long as the ledger's data version (SQLite's,
 /// read on a connection of the cache's own) is the one read before that query's snapshot
 /// (`keptAnswer`). That check is a read transaction with no query, short enough to run where
-/// the request arrived, without the hop to a handler thread; it never waits for SQLite's locks.
-final class StatusCache: @unchecked Sendable {  // `recent` and `older` are guarded by `lock`, the connection of `versions` by `versionLock`
+/// the request arrived, without the hop to a handler thread: it does not wait out another
+/// connection's lock (SQLite's busy timeout is 0 there), only, at most, one other request's
+/// check.
+final class StatusCache: @unchecked Sendable {  // `recent` and `older` are guarded by `lock`, the connection of `versionReader` by `versionLock`
     /// What an answer keeps: everything but the time and the freshness, its evidence already
     /// serialized.
     private struct Item {
@@ -28,17 +30,17 @@ final class StatusCache: @unchecked Sendable {  // `recent` and `older` are guar
         /// the issuer that the same query chooses now has this very head: the same feed, not
         /// moved since.
         let held: HeldFeed
-        /// The data version `versions` read just before the snapshot that last confirmed the
+        /// The data version `versionReader` read just before the snapshot that last confirmed the
         /// answer, nil if none was read: while the ledger's data version is still this one,
         /// nothing was committed since, and the answer holds with `held` as it is.
-        let version: Int64?
+        let dataVersion: Int64?
         let resolution: CredentialResolution
         let issuer: String?
         let validUntil: String?
         let evidenceJSON: [UInt8]
 
-        func confirmed(_ held: HeldFeed, at version: Int64?) -> Item {
-            Item(held: held, version: version, resolution: resolution, issuer: issuer, validUntil: validUntil, evidenceJSON: evidenceJSON)
+        func confirmed(_ held: HeldFeed, at dataVersion: Int64?) -> Item {
+            Item(held: held, dataVersion: dataVersion, resolution: resolution, issuer: issuer, validUntil: validUntil, evidenceJSON: evidenceJSON)
         }
     }
 
@@ -50,20 +52,19 @@ final class StatusCache: @unchecked Sendable {  // `recent` and `older` are guar
     /// A read-only view of the ledger whose connection serves only to read its data version
     /// (versions read on one connection compare, those of different connections do not); its
     /// clock and feed give a kept answer's time and freshness.
-    private let versions: LedgerReader
+    private let versionReader: LedgerReader
     private let versionLock = NSLock()
     private let answeredWithoutRead = Counter(label: "vellum_http_status_answers_without_read_total")
 
     init(path: String, clock: @escaping @Sendable () -> Timestamp = Node.systemClock, generation: Int = 25_000) throws {
         self.generation = generation
-        versions = try LedgerReader(path: path, clock: clock)
-        versions.store.waitWhenBusy(milliseconds: 0)  // busy (a recovery, a lock): read the answer instead
+        versionReader = try LedgerReader(path: path, clock: clock)
+        versionReader.store.waitWhenBusy(milliseconds: 0)  // busy (a recovery, a lock): read the answer instead
     }
 
-    /// The ledger's data version now; nil if it could not be read at once (the answer is then
-    /// read from the ledger, as any other). The lock is held for one read of it, which never
-    /// waits for SQLite's locks.
-    private func version() -> Int64? { versionLock.withLock { try? versions.store.dataVersion() } }
+    /// The ledger's data version now; nil if SQLite was busy (the answer is then read from the
+    /// ledger, as any other). The lock is held for this one read.
+    private func dataVersion() -> Int64? { versionLock.withLock { try? versionReader.store.dataVersion() } }
 
     private func lookup(_ asked: Asked) -> Item? {
         let (item, dropped) = lock.withLock { () -> (Item?, [Asked: Item]) in
@@ -111,16 +112,15 @@ final class StatusCache: @unchecked Sendable {  // `recent` and `older` are guar
     }
 
     /// The answer kept for what was asked, if nothing was committed to the ledger since it was
-    /// last confirmed: no read of the ledger but its data version, which never waits for SQLite's
-    /// locks, so it may run where the request arrived. Nil: read it (`answer`). Never in a federation, where no
-    /// answer is kept.
+    /// last confirmed: no read of the ledger but its data version, so it may run where the
+    /// request arrived. Nil: read it (`answer`). Never in a federation, where no answer is kept.
     func keptAnswer(_ id: String, issuer: String?) -> [UInt8]? {
-        guard versions.federationID == nil,
-            let asked = try? Asked(id: id, issuer: issuer.map { (did) throws(VellumError) in try versions.issuerFeed(did) }),
-            let item = lookup(asked), let confirmed = item.version, confirmed == version()
+        guard versionReader.federationID == nil,
+            let asked = try? Asked(id: id, issuer: issuer.map { (did) throws(VellumError) in try versionReader.issuerFeed(did) }),
+            let item = lookup(asked), let tag = item.dataVersion, tag == dataVersion()
         else { return nil }
         answeredWithoutRead.increment()
-        return bytes(item, held: item.held, id: id, node: versions)
+        return bytes(item, held: item.held, id: id, node: versionReader)
     }
 
     /// The current status answer's bytes, or nil for an unknown credential. `issuer` as in
@@ -143,16 +143,16 @@ final class StatusCache: @unchecked Sendable {  // `recent` and `older` are guar
         // Read before the snapshot begins, the version can only be older than the snapshot's:
         // an answer confirmed under it is never taken for one newer than it is.
         let kept = lookup(asked)
-        let version = kept == nil ? nil : version()
+        let tag = kept == nil ? nil : dataVersion()
         return try node.store.read { () throws(VellumError) -> [UInt8]? in
             if let kept, let held = try node.askedIssuerHeld(id, issuer: asked.issuer), held.head == kept.held.head {
-                release(lock.withLock { insert(asked, kept.confirmed(held, at: version)) })
+                release(lock.withLock { insert(asked, kept.confirmed(held, at: tag)) })
                 return bytes(kept, held: held, id: id, node: node)
             }
             guard let record = try node.askedRecord(id, issuer: asked.issuer) else { return nil }
             let report = try node.report(record)
             let item = Item(
-                held: record.held, version: nil, resolution: record.resolution, issuer: report.issuer, validUntil: report.validUntil,
+                held: record.held, dataVersion: nil, resolution: record.resolution, issuer: report.issuer, validUntil: report.validUntil,
                 evidenceJSON: report.evidenceJSON)
             release(lock.withLock { insert(asked, item) })
             return StatusReport.canonicalBytes(

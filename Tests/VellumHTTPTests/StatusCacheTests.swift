@@ -57,6 +57,23 @@ struct StatusCacheTests {
         #expect(cache.keptAnswer(id, issuer: "did:key:nonsense") == nil)
     }
 
+    @Test("a kept answer for a bare id is not given once another feed writes that id: the id is then ambiguous (409)")
+    func keptAnswerAndAStranger() async throws {
+        let campus = try await Campus()
+        defer { campus.remove() }
+        let replica = try await TakeoverRoutesTests.replica(of: campus)
+        let cache = try StatusCache(path: replica.directory.path)
+        let reader = try LedgerReader(path: replica.directory.path)
+        let id = campus.revoked.id
+        for _ in 0..<2 { #expect(Self.fields(try cache.answer(id, issuer: nil, node: reader))?["status"] == "revoked") }
+        #expect(Self.fields(cache.keptAnswer(id, issuer: nil))?["status"] == "revoked")
+        _ = try await replica.importEntries(TakeoverRoutesTests.strangerEntries(about: id).entries)
+        #expect(cache.keptAnswer(id, issuer: nil) == nil)
+        let refusal = #expect(throws: VellumError.self) { try cache.answer(id, issuer: nil, node: reader) }
+        #expect(refusal?.code == .conflict)
+        #expect(Self.fields(try cache.answer(id, issuer: campus.node.did.did, node: reader))?["status"] == "revoked")
+    }
+
     @Test("a kept answer is given at the current time: a credential that expires with nothing committed is expired in it")
     func expiryWithoutACommit() async throws {
         let campus = try await Campus()
