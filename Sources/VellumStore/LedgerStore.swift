@@ -171,6 +171,14 @@ public final class LedgerStore {
     /// (10 s unless set).
     public func waitWhenBusy(milliseconds: Int32) { db.waitWhenBusy(milliseconds: milliseconds) }
 
+    /// SQLite's data version as this connection sees it (`PRAGMA data_version`): it changes
+    /// whenever another connection, of this process or any other, has committed to the file
+    /// since this one last read it. Outside a transaction, the pragma starts and ends a read
+    /// transaction of its own, so two equal answers mean that no commit came between them.
+    public func dataVersion() throws(VellumError) -> Int64 {
+        try query("PRAGMA data_version") { $0.int(0) }.first ?? 0
+    }
+
     /// Copies the write-ahead log into the database file and empties it.
     public func checkpoint() throws(VellumError) {
         do { try db.execute("PRAGMA wal_checkpoint(TRUNCATE)") } catch { throw VellumError(.storage, error.message) }
@@ -635,14 +643,6 @@ public final class LedgerStore {
     }
 
     // MARK: replication
-
-    /// SQLite's data version as this connection sees it (`PRAGMA data_version`): it changes
-    /// whenever another connection, of this process or any other, has committed to the file
-    /// since this one last read it. Outside a transaction, the pragma starts and ends a read
-    /// transaction of its own, so two equal answers mean that no commit came between them.
-    public func dataVersion() throws(VellumError) -> Int64 {
-        try query("PRAGMA data_version") { $0.int(0) }.first ?? 0
-    }
 
     /// The newest local arrival number: it grows whenever any entry is stored.
     public func lastRowID() throws(VellumError) -> Int64 {

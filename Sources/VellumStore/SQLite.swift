@@ -116,7 +116,7 @@ public final class SQLiteConnection {
     /// statement. Inside a transaction already, `body` simply joins it. `body` must not write
     /// (a `transaction` inside would fail to begin).
     public func read<T>(_ body: () throws -> T) throws -> T {
-        guard sqlite3_get_autocommit(handle) != 0 else { return try body() }
+        guard !inTransaction else { return try body() }
         try run(.begin)
         // Nothing was written, so ending it loses nothing; it must end, or the connection would
         // keep this snapshot for every later read.
