@@ -74,6 +74,29 @@ struct StatusCacheTests {
         #expect(Self.fields(try cache.answer(id, issuer: campus.node.did.did, node: reader))?["status"] == "revoked")
     }
 
+    @Test("a stranger's copy of the id stored first: the bare id is never kept (a 409 each time); the campus named is kept as the campus's, the stranger named as the stranger's")
+    func strangerFirst() async throws {
+        let campus = try await Campus()
+        defer { campus.remove() }
+        let (strangerDID, forged) = TakeoverRoutesTests.strangerEntries(about: campus.revoked.id)
+        let replica = try Node.create(at: campus.dir + "-replica", name: "Replica", baseURL: "https://replica.example.edu")
+        _ = try await replica.importEntries(forged)  // the stranger's entries arrive before the campus's
+        try await TakeoverRoutesTests.importLog(of: campus, into: replica)
+        let cache = try StatusCache(path: replica.directory.path)
+        let reader = try LedgerReader(path: replica.directory.path)
+        let id = campus.revoked.id
+        for _ in 0..<3 {
+            let refusal = #expect(throws: VellumError.self) { try cache.answer(id, issuer: nil, node: reader) }
+            #expect(refusal?.code == .conflict)
+            #expect(cache.keptAnswer(id, issuer: nil) == nil)
+        }
+        for (did, status) in [(campus.node.did.did, "revoked"), (strangerDID, "active")] {
+            for _ in 0..<2 { #expect(Self.fields(try cache.answer(id, issuer: did, node: reader))?["status"] == .string(status)) }
+            let kept = Self.fields(cache.keptAnswer(id, issuer: did))
+            #expect(kept?["status"] == .string(status) && kept?["issuer"] == .string(did))
+        }
+    }
+
     @Test("a kept answer is given at the current time: a credential that expires with nothing committed is expired in it")
     func expiryWithoutACommit() async throws {
         let campus = try await Campus()

@@ -27,10 +27,15 @@ struct TakeoverRoutesTests {
     /// `Campus.remove` removes too), holding the campus's whole log and then `extra`.
     static func replica(of campus: Campus, adding extra: [Entry] = []) async throws -> Node {
         let replica = try Node.create(at: campus.dir + "-replica", name: "Replica", baseURL: "https://replica.example.edu")
+        try await importLog(of: campus, into: replica, adding: extra)
+        return replica
+    }
+
+    /// Imports the campus's whole log, then `extra`, into `node`.
+    static func importLog(of campus: Campus, into node: Node, adding extra: [Entry] = []) async throws {
         var all: [Entry] = []
         try campus.node.store.forEachEntry { all.append($0) }
-        _ = try await replica.importEntries(all + extra)
-        return replica
+        _ = try await node.importEntries(all + extra)
     }
 
     @Test("on the issuer's node and on a replica: the revoked credential stays revoked; a bare id several feeds wrote is a 409")
