@@ -22,7 +22,7 @@ import VellumStore
 /// the request arrived, without the hop to a handler thread: it does not wait out another
 /// connection's lock (SQLite's busy timeout is 0 there), only, at most, one other request's
 /// check.
-final class StatusCache: @unchecked Sendable {  // `recent` and `older` are guarded by `lock`, the connection of `versionReader` by `versionLock`
+final class StatusCache: @unchecked Sendable {  // `recent`, `older` and `recentBytes` are guarded by `lock`, the connection of `versionReader` by `versionLock`
     /// What an answer keeps: everything but the time and the freshness, its evidence already
     /// serialized.
     private struct Item {
@@ -49,6 +49,11 @@ final class StatusCache: @unchecked Sendable {  // `recent` and `older` are guar
     private var older: [Asked: Item] = [:]
     /// Answers per generation: at most twice this many are held.
     let generation: Int
+    /// Bytes of evidence per generation: a generation that would pass it ages out, so at most
+    /// about twice this many are held. Anyone can sign entries of up to 64 KiB about ids of
+    /// their own and ask for them, so the count alone would not bound the memory.
+    let generationBytes: Int
+    private var recentBytes = 0
     /// A read-only view of the ledger whose connection serves only to read its data version
     /// (versions read on one connection compare, those of different connections do not); its
     /// clock and feed give a kept answer's time and freshness.
@@ -56,8 +61,11 @@ final class StatusCache: @unchecked Sendable {  // `recent` and `older` are guar
     private let versionLock = NSLock()
     private let answeredWithoutRead = Counter(label: "vellum_http_status_answers_without_read_total")
 
-    init(path: String, clock: @escaping @Sendable () -> Timestamp = Node.systemClock, generation: Int = 25_000) throws {
+    init(
+        path: String, clock: @escaping @Sendable () -> Timestamp = Node.systemClock, generation: Int = 25_000, generationBytes: Int = 64 << 20
+    ) throws {
         self.generation = generation
+        self.generationBytes = generationBytes
         versionReader = try LedgerReader(path: path, clock: clock)
         versionReader.store.waitWhenBusy(milliseconds: 0)  // busy (a recovery, a lock): read the answer instead
     }
@@ -87,13 +95,16 @@ final class StatusCache: @unchecked Sendable {  // `recent` and `older` are guar
     /// after unlocking.
     private func insert(_ asked: Asked, _ item: Item) -> [Asked: Item] {
         var dropped: [Asked: Item] = [:]
-        if recent.count >= generation {
+        let size = item.evidenceJSON.count
+        if recent.count >= generation || recentBytes + size > generationBytes {
             dropped = older
             older = recent
             recent = [:]
             recent.reserveCapacity(generation)
+            recentBytes = 0
         }
-        recent[asked] = item
+        if let replaced = recent.updateValue(item, forKey: asked) { recentBytes -= replaced.evidenceJSON.count }
+        recentBytes += size
         return dropped
     }
 

@@ -97,6 +97,20 @@ struct StatusCacheTests {
         }
     }
 
+    @Test("the kept answers' evidence is bounded in bytes, not only in count: past the budget, the oldest generation ages out")
+    func boundedInBytes() async throws {
+        let campus = try await Campus()
+        defer { campus.remove() }
+        let reader = try LedgerReader(path: campus.dir)
+        let (first, others) = (campus.active.id, [campus.revoked.id, campus.suspended.id])
+        for (budget, keptAfterOthers) in [(64 << 20, true), (1, false)] {
+            let cache = try StatusCache(path: campus.dir, generationBytes: budget)
+            for id in [first] + others { _ = try cache.answer(id, issuer: nil, node: reader) }  // each read and kept
+            _ = try cache.answer(first, issuer: nil, node: reader)  // confirmed if still held, else read again
+            #expect((cache.keptAnswer(first, issuer: nil) != nil) == keptAfterOthers, "budget \(budget)")
+        }
+    }
+
     @Test("a kept answer is given at the current time: a credential that expires with nothing committed is expired in it")
     func expiryWithoutACommit() async throws {
         let campus = try await Campus()
