@@ -97,6 +97,32 @@ struct StatusCacheTests {
         }
     }
 
+    @Test("on a replica: the stranger's answer kept while it was the only issuer becomes a 409 once the campus's entries arrive; the campus's answer kept, named, shows its revocation once that arrives")
+    func replicaArrivals() async throws {
+        let campus = try await Campus()
+        defer { campus.remove() }
+        let id = campus.active.id
+        let (strangerDID, forged) = TakeoverRoutesTests.strangerEntries(about: id)
+        let replica = try Node.create(at: campus.dir + "-replica", name: "Replica", baseURL: "https://replica.example.edu")
+        _ = try await replica.importEntries(forged)
+        let cache = try StatusCache(path: replica.directory.path)
+        let reader = try LedgerReader(path: replica.directory.path)
+        for _ in 0..<2 { #expect(Self.fields(try cache.answer(id, issuer: nil, node: reader))?["issuer"] == .string(strangerDID)) }
+        #expect(Self.fields(cache.keptAnswer(id, issuer: nil))?["issuer"] == .string(strangerDID))
+
+        try await TakeoverRoutesTests.importLog(of: campus, into: replica)
+        #expect(cache.keptAnswer(id, issuer: nil) == nil)
+        #expect(#expect(throws: VellumError.self) { try cache.answer(id, issuer: nil, node: reader) }?.code == .conflict)
+
+        let named = campus.node.did.did
+        for _ in 0..<2 { #expect(Self.fields(try cache.answer(id, issuer: named, node: reader))?["status"] == "active") }
+        #expect(Self.fields(cache.keptAnswer(id, issuer: named))?["status"] == "active")
+        try campus.node.changeStatus(.revoke, of: id, reason: "issued in error")
+        try await TakeoverRoutesTests.importLog(of: campus, into: replica)  // the revocation arrives
+        #expect(cache.keptAnswer(id, issuer: named) == nil)
+        #expect(Self.fields(try cache.answer(id, issuer: named, node: reader))?["status"] == "revoked")
+    }
+
     @Test("the kept answers' evidence is bounded in bytes, not only in count: past the budget, the oldest generation ages out")
     func boundedInBytes() async throws {
         let campus = try await Campus()
