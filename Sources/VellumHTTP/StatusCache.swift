@@ -10,10 +10,10 @@ import VellumStore
 /// still the same has the same evidence; what is redone per request is cheap: which feeds
 /// issued the id and how current the issuer's is (one narrow query), expiry at the current
 /// time, and writing the bytes. An answer not kept is read in one query too
-/// (`LedgerQueries.askedRecord`). Bounded with two generations: answers go into
-/// `recent`; when it is full it becomes `older` (the previous `older` is dropped), and an
-/// answer found in `older` moves back to `recent`. Recently asked credentials stay; the rest
-/// age out, and no request pays more than a constant.
+/// (`LedgerQueries.askedRecord`). Bounded with two generations: answers go into `recent`;
+/// when it is full (in answers, or in bytes of evidence) it becomes `older` (the previous
+/// `older` is dropped), and an answer found in `older` moves back to `recent`. Recently
+/// asked credentials stay; the rest age out, and no request pays more than a constant.
 ///
 /// While nothing at all is committed to the ledger, not even that narrow query is needed:
 /// an answer confirmed by it is given again as long as the ledger's data version (SQLite's,
