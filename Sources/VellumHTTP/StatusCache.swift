@@ -14,6 +14,9 @@ import VellumStore
 /// when it is full (in answers, or in bytes of evidence) it becomes `older` (the previous
 /// `older` is dropped), and an answer found in `older` moves back to `recent`. Recently
 /// asked credentials stay; the rest age out, and no request pays more than a constant.
+/// An answer is kept from its second reading on (`askedOnce`): verifiers asking about ids
+/// spread over a large ledger would otherwise fill the cache with answers never asked again,
+/// and pay for copying each one in and, a generation later, for freeing it.
 ///
 /// While nothing at all is committed to the ledger, not even that narrow query is needed:
 /// an answer confirmed by it is given again as long as the ledger's data version (SQLite's,
@@ -54,6 +57,10 @@ final class StatusCache: @unchecked Sendable {  // `recent`, `older` and `recent
     /// their own and ask for them, so the count alone would not bound the memory.
     let generationBytes: Int
     private var recentBytes = 0
+    /// What was read lately and not kept: the hash of what was asked, in the slot its low bits
+    /// name (512 KiB). An answer read again while its hash is still there is kept; a later
+    /// hash in the same slot only costs that answer one more reading. Guarded by `lock`.
+    private var askedOnce: [Int]
     /// A read-only view of the ledger whose connection serves only to read its data version
     /// (versions read on one connection compare, those of different connections do not); its
     /// clock and feed give a kept answer's time and freshness.
@@ -62,10 +69,13 @@ final class StatusCache: @unchecked Sendable {  // `recent`, `older` and `recent
     private let answeredWithoutRead = Counter(label: "vellum_http_status_answers_without_read_total")
 
     init(
-        path: String, clock: @escaping @Sendable () -> Timestamp = Node.systemClock, generation: Int = 25_000, generationBytes: Int = 64 << 20
+        path: String, clock: @escaping @Sendable () -> Timestamp = Node.systemClock, generation: Int = 25_000, generationBytes: Int = 64 << 20,
+        askedOnceSlots: Int = 1 << 16
     ) throws {
+        precondition(askedOnceSlots > 0 && askedOnceSlots & (askedOnceSlots - 1) == 0, "a power of two")
         self.generation = generation
         self.generationBytes = generationBytes
+        askedOnce = Array(repeating: 0, count: askedOnceSlots)
         versionReader = try LedgerReader(path: path, clock: clock)
         versionReader.store.waitWhenBusy(milliseconds: 0)  // busy (a recovery, a lock): read the answer instead
     }
@@ -89,6 +99,21 @@ final class StatusCache: @unchecked Sendable {  // `recent`, `older` and `recent
     private func release(_ dropped: [Asked: Item]) {
         guard !dropped.isEmpty else { return }
         DispatchQueue.global(qos: .utility).async { withExtendedLifetime(dropped) {} }
+    }
+
+    /// Keeps `item` if it replaces a kept answer or if what was asked was read once lately;
+    /// else only notes that it was read.
+    private func keep(_ asked: Asked, _ item: Item, replacing: Bool) {
+        let hash = asked.hashValue
+        let dropped = lock.withLock { () -> [Asked: Item] in
+            let slot = hash & (askedOnce.count - 1)
+            guard replacing || askedOnce[slot] == hash else {
+                askedOnce[slot] = hash
+                return [:]
+            }
+            return insert(asked, item)
+        }
+        release(dropped)
     }
 
     /// Call with `lock` held. Returns the generation that aged out, for the caller to release
@@ -165,7 +190,7 @@ final class StatusCache: @unchecked Sendable {  // `recent`, `older` and `recent
             let item = Item(
                 held: record.held, dataVersion: nil, resolution: record.resolution, issuer: report.issuer, validUntil: report.validUntil,
                 evidenceJSON: report.evidenceJSON)
-            release(lock.withLock { insert(asked, item) })
+            keep(asked, item, replacing: kept != nil)
             return StatusReport.canonicalBytes(
                 asOf: report.asOf, at: report.at, evidenceJSON: item.evidenceJSON, id: id, issuer: report.issuer, status: report.status,
                 validUntil: report.validUntil)

@@ -27,7 +27,9 @@ struct StatusCacheTests {
             #expect(cache.keptAnswer(id, issuer: issuer) == nil)  // never read
             let read = Self.fields(try cache.answer(id, issuer: issuer, node: reader))
             #expect(read?["status"] == "active")
-            #expect(cache.keptAnswer(id, issuer: issuer) == nil)  // kept, not yet confirmed by a query
+            #expect(cache.keptAnswer(id, issuer: issuer) == nil)  // read once: not kept
+            #expect(Self.fields(try cache.answer(id, issuer: issuer, node: reader)) == read)
+            #expect(cache.keptAnswer(id, issuer: issuer) == nil)  // read again: kept, not yet confirmed by a query
             #expect(Self.fields(try cache.answer(id, issuer: issuer, node: reader)) == read)
             #expect(Self.fields(cache.keptAnswer(id, issuer: issuer)) == read)  // the same answer, no query
         }
@@ -57,6 +59,21 @@ struct StatusCacheTests {
         #expect(cache.keptAnswer(id, issuer: "did:key:nonsense") == nil)
     }
 
+    @Test("an answer is kept from its second reading on; one already kept is kept again when a commit makes it read again, whatever was asked between")
+    func keptFromTheSecondReading() async throws {
+        let campus = try await Campus()
+        defer { campus.remove() }
+        let cache = try StatusCache(path: campus.dir, askedOnceSlots: 1)  // every read notes its id in the one slot
+        let reader = try LedgerReader(path: campus.dir)
+        let (id, other) = (campus.active.id, campus.revoked.id)
+        for _ in 0..<2 { _ = try cache.answer(id, issuer: nil, node: reader) }  // read twice: kept
+        for _ in 0..<2 { _ = try cache.answer(other, issuer: nil, node: reader) }  // the slot now holds `other`
+        try campus.node.changeStatus(.suspend, of: id, reason: "under review")
+        _ = try cache.answer(other, issuer: nil, node: reader)  // read again after the commit, kept again
+        for _ in 0..<2 { #expect(Self.fields(try cache.answer(id, issuer: nil, node: reader))?["status"] == "suspended") }  // read again, confirmed
+        #expect(Self.fields(cache.keptAnswer(id, issuer: nil))?["status"] == "suspended")
+    }
+
     @Test("a kept answer for a bare id is not given once another feed writes that id: the id is then ambiguous (409)")
     func keptAnswerAndAStranger() async throws {
         let campus = try await Campus()
@@ -65,7 +82,7 @@ struct StatusCacheTests {
         let cache = try StatusCache(path: replica.directory.path)
         let reader = try LedgerReader(path: replica.directory.path)
         let id = campus.revoked.id
-        for _ in 0..<2 { #expect(Self.fields(try cache.answer(id, issuer: nil, node: reader))?["status"] == "revoked") }
+        for _ in 0..<3 { #expect(Self.fields(try cache.answer(id, issuer: nil, node: reader))?["status"] == "revoked") }
         #expect(Self.fields(cache.keptAnswer(id, issuer: nil))?["status"] == "revoked")
         _ = try await replica.importEntries(TakeoverRoutesTests.strangerEntries(about: id).entries)
         #expect(cache.keptAnswer(id, issuer: nil) == nil)
@@ -91,7 +108,7 @@ struct StatusCacheTests {
             #expect(cache.keptAnswer(id, issuer: nil) == nil)
         }
         for (did, status) in [(campus.node.did.did, "revoked"), (strangerDID, "active")] {
-            for _ in 0..<2 { #expect(Self.fields(try cache.answer(id, issuer: did, node: reader))?["status"] == .string(status)) }
+            for _ in 0..<3 { #expect(Self.fields(try cache.answer(id, issuer: did, node: reader))?["status"] == .string(status)) }
             let kept = Self.fields(cache.keptAnswer(id, issuer: did))
             #expect(kept?["status"] == .string(status) && kept?["issuer"] == .string(did))
         }
@@ -107,7 +124,7 @@ struct StatusCacheTests {
         _ = try await replica.importEntries(forged)
         let cache = try StatusCache(path: replica.directory.path)
         let reader = try LedgerReader(path: replica.directory.path)
-        for _ in 0..<2 { #expect(Self.fields(try cache.answer(id, issuer: nil, node: reader))?["issuer"] == .string(strangerDID)) }
+        for _ in 0..<3 { #expect(Self.fields(try cache.answer(id, issuer: nil, node: reader))?["issuer"] == .string(strangerDID)) }
         #expect(Self.fields(cache.keptAnswer(id, issuer: nil))?["issuer"] == .string(strangerDID))
 
         try await TakeoverRoutesTests.importLog(of: campus, into: replica)
@@ -115,7 +132,7 @@ struct StatusCacheTests {
         #expect(#expect(throws: VellumError.self) { try cache.answer(id, issuer: nil, node: reader) }?.code == .conflict)
 
         let named = campus.node.did.did
-        for _ in 0..<2 { #expect(Self.fields(try cache.answer(id, issuer: named, node: reader))?["status"] == "active") }
+        for _ in 0..<3 { #expect(Self.fields(try cache.answer(id, issuer: named, node: reader))?["status"] == "active") }
         #expect(Self.fields(cache.keptAnswer(id, issuer: named))?["status"] == "active")
         try campus.node.changeStatus(.revoke, of: id, reason: "issued in error")
         try await TakeoverRoutesTests.importLog(of: campus, into: replica)  // the revocation arrives
@@ -131,7 +148,7 @@ struct StatusCacheTests {
         let (first, others) = (campus.active.id, [campus.revoked.id, campus.suspended.id])
         for (budget, keptAfterOthers) in [(64 << 20, true), (1, false)] {
             let cache = try StatusCache(path: campus.dir, generationBytes: budget)
-            for id in [first] + others { _ = try cache.answer(id, issuer: nil, node: reader) }  // each read and kept
+            for id in [first] + others { for _ in 0..<2 { _ = try cache.answer(id, issuer: nil, node: reader) } }  // each read twice: kept
             _ = try cache.answer(first, issuer: nil, node: reader)  // confirmed if still held, else read again
             #expect((cache.keptAnswer(first, issuer: nil) != nil) == keptAfterOthers, "budget \(budget)")
         }
@@ -147,7 +164,7 @@ struct StatusCacheTests {
         nonisolated(unsafe) var now = start
         let cache = try StatusCache(path: campus.dir, clock: { now })
         let reader = try LedgerReader(path: campus.dir, clock: { now })
-        for _ in 0..<2 { #expect(Self.fields(try cache.answer(credential.id, issuer: nil, node: reader))?["status"] == "active") }
+        for _ in 0..<3 { #expect(Self.fields(try cache.answer(credential.id, issuer: nil, node: reader))?["status"] == "active") }
         #expect(Self.fields(cache.keptAnswer(credential.id, issuer: nil))?["status"] == "active")
         now = Timestamp(millisecondsSinceEpoch: expiry.millisecondsSinceEpoch + 1)
         let late = try #require(cache.keptAnswer(credential.id, issuer: nil))
