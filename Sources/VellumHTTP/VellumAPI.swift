@@ -44,7 +44,7 @@ public struct VellumAPI: Sendable {
     ///   - handlerThreads: how many requests verify or read the store at once (default: the
     ///     cores, at least 2 and at most 4); more wait their turn.
     public init(
-        dataPath: String, registry: PrometheusCollectorRegistry, handlerThreads: Int = min(4, max(2, System.coreCount)),
+        dataPath: String, registry: PrometheusCollectorRegistry, handlerThreads: Int = HandlerThreads.defaultCount,
         bodyDeadline: Duration = HTTPServerLimits.defaultIdleTimeout
     ) throws {
         self.bodyDeadline = bodyDeadline
@@ -241,11 +241,14 @@ public struct VellumAPI: Sendable {
 /// check) and SQLite reads block: on NIO's event loops they would stall every connection of
 /// the loop, and on Swift's cooperative pool (one thread a core) every other task of the
 /// process, gossip included. A few dedicated threads bound that work; requests beyond them
-/// wait their turn, and hold no more than one SQLite connection each (`NodePool`).
-final class HandlerThreads: Sendable {
+/// wait their turn, and hold no more than one SQLite connection each (`NodePool`). Public for
+/// `Scripts/bench`, which measures what the hop to them costs.
+public final class HandlerThreads: Sendable {
     private let pool: NIOThreadPool
+    /// The cores, at least 2 and at most 4.
+    public static let defaultCount = min(4, max(2, System.coreCount))
 
-    init(count: Int) {
+    public init(count: Int = defaultCount) {
         pool = NIOThreadPool(numberOfThreads: count)
         pool.start()
     }
@@ -253,7 +256,7 @@ final class HandlerThreads: Sendable {
     /// The pool's threads hold it until it is shut down: the API's last copy does that.
     deinit { pool.shutdownGracefully { _ in } }
 
-    func run<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+    public func run<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
         try await pool.runIfActive(body)
     }
 }

@@ -2,6 +2,7 @@ import Foundation
 import Hummingbird
 import Logging
 import VellumCore
+import VellumHTTP
 import VellumNode
 
 /// The HTTP part of Scripts/bench: the script starts a real `vellum node --http` on a ledger
@@ -50,18 +51,22 @@ enum HTTPBench {
         return node
     }
 
-    /// `vellum-bench bare-http FILE [BYTES]`: a Hummingbird server whose one route, the status
-    /// route's path, returns a fixed JSON body (`{"status":"active"}`, padded to BYTES bytes):
-    /// what the framework, loopback and the load generator cost with no work behind them.
-    /// `Scripts/bench` asks for the size of a real status answer and loads it with the same
-    /// script and ids as the node: the requests and the bytes sent back are the same, and
-    /// what differs is the node's work.
-    static func bareServer(endpointFile: String, bodyBytes: Int) async throws {
+    /// `vellum-bench bare-http FILE [BYTES] [--hop]`: a Hummingbird server whose one route, the
+    /// status route's path, returns a fixed JSON body (`{"status":"active"}`, padded to BYTES
+    /// bytes): what the framework, loopback and the load generator cost with no work behind
+    /// them. `Scripts/bench` asks for the size of a real status answer and loads it with the
+    /// same script and ids as the node: the requests and the bytes sent back are the same, and
+    /// what differs is the node's work. With `--hop`, each request is handed to the node's
+    /// handler threads (`HandlerThreads`, as many as a node starts) and back, with no work
+    /// there: what that hop alone costs.
+    static func bareServer(endpointFile: String, bodyBytes: Int, hop: Bool) async throws {
         let padding = bodyBytes - #"{"status":"active","padding":""}"#.utf8.count
         let body = padding > 0 ? #"{"status":"active","padding":""# + String(repeating: "x", count: padding) + #""}"# : #"{"status":"active"}"#
         let router = Router()
+        let threads = hop ? HandlerThreads() : nil
         router.get("/v1/credentials/{id}/status") { _, _ in
-            Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: body)))
+            if let threads { try await threads.run {} }
+            return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: body)))
         }
         let app = Application(
             router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)),

@@ -32,7 +32,7 @@ case "ledger":
     exit(0)
 case "bare-http":
     let a = CommandLine.arguments
-    try await HTTPBench.bareServer(endpointFile: a[2], bodyBytes: a.count > 3 ? Int(a[3])! : 0)
+    try await HTTPBench.bareServer(endpointFile: a[2], bodyBytes: a.count > 3 ? Int(a[3]) ?? 0 : 0, hop: a.contains("--hop"))
     exit(0)
 case "attack":
     try await HostileLoad.run(data: CommandLine.arguments[2], messages: Int(CommandLine.arguments[3])!)
