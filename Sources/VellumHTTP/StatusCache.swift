@@ -25,7 +25,7 @@ import VellumStore
 /// the request arrived, without the hop to a handler thread: it does not wait out another
 /// connection's lock (SQLite's busy timeout is 0 there), only, at most, one other request's
 /// check.
-final class StatusCache: @unchecked Sendable {  // `recent`, `older` and `recentBytes` are guarded by `lock`, the connection of `versionReader` by `versionLock`
+final class StatusCache: @unchecked Sendable {  // `recent`, `older`, `recentBytes` and `askedOnce` are guarded by `lock`, the connection of `versionReader` by `versionLock`
     /// What an answer keeps: everything but the time and the freshness, its evidence already
     /// serialized.
     private struct Item {
@@ -57,9 +57,10 @@ final class StatusCache: @unchecked Sendable {  // `recent`, `older` and `recent
     /// their own and ask for them, so the count alone would not bound the memory.
     let generationBytes: Int
     private var recentBytes = 0
-    /// What was read lately and not kept: the hash of what was asked, in the slot its low bits
-    /// name (512 KiB). An answer read again while its hash is still there is kept; a later
-    /// hash in the same slot only costs that answer one more reading. Guarded by `lock`.
+    /// What was read lately: the hash of what was asked, in the slot its low bits name
+    /// (512 KiB). An answer read while its hash is already there is kept (so one that aged out
+    /// is kept again at its next reading); a later hash in the same slot only costs that answer
+    /// one more reading.
     private var askedOnce: [Int]
     /// A read-only view of the ledger whose connection serves only to read its data version
     /// (versions read on one connection compare, those of different connections do not); its

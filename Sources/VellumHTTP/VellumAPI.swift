@@ -44,10 +44,11 @@ public struct VellumAPI: Sendable {
     ///   - handlerThreads: how many requests verify or read the store at once (default: the
     ///     cores, at least 2 and at most 4); more wait their turn.
     public init(
-        dataPath: String, registry: PrometheusCollectorRegistry, handlerThreads: Int = HandlerThreads.defaultCount,
+        dataPath: String, registry: PrometheusCollectorRegistry, handlerThreads: Int? = nil,
         bodyDeadline: Duration = HTTPServerLimits.defaultIdleTimeout
     ) throws {
         self.bodyDeadline = bodyDeadline
+        let handlerThreads = handlerThreads ?? HandlerThreads.defaultCount
         nodes = try NodePool(path: dataPath, capacity: handlerThreads)
         statusCache = try StatusCache(path: dataPath)
         self.registry = registry
@@ -241,14 +242,14 @@ public struct VellumAPI: Sendable {
 /// check) and SQLite reads block: on NIO's event loops they would stall every connection of
 /// the loop, and on Swift's cooperative pool (one thread a core) every other task of the
 /// process, gossip included. A few dedicated threads bound that work; requests beyond them
-/// wait their turn, and hold no more than one SQLite connection each (`NodePool`). Public for
-/// `Scripts/bench`, which measures what the hop to them costs.
-public final class HandlerThreads: Sendable {
+/// wait their turn, and hold no more than one SQLite connection each (`NodePool`). Visible to
+/// the package for `Scripts/bench`, which measures what the hop to them costs.
+package final class HandlerThreads: Sendable {
     private let pool: NIOThreadPool
     /// The cores, at least 2 and at most 4.
-    public static let defaultCount = min(4, max(2, System.coreCount))
+    package static let defaultCount = min(4, max(2, System.coreCount))
 
-    public init(count: Int = defaultCount) {
+    package init(count: Int = defaultCount) {
         pool = NIOThreadPool(numberOfThreads: count)
         pool.start()
     }
@@ -256,7 +257,7 @@ public final class HandlerThreads: Sendable {
     /// The pool's threads hold it until it is shut down: the API's last copy does that.
     deinit { pool.shutdownGracefully { _ in } }
 
-    public func run<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+    package func run<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
         try await pool.runIfActive(body)
     }
 }

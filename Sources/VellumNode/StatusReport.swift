@@ -101,7 +101,7 @@ public struct StatusReport: Sendable {
         trust: TrustAnswer? = nil
     ) -> [UInt8] {
         var out: [UInt8] = []
-        out.reserveCapacity(evidenceJSON.count + 512)
+        out.reserveCapacity(evidenceJSON.count + (trust?.evidenceJSON.count ?? 0) + 1_024)
         func field(_ name: String, _ first: Bool = false) {
             out.append(UInt8(ascii: first ? "{" : ","))
             JSON.writeString(name, into: &out)

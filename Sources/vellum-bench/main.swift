@@ -31,8 +31,8 @@ case "ledger":
     try await HTTPBench.ledger(at: a[2], count: Int(a[3])!, ids: a[4], federation: a.contains("--federation"))
     exit(0)
 case "bare-http":
-    let a = CommandLine.arguments
-    try await HTTPBench.bareServer(endpointFile: a[2], bodyBytes: a.count > 3 ? Int(a[3]) ?? 0 : 0, hop: a.contains("--hop"))
+    let a = CommandLine.arguments.filter { $0 != "--hop" }
+    try await HTTPBench.bareServer(endpointFile: a[2], bodyBytes: a.count > 3 ? Int(a[3])! : 0, hop: CommandLine.arguments.contains("--hop"))
     exit(0)
 case "attack":
     try await HostileLoad.run(data: CommandLine.arguments[2], messages: Int(CommandLine.arguments[3])!)
