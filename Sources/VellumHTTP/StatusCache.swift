@@ -14,7 +14,7 @@ import VellumStore
 /// when it is full (in answers, or in bytes of evidence) it becomes `older` (the previous
 /// `older` is dropped), and an answer found in `older` moves back to `recent`. Recently
 /// asked credentials stay; the rest age out, and no request pays more than a constant.
-/// An answer is kept from its second reading on (`askedOnce`): verifiers asking about ids
+/// An answer is kept from its second reading on (`readLately`): verifiers asking about ids
 /// spread over a large ledger would otherwise fill the cache with answers never asked again,
 /// and pay for copying each one in and, a generation later, for freeing it.
 ///
@@ -25,7 +25,7 @@ import VellumStore
 /// the request arrived, without the hop to a handler thread: it does not wait out another
 /// connection's lock (SQLite's busy timeout is 0 there), only, at most, one other request's
 /// check.
-final class StatusCache: @unchecked Sendable {  // `recent`, `older`, `recentBytes` and `askedOnce` are guarded by `lock`, the connection of `versionReader` by `versionLock`
+final class StatusCache: @unchecked Sendable {  // `recent`, `older`, `recentBytes` and `readLately` are guarded by `lock`, the connection of `versionReader` by `versionLock`
     /// What an answer keeps: everything but the time and the freshness, its evidence already
     /// serialized.
     private struct Item {
@@ -61,7 +61,7 @@ final class StatusCache: @unchecked Sendable {  // `recent`, `older`, `recentByt
     /// (512 KiB). An answer read while its hash is already there is kept (so one that aged out
     /// is kept again at its next reading); a later hash in the same slot only costs that answer
     /// one more reading.
-    private var askedOnce: [Int]
+    private var readLately: [Int]
     /// A read-only view of the ledger whose connection serves only to read its data version
     /// (versions read on one connection compare, those of different connections do not); its
     /// clock and feed give a kept answer's time and freshness.
@@ -71,12 +71,12 @@ final class StatusCache: @unchecked Sendable {  // `recent`, `older`, `recentByt
 
     init(
         path: String, clock: @escaping @Sendable () -> Timestamp = Node.systemClock, generation: Int = 25_000, generationBytes: Int = 64 << 20,
-        askedOnceSlots: Int = 1 << 16
+        readLatelySlots: Int = 1 << 16
     ) throws {
-        precondition(askedOnceSlots > 0 && askedOnceSlots & (askedOnceSlots - 1) == 0, "a power of two")
+        precondition(readLatelySlots > 0 && readLatelySlots & (readLatelySlots - 1) == 0, "a power of two")
         self.generation = generation
         self.generationBytes = generationBytes
-        askedOnce = Array(repeating: 0, count: askedOnceSlots)
+        readLately = Array(repeating: 0, count: readLatelySlots)
         versionReader = try LedgerReader(path: path, clock: clock)
         versionReader.store.waitWhenBusy(milliseconds: 0)  // busy (a recovery, a lock): read the answer instead
     }
@@ -102,14 +102,14 @@ final class StatusCache: @unchecked Sendable {  // `recent`, `older`, `recentByt
         DispatchQueue.global(qos: .utility).async { withExtendedLifetime(dropped) {} }
     }
 
-    /// Keeps `item` if it replaces a kept answer or if what was asked was read once lately;
+    /// Keeps `item` if it replaces a kept answer or if what was asked was read lately;
     /// else only notes that it was read.
     private func keep(_ asked: Asked, _ item: Item, replacing: Bool) {
         let hash = asked.hashValue
         let dropped = lock.withLock { () -> [Asked: Item] in
-            let slot = hash & (askedOnce.count - 1)
-            guard replacing || askedOnce[slot] == hash else {
-                askedOnce[slot] = hash
+            let slot = hash & (readLately.count - 1)
+            guard replacing || readLately[slot] == hash else {
+                readLately[slot] = hash
                 return [:]
             }
             return insert(asked, item)

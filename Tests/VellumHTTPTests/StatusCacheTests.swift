@@ -63,7 +63,7 @@ struct StatusCacheTests {
     func keptFromTheSecondReading() async throws {
         let campus = try await Campus()
         defer { campus.remove() }
-        let cache = try StatusCache(path: campus.dir, askedOnceSlots: 1)  // every read notes its id in the one slot
+        let cache = try StatusCache(path: campus.dir, readLatelySlots: 1)  // every read notes its id in the one slot
         let reader = try LedgerReader(path: campus.dir)
         let (id, other) = (campus.active.id, campus.revoked.id)
         for _ in 0..<2 { _ = try cache.answer(id, issuer: nil, node: reader) }  // read twice: kept
