@@ -139,6 +139,39 @@ struct StatusCacheTests {
         #expect(Self.fields(try cache.answer(id, issuer: named, node: reader))?["status"] == "revoked")
     }
 
+    @Test("on a replica, the stranger's entries arriving between the campus's issue and its revocation: the bare id turns 409, the campus named shows its revocation, the stranger named stays the stranger's")
+    func strangerBetweenIssueAndRevocation() async throws {
+        let campus = try await Campus()
+        defer { campus.remove() }
+        let id = campus.active.id
+        let replica = try await TakeoverRoutesTests.replica(of: campus)  // the campus's issue first
+        let cache = try StatusCache(path: replica.directory.path, readLatelySlots: 1)
+        let reader = try LedgerReader(path: replica.directory.path)
+        let named = campus.node.did.did
+        for issuer in [nil, named] {
+            for _ in 0..<3 { #expect(Self.fields(try cache.answer(id, issuer: issuer, node: reader))?["status"] == "active") }
+        }
+        #expect(Self.fields(cache.keptAnswer(id, issuer: named))?["issuer"] == .string(named))
+
+        let (strangerDID, forged) = TakeoverRoutesTests.strangerEntries(about: id)
+        _ = try await replica.importEntries(forged)  // then the stranger's
+        #expect(cache.keptAnswer(id, issuer: nil) == nil && cache.keptAnswer(id, issuer: named) == nil)
+        #expect(#expect(throws: VellumError.self) { try cache.answer(id, issuer: nil, node: reader) }?.code == .conflict)
+        for _ in 0..<3 { #expect(Self.fields(try cache.answer(id, issuer: strangerDID, node: reader))?["issuer"] == .string(strangerDID)) }
+        for _ in 0..<2 { #expect(Self.fields(try cache.answer(id, issuer: named, node: reader))?["status"] == "active") }
+        #expect(Self.fields(cache.keptAnswer(id, issuer: named))?["status"] == "active")
+
+        try campus.node.changeStatus(.revoke, of: id, reason: "issued in error")
+        try await TakeoverRoutesTests.importLog(of: campus, into: replica)  // then the campus's revocation
+        #expect(cache.keptAnswer(id, issuer: named) == nil && cache.keptAnswer(id, issuer: strangerDID) == nil)
+        for _ in 0..<2 { #expect(Self.fields(try cache.answer(id, issuer: named, node: reader))?["status"] == "revoked") }
+        #expect(Self.fields(cache.keptAnswer(id, issuer: named))?["status"] == "revoked")
+        let stranger = Self.fields(try cache.answer(id, issuer: strangerDID, node: reader))
+        #expect(stranger?["issuer"] == .string(strangerDID) && stranger?["status"] == "active")
+        #expect(#expect(throws: VellumError.self) { try cache.answer(id, issuer: nil, node: reader) }?.code == .conflict)
+        #expect(cache.keptAnswer(id, issuer: nil) == nil)
+    }
+
     @Test("the kept answers' evidence is bounded in bytes, not only in count: past the budget, the oldest generation ages out")
     func boundedInBytes() async throws {
         let campus = try await Campus()
