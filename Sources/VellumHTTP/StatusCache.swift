@@ -23,8 +23,10 @@ import VellumStore
 /// read on a connection of the cache's own) is the one read before that query's snapshot
 /// (`keptAnswer`). That check is a read transaction with no query, short enough to run where
 /// the request arrived, without the hop to a handler thread: it does not wait out another
-/// connection's lock (SQLite's busy timeout is 0 there), only, at most, one other request's
-/// check.
+/// connection's lock (SQLite's busy timeout is 0 there), only other requests' checks on the
+/// cache's one connection, each a single pragma (`NSLock` is not fair, so possibly several).
+/// Left alone: SQLite itself retries the start of a read, with short sleeps, while a WAL
+/// index is being rebuilt, and a check caught in that holds the requests queued behind it.
 final class StatusCache: @unchecked Sendable {  // `recent`, `older`, `recentBytes` and `readLately` are guarded by `lock`, the connection of `versionReader` by `versionLock`
     /// What an answer keeps: everything but the time and the freshness, its evidence already
     /// serialized.
