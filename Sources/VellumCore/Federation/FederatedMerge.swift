@@ -21,11 +21,13 @@ public enum FederatedMerge {
     ) -> Resolution? {
         // The issue that stands is the earliest that counts: a cut-off key re-issuing an id with
         // a backdated clock must not displace the real issue. Only when none counts is the
-        // earliest of all reported (as untrusted, or revoked by the cut).
-        func authority(_ f: IssueFact) -> FederationRegistry.Authority { registry.authority(of: f.feed, seq: f.seq) { heldID(f.feed, $0) } }
-        let counting = issues.filter { $0.feed == key.feed && authority($0).org != nil }
-        guard let issue = CredentialMerge.issue(of: key, among: counting.isEmpty ? issues : counting) else { return nil }
-        let authority = authority(issue)
+        // earliest of all reported (as untrusted, or revoked by the cut). Each issue's authority
+        // is judged once: it is most of the merge's work.
+        let judged = issues.filter { $0.feed == key.feed }.map { f in (f, registry.authority(of: f.feed, seq: f.seq) { heldID(f.feed, $0) }) }
+        let counting = judged.filter { $0.1.org != nil }
+        guard let issue = CredentialMerge.issue(of: key, among: (counting.isEmpty ? judged : counting).map(\.0)),
+            let authority = judged.first(where: { $0.0 == issue })?.1
+        else { return nil }
         switch authority {
         case .member(let org, _):
             let counted = changes.filter { change in
