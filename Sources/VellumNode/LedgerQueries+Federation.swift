@@ -3,30 +3,39 @@ import VellumCore
 import VellumStore
 
 /// The registry of a node's federation, rebuilt only when the log's documents change.
-public final class RegistryCache: @unchecked Sendable {  // `cached` and `paths` are guarded by `lock`
+public final class RegistryCache: @unchecked Sendable {  // `cached` and `trust` are guarded by `lock`
     private let lock = NSLock()
     /// The registry, the number of documents it was built from, and the rowid of the log's last
     /// entry when that number was read: all of one committed snapshot.
     private var cached: (count: Int, last: Int64, registry: FederationRegistry)?
-    /// Trust paths' entries and their JSON, by the ids of the path: every status answer of a
-    /// campus carries the same few entries, and an entry never changes under its id, so they
-    /// are read and written once (up to `pathLimit` paths).
-    private var paths: [[EntryID]: (entries: [Entry], json: [UInt8])] = [:]
-    private static let pathLimit = 1024
+    /// The trust answers given with this registry, by issuer and authority: every status answer
+    /// of a campus carries the same one, and it is a function of the registry, the issuer and
+    /// its authority alone. `trust.documents` is the registry's `documentCount`; up to
+    /// `trustLimit` answers.
+    private var trust: (documents: Int, answers: [TrustKey: TrustAnswer]) = (0, [:])
+    private static let trustLimit = 1024
+
+    struct TrustKey: Hashable {
+        let feed: FeedKey
+        let authority: FederationRegistry.Authority
+    }
 
     public init() {}
 
-    /// The entries of a trust path, with `TrustAnswer.evidenceJSON` of them.
-    func evidence(_ ids: [EntryID], store: LedgerStore) throws(VellumError) -> (entries: [Entry], json: [UInt8]) {
-        if let known = lock.withLock({ paths[ids] }) { return known }
-        let entries = try store.documentEntries(ids)
-        let path = (entries, Entry.canonicalJSONArray(entries))
-        guard entries.count == ids.count else { return path }  // not all held yet: read again next time
+    /// The trust answer kept for `key` under `registry`, if any.
+    func trustAnswer(_ key: TrustKey, in registry: FederationRegistry) -> TrustAnswer? {
+        lock.withLock { trust.documents == registry.documentCount ? trust.answers[key] : nil }
+    }
+
+    /// Keeps `answer` for `key` under `registry`: answers of an older registry go (a
+    /// connection's snapshots only move forward), and one of an older registry is not kept.
+    func keep(_ answer: TrustAnswer, for key: TrustKey, in registry: FederationRegistry) {
         lock.withLock {
-            if paths.count >= Self.pathLimit { paths.removeAll() }
-            paths[ids] = path
+            if trust.documents < registry.documentCount || trust.answers.count >= Self.trustLimit {
+                trust = (registry.documentCount, [:])
+            }
+            if trust.documents == registry.documentCount { trust.answers[key] = answer }
         }
-        return path
     }
 
     /// Every status answer asks for it, so the usual case is one seek to the log's end: the
@@ -96,17 +105,25 @@ extension LedgerQueries {
             reason: reason, evidence: try store.documentEntries(registry.evidence(ofMember: org)))
     }
 
+    /// The trust answer for `feed`'s entries under `authority`. Kept once every entry of its
+    /// path is held, outside a write transaction (whose documents may yet be rolled back, and
+    /// give their count to other documents).
     func trustAnswer(feed: FeedKey, authority: FederationRegistry.Authority, in registry: FederationRegistry) throws(VellumError) -> TrustAnswer {
+        let key = RegistryCache.TrustKey(feed: feed, authority: authority)
+        if let known = registryCache.trustAnswer(key, in: registry) { return known }
         let orgID: String? =
             switch authority {
             case .member(let org, _), .cutOff(let org, _): org
             case .untrusted: registry.delegation(of: feed)?.org.id
             }
         let org = orgID.flatMap { registry.organizations[$0] }
-        return TrustAnswer(
+        let path = registry.evidence(for: authority, feed: feed)
+        let evidence = try store.documentEntries(path)
+        let answer = TrustAnswer(
             issuer: feed.did, trusted: authority.org != nil, organization: org.map { ($0.id, $0.name) },
-            federation: (registry.federationID, registry.name), reason: authority.reason,
-            evidence: try registryCache.evidence(registry.evidence(for: authority, feed: feed), store: store))
+            federation: (registry.federationID, registry.name), reason: authority.reason, evidence: evidence)
+        if evidence.count == path.count, !store.writing { registryCache.keep(answer, for: key, in: registry) }
+        return answer
     }
 
     /// The status in a federation of the credential a query names, now or at a past `time`,

@@ -101,7 +101,7 @@ public struct StatusReport: Sendable {
         trust: TrustAnswer? = nil
     ) -> [UInt8] {
         var out: [UInt8] = []
-        out.reserveCapacity(evidenceJSON.count + (trust?.evidenceJSON.count ?? 0) + 1_024)
+        out.reserveCapacity(evidenceJSON.count + (trust?.canonicalJSON.count ?? 0) + 1_024)
         func field(_ name: String, _ first: Bool = false) {
             out.append(UInt8(ascii: first ? "{" : ","))
             JSON.writeString(name, into: &out)
@@ -120,7 +120,7 @@ public struct StatusReport: Sendable {
         field("status"); string(status.rawValue)
         if let trust {
             field("trust")
-            trust.writeCanonicalJSON(into: &out)
+            out.append(contentsOf: trust.canonicalJSON)
         }
         field("validUntil"); string(validUntil)
         out.append(UInt8(ascii: "}"))

@@ -10,29 +10,23 @@ public struct TrustAnswer: Sendable {
     public let federation: (id: String, name: String)
     public let reason: String?
     public let evidence: [Entry]
-    /// `evidence` as canonical JSON, written once with it (`RegistryCache` keeps it per path).
-    let evidenceJSON: [UInt8]
+    /// `json.canonicalBytes`, written once with it (keys in JCS order, entries with their stored
+    /// payload bytes): it goes into every status answer of a federation node, and
+    /// `RegistryCache` keeps the answer for each issuer and authority.
+    let canonicalJSON: [UInt8]
 
     init(
         issuer: String, trusted: Bool, organization: (id: String, name: String)?, federation: (id: String, name: String), reason: String?,
-        evidence: (entries: [Entry], json: [UInt8])
+        evidence: [Entry]
     ) {
         self.issuer = issuer
         self.trusted = trusted
         self.organization = organization
         self.federation = federation
         self.reason = reason
-        self.evidence = evidence.entries
-        evidenceJSON = evidence.json
-    }
-
-    init(
-        issuer: String, trusted: Bool, organization: (id: String, name: String)?, federation: (id: String, name: String), reason: String?,
-        evidence: [Entry]
-    ) {
-        self.init(
-            issuer: issuer, trusted: trusted, organization: organization, federation: federation, reason: reason,
-            evidence: (evidence, Entry.canonicalJSONArray(evidence)))
+        self.evidence = evidence
+        canonicalJSON = Self.canonicalJSON(
+            issuer: issuer, trusted: trusted, organization: organization, federation: federation, reason: reason, evidence: evidence)
     }
 
     public var json: JSON {
@@ -47,9 +41,11 @@ public struct TrustAnswer: Sendable {
         return .object(o)
     }
 
-    /// `json.canonicalBytes`, written directly (keys in JCS order, entries with their stored
-    /// payload bytes): it goes into every status answer of a federation node.
-    public func writeCanonicalJSON(into out: inout [UInt8]) {
+    private static func canonicalJSON(
+        issuer: String, trusted: Bool, organization: (id: String, name: String)?, federation: (id: String, name: String), reason: String?,
+        evidence: [Entry]
+    ) -> [UInt8] {
+        var out: [UInt8] = []
         func field(_ name: String, _ first: Bool = false) {
             out.append(UInt8(ascii: first ? "{" : ","))
             JSON.writeString(name, into: &out)
@@ -61,7 +57,7 @@ public struct TrustAnswer: Sendable {
             out.append(UInt8(ascii: "}"))
         }
         field("evidence", true)
-        out.append(contentsOf: evidenceJSON)
+        out.append(contentsOf: Entry.canonicalJSONArray(evidence))
         field("federation"); pair(federation)
         field("issuer"); JSON.writeString(issuer, into: &out)
         field("organization")
@@ -69,5 +65,6 @@ public struct TrustAnswer: Sendable {
         if let reason { field("reason"); JSON.writeString(reason, into: &out) }
         field("trusted"); out.append(contentsOf: (trusted ? "true" : "false").utf8)
         out.append(UInt8(ascii: "}"))
+        return out
     }
 }

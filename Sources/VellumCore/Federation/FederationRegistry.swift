@@ -53,6 +53,9 @@ public struct FederationRegistry: Sendable {
     /// The first entry carrying each event, by digest and proof (a copy with a forged proof is
     /// another key).
     let firstPublication: [[UInt8]: EntryID]
+    /// How many published documents it was built from. The log's documents are only ever
+    /// appended, so on one ledger an equal count is the same registry (`RegistryCache`).
+    public let documentCount: Int
 
     public struct Member: Sendable, Hashable {
         public let id: String
@@ -74,6 +77,7 @@ public struct FederationRegistry: Sendable {
 
     public init(federationID: String, documents: [PublishedDocument]) {
         self.federationID = federationID
+        documentCount = documents.count
         let documents = documents.sorted { $0.entry < $1.entry }
         var pool: [String: [OrgEvent]] = [:]
         var firstPublication: [[UInt8]: EntryID] = [:]
@@ -152,7 +156,7 @@ public struct FederationRegistry: Sendable {
     // MARK: authority
 
     /// Whether an entry counts, and for which organization.
-    public enum Authority: Sendable, Equatable {
+    public enum Authority: Sendable, Hashable {
         /// Counts for `org`, under the delegation the feed accepted in `accepted`.
         case member(org: String, accepted: EntryID)
         /// Written after its feed was cut off (or forking the accepted history): counts for
