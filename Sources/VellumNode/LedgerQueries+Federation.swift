@@ -2,15 +2,18 @@ import Foundation
 import VellumCore
 import VellumStore
 
-/// The registry of a node's federation, rebuilt only when the log's documents change.
+/// The registry of a node's federation, rebuilt only when the log's documents change, and the
+/// trust answers of its members' campuses.
 public final class RegistryCache: @unchecked Sendable {  // `cached` and `trust` are guarded by `lock`
     private let lock = NSLock()
     /// The registry, the number of documents it was built from, and the rowid of the log's last
     /// entry when that number was read: all of one committed snapshot.
     private var cached: (count: Int, last: Int64, registry: FederationRegistry)?
-    /// The trust answers given with this registry, by issuer and authority: every status answer
-    /// of a campus carries the same one, and it is a function of the registry, the issuer and
-    /// its authority alone. `trust.documents` is the registry's `documentCount`; up to
+    /// Trust answers of campuses that count for a member, by feed and authority, under the
+    /// registry whose `documentCount` is `trust.documents`: every status answer of a campus
+    /// carries the same one, a function of the registry, the feed and its authority alone.
+    /// Only members' (`.member`): their keys are the delegations a member signed and its
+    /// campus accepted, while anyone can name a new untrusted did:key in every query. Up to
     /// `trustLimit` answers.
     private var trust: (documents: Int, answers: [TrustKey: TrustAnswer]) = (0, [:])
     private static let trustLimit = 1024
@@ -27,14 +30,17 @@ public final class RegistryCache: @unchecked Sendable {  // `cached` and `trust`
         lock.withLock { trust.documents == registry.documentCount ? trust.answers[key] : nil }
     }
 
-    /// Keeps `answer` for `key` under `registry`: answers of an older registry go (a
-    /// connection's snapshots only move forward), and one of an older registry is not kept.
+    /// Keeps a member campus's `answer` for `key` under `registry`. A newer registry's answer
+    /// replaces the older registry's; an older one's (a snapshot taken before the last
+    /// change) is not kept.
     func keep(_ answer: TrustAnswer, for key: TrustKey, in registry: FederationRegistry) {
+        guard case .member = key.authority else { return }
         lock.withLock {
-            if trust.documents < registry.documentCount || trust.answers.count >= Self.trustLimit {
+            guard registry.documentCount >= trust.documents else { return }
+            if registry.documentCount > trust.documents || trust.answers.count >= Self.trustLimit {
                 trust = (registry.documentCount, [:])
             }
-            if trust.documents == registry.documentCount { trust.answers[key] = answer }
+            trust.answers[key] = answer
         }
     }
 
@@ -105,9 +111,9 @@ extension LedgerQueries {
             reason: reason, evidence: try store.documentEntries(registry.evidence(ofMember: org)))
     }
 
-    /// The trust answer for `feed`'s entries under `authority`. Kept once every entry of its
-    /// path is held, outside a write transaction (whose documents may yet be rolled back, and
-    /// give their count to other documents).
+    /// The trust answer for `feed`'s entries under `authority`. A member campus's is kept once
+    /// every entry of its path is held, outside a write transaction (whose documents may yet be
+    /// rolled back, and their count then be another document's).
     func trustAnswer(feed: FeedKey, authority: FederationRegistry.Authority, in registry: FederationRegistry) throws(VellumError) -> TrustAnswer {
         let key = RegistryCache.TrustKey(feed: feed, authority: authority)
         if let known = registryCache.trustAnswer(key, in: registry) { return known }

@@ -11,10 +11,9 @@ import VellumNode
 /// node and over HTTP, although the credential's authority stays the same.
 @Suite("Trust answers follow the federation's documents")
 struct TrustAnswerTests {
-    @Test("a compromise cut through the issue keeps the credential counting, and its answers then carry the cut as evidence")
-    func cutShowsInTheNextAnswer() async throws {
+    /// A campus of a one-university federation, with one credential issued.
+    static func campus() async throws -> (base: String, org: OrgDirectory, campus: Node, delegation: LinkedEntry, credential: IssuedCredential) {
         let base = FileManager.default.temporaryDirectory.appendingPathComponent("vellum-trust-\(UUID().uuidString)").path
-        defer { for dir in [base, base + ".org"] { try? FileManager.default.removeItem(atPath: dir) } }
         _ = try OrgDirectory.create(at: base + ".org", name: "Test University")
         let org = OrgDirectory(path: base + ".org")
         let genesis = Genesis(name: "Test Federation", threshold: 1, founders: [try org.events()[0].org])
@@ -23,8 +22,16 @@ struct TrustAnswerTests {
             document = document.replacingEvents(of: log[0].org, with: log)
         }
         let campus = try Node.create(at: base, name: "Campus", baseURL: "https://campus.example.edu", federation: document)
-        let delegation = try campus.publish(try org.append(.delegation(Delegation(feed: campus.feed, transport: campus.transport.publicKey, endpoint: nil, until: nil))))
+        let delegation = try campus.publish(
+            try org.append(.delegation(Delegation(feed: campus.feed, transport: campus.transport.publicKey, endpoint: nil, until: nil))))
         let credential = try await campus.issue(CredentialRequest(subject: "did:example:bob", achievementName: "Networks"))
+        return (base, org, campus, delegation, credential)
+    }
+
+    @Test("a compromise cut through the issue keeps the credential counting, and its answers then carry the cut as evidence")
+    func cutShowsInTheNextAnswer() async throws {
+        let (base, org, campus, delegation, credential) = try await Self.campus()
+        defer { for dir in [base, base + ".org"] { try? FileManager.default.removeItem(atPath: dir) } }
         let issued = try #require(try campus.store.heads()[campus.feed])
         let genesisEntry = try #require(try campus.store.entry(feed: campus.feed, seq: 1)).id  // `Node.create` publishes the genesis
         let accepted = delegation.id
@@ -49,6 +56,34 @@ struct TrustAnswerTests {
                 #expect(trust.trusted && trust.evidence.map(\.id) == path)
                 #expect(http == path.map(\.hex))
             }
+        }
+    }
+
+    @Test("a trust answer read inside a write transaction that is rolled back is not kept for the next document at its count")
+    func rolledBackDocumentIsNotKept() async throws {
+        let (base, org, campus, delegation, credential) = try await Self.campus()
+        defer { for dir in [base, base + ".org", base + ".fork"] { try? FileManager.default.removeItem(atPath: dir) } }
+        let issued = try #require(try campus.store.heads()[campus.feed])
+        let genesisEntry = try #require(try campus.store.entry(feed: campus.feed, seq: 1)).id
+        // A cut signed on a copy of the university's log, carried by some other feed and read
+        // in a transaction that never commits; then another document takes its place in the log.
+        try FileManager.default.copyItem(atPath: base + ".org", toPath: base + ".fork")
+        let cut = try OrgDirectory(path: base + ".fork").append(
+            .undelegation(Undelegation(feed: campus.feed, reason: .compromised, through: issued.seq, entry: issued.id)))
+        var carrier = FeedWriter(key: .init(), head: nil, clock: HLC(rawValue: 0))
+        struct RolledBack: Error {}
+        #expect(throws: RolledBack.self) {
+            try campus.store.transaction {
+                try campus.store.append(carrier.append([(.document, .document(cut))], now: campus.now()))
+                #expect(try campus.status(of: credential.id).trust?.evidence.count == 3)  // the cut, uncommitted
+                throw RolledBack()
+            }
+        }
+        let sibling = FeedWriter(key: .init(), head: nil, clock: HLC(rawValue: 0)).feed
+        try campus.publish(try org.append(.delegation(Delegation(feed: sibling, transport: campus.transport.publicKey, endpoint: nil, until: nil))))
+        for _ in 0..<2 {
+            let trust = try #require(try campus.status(of: credential.id).trust)
+            #expect(trust.trusted && trust.evidence.map(\.id) == [genesisEntry, delegation.id])
         }
     }
 }

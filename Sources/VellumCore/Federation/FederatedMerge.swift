@@ -25,9 +25,8 @@ public enum FederatedMerge {
         // is judged once: it is most of the merge's work.
         let judged = issues.filter { $0.feed == key.feed }.map { f in (f, registry.authority(of: f.feed, seq: f.seq) { heldID(f.feed, $0) }) }
         let counting = judged.filter { $0.1.org != nil }
-        guard let issue = CredentialMerge.issue(of: key, among: (counting.isEmpty ? judged : counting).map(\.0)),
-            let authority = judged.first(where: { $0.0 == issue })?.1
-        else { return nil }
+        guard let issue = CredentialMerge.issue(of: key, among: (counting.isEmpty ? judged : counting).map(\.0)) else { return nil }
+        let authority = judged.first { $0.0 == issue }!.1  // `issue` is one of `judged`
         switch authority {
         case .member(let org, _):
             let counted = changes.filter { change in

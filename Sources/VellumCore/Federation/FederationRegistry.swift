@@ -53,8 +53,10 @@ public struct FederationRegistry: Sendable {
     /// The first entry carrying each event, by digest and proof (a copy with a forged proof is
     /// another key).
     let firstPublication: [[UInt8]: EntryID]
-    /// How many published documents it was built from. The log's documents are only ever
-    /// appended, so on one ledger an equal count is the same registry (`RegistryCache`).
+    /// How many published documents it was built from. A ledger's documents are only ever
+    /// appended, so between two registries built from all of one ledger's committed documents,
+    /// an equal count means the same registry (`RegistryCache`); not so for one built with
+    /// other documents too (a file's, before it is imported).
     public let documentCount: Int
 
     public struct Member: Sendable, Hashable {
