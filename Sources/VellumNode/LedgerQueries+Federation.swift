@@ -10,11 +10,12 @@ public final class RegistryCache: @unchecked Sendable {  // `cached` and `trust`
     /// entry when that number was read: all of one committed snapshot.
     private var cached: (count: Int, last: Int64, registry: FederationRegistry)?
     /// Trust answers of campuses that count for a member, by feed and authority, under the
-    /// registry whose `documentCount` is `trust.documents`: every status answer of a campus
-    /// carries the same one, a function of the registry, the feed and its authority alone.
-    /// Only members' (`.member`): their keys are the delegations a member signed and its
-    /// campus accepted, while anyone can name a new untrusted did:key in every query. Up to
-    /// `trustLimit` answers.
+    /// registry whose `documentCount` is `trust.documents`: a function of the registry, the
+    /// feed and its authority alone, from which every status answer about a campus's
+    /// credentials starts. Only members' (`.member`): their keys are the delegations a member
+    /// signed and its campus accepted, while anyone can name a new untrusted did:key in every
+    /// query, and a cut-off key's reason names the seq of each entry it writes after the cut.
+    /// Other answers are read and written anew each time. Up to `trustLimit` answers.
     private var trust: (documents: Int, answers: [TrustKey: TrustAnswer]) = (0, [:])
     private static let trustLimit = 1024
 
@@ -30,9 +31,9 @@ public final class RegistryCache: @unchecked Sendable {  // `cached` and `trust`
         lock.withLock { trust.documents == registry.documentCount ? trust.answers[key] : nil }
     }
 
-    /// Keeps a member campus's `answer` for `key` under `registry`. A newer registry's answer
-    /// replaces the older registry's; an older one's (a snapshot taken before the last
-    /// change) is not kept.
+    /// Keeps a member campus's `answer` for `key` under `registry`. The first answer kept
+    /// under a newer registry, or once `trustLimit` are kept, drops all the others; an older
+    /// registry's (a snapshot taken before the last change) is not kept.
     func keep(_ answer: TrustAnswer, for key: TrustKey, in registry: FederationRegistry) {
         guard case .member = key.authority else { return }
         lock.withLock {
@@ -111,9 +112,9 @@ extension LedgerQueries {
             reason: reason, evidence: try store.documentEntries(registry.evidence(ofMember: org)))
     }
 
-    /// The trust answer for `feed`'s entries under `authority`. A member campus's is kept once
-    /// every entry of its path is held, outside a write transaction (whose documents may yet be
-    /// rolled back, and their count then be another document's).
+    /// The trust answer for `feed`'s entries under `authority`. A member campus's is kept, but
+    /// not one read inside a write transaction, whose documents may yet be rolled back and
+    /// their count then be another document's.
     func trustAnswer(feed: FeedKey, authority: FederationRegistry.Authority, in registry: FederationRegistry) throws(VellumError) -> TrustAnswer {
         let key = RegistryCache.TrustKey(feed: feed, authority: authority)
         if let known = registryCache.trustAnswer(key, in: registry) { return known }
@@ -123,12 +124,11 @@ extension LedgerQueries {
             case .untrusted: registry.delegation(of: feed)?.org.id
             }
         let org = orgID.flatMap { registry.organizations[$0] }
-        let path = registry.evidence(for: authority, feed: feed)
-        let evidence = try store.documentEntries(path)
         let answer = TrustAnswer(
             issuer: feed.did, trusted: authority.org != nil, organization: org.map { ($0.id, $0.name) },
-            federation: (registry.federationID, registry.name), reason: authority.reason, evidence: evidence)
-        if evidence.count == path.count, !store.writing { registryCache.keep(answer, for: key, in: registry) }
+            federation: (registry.federationID, registry.name), reason: authority.reason,
+            evidence: try store.documentEntries(registry.evidence(for: authority, feed: feed)))
+        if !store.writing { registryCache.keep(answer, for: key, in: registry) }
         return answer
     }
 

@@ -11,9 +11,11 @@ import VellumNode
 /// node and over HTTP, although the credential's authority stays the same.
 @Suite("Trust answers follow the federation's documents")
 struct TrustAnswerTests {
-    /// A campus of a one-university federation, with one credential issued.
-    static func campus() async throws -> (base: String, org: OrgDirectory, campus: Node, delegation: LinkedEntry, credential: IssuedCredential) {
-        let base = FileManager.default.temporaryDirectory.appendingPathComponent("vellum-trust-\(UUID().uuidString)").path
+    static func scratch() -> String { FileManager.default.temporaryDirectory.appendingPathComponent("vellum-trust-\(UUID().uuidString)").path }
+
+    /// A campus of a one-university federation at `base` (its university at `base + ".org"`),
+    /// with one credential issued.
+    static func campus(at base: String) async throws -> (org: OrgDirectory, campus: Node, delegation: LinkedEntry, credential: IssuedCredential) {
         _ = try OrgDirectory.create(at: base + ".org", name: "Test University")
         let org = OrgDirectory(path: base + ".org")
         let genesis = Genesis(name: "Test Federation", threshold: 1, founders: [try org.events()[0].org])
@@ -25,21 +27,20 @@ struct TrustAnswerTests {
         let delegation = try campus.publish(
             try org.append(.delegation(Delegation(feed: campus.feed, transport: campus.transport.publicKey, endpoint: nil, until: nil))))
         let credential = try await campus.issue(CredentialRequest(subject: "did:example:bob", achievementName: "Networks"))
-        return (base, org, campus, delegation, credential)
+        return (org, campus, delegation, credential)
     }
 
     @Test("a compromise cut through the issue keeps the credential counting, and its answers then carry the cut as evidence")
     func cutShowsInTheNextAnswer() async throws {
-        let (base, org, campus, delegation, credential) = try await Self.campus()
+        let base = Self.scratch()
         defer { for dir in [base, base + ".org"] { try? FileManager.default.removeItem(atPath: dir) } }
+        let (org, campus, delegation, credential) = try await Self.campus(at: base)
         let issued = try #require(try campus.store.heads()[campus.feed])
         let genesisEntry = try #require(try campus.store.entry(feed: campus.feed, seq: 1)).id  // `Node.create` publishes the genesis
-        let accepted = delegation.id
 
-        let (id, dir) = (credential.id, base)
         try await Application(router: try VellumAPI(dataPath: base, registry: testRegistry).router()).test(.router) { raw in
             let client = Client(client: raw)
-            let node = try Node.open(at: dir)  // the CLI's view, next to the HTTP service's own reader
+            let node = try Node.open(at: base)  // the CLI's view, next to the HTTP service's own reader
             var cut: EntryID?
             for round in 0..<4 {  // each path twice: the second answer is the kept one
                 if round == 2 {
@@ -47,12 +48,12 @@ struct TrustAnswerTests {
                         try org.append(.undelegation(Undelegation(feed: node.feed, reason: .compromised, through: issued.seq, entry: issued.id)))
                     ).id
                 }
-                let answer = try await client.get("/v1/credentials/\(id)/status")
+                let answer = try await client.get("/v1/credentials/\(credential.id)/status")
                 #expect(answer.status == .ok && answer.json["status"] == "active" && answer.json["trust"]?["trusted"] == true)
                 let http = answer.json["trust"]?["evidence"]?.arrayValue?.compactMap { $0["id"]?.stringValue }
-                let trust = try #require(try node.status(of: id).trust)
+                let trust = try #require(try node.status(of: credential.id).trust)
                 // The genesis and the delegation accepted; after the cut, the cut too.
-                let path = [genesisEntry, accepted] + (cut.map { [$0] } ?? [])
+                let path = [genesisEntry, delegation.id] + (cut.map { [$0] } ?? [])
                 #expect(trust.trusted && trust.evidence.map(\.id) == path)
                 #expect(http == path.map(\.hex))
             }
@@ -61,8 +62,9 @@ struct TrustAnswerTests {
 
     @Test("a trust answer read inside a write transaction that is rolled back is not kept for the next document at its count")
     func rolledBackDocumentIsNotKept() async throws {
-        let (base, org, campus, delegation, credential) = try await Self.campus()
+        let base = Self.scratch()
         defer { for dir in [base, base + ".org", base + ".fork"] { try? FileManager.default.removeItem(atPath: dir) } }
+        let (org, campus, delegation, credential) = try await Self.campus(at: base)
         let issued = try #require(try campus.store.heads()[campus.feed])
         let genesisEntry = try #require(try campus.store.entry(feed: campus.feed, seq: 1)).id
         // A cut signed on a copy of the university's log, carried by some other feed and read
