@@ -8,6 +8,21 @@ import VellumNode
 /// The HTTP part of Scripts/bench: the script starts a real `vellum node --http` on a ledger
 /// built here, and this process's bare Hummingbird endpoint as the limit, and loads both with wrk.
 enum HTTPBench {
+    /// `vellum-bench answers DIR IDS COUNT ROUNDS`: the CPU of a status answer alone, in
+    /// process, on one thread: each round reads COUNT answers (`LedgerQueries.status`, then
+    /// `canonicalBytes`) for ids drawn from the file IDS, and prints the time per answer. For
+    /// A/B comparisons of the answer's code, without HTTP, the hop or wrk; not a bench row.
+    static func answers(at path: String, ids: String, count: Int, rounds: Int) async throws {
+        let reader = try LedgerReader(path: path)
+        let known = try String(contentsOfFile: ids, encoding: .utf8).split(separator: "\n").map(String.init)
+        for round in 1...rounds {
+            let drawn = (0..<count).map { _ in known.randomElement()! }
+            var bytes = 0
+            let elapsed = try await seconds { for id in drawn { bytes += try reader.status(of: id).canonicalBytes.count } }
+            print(String(format: "round %d: %.2f µs per answer, %d bytes per answer", round, elapsed * 1e6 / Double(count), bytes / count))
+        }
+    }
+
     /// `vellum-bench ledger DIR COUNT IDS [--federation]`: a node with COUNT credentials (1% of
     /// a sample revoked), a random sample of 10,000 of their ids in the file IDS (a hot set, as
     /// a registrar's recent cohort) and every id in IDS.all, for wrk to query. With

@@ -23,8 +23,8 @@ func scratchDirectory() -> String {
     return path
 }
 
-// Helpers for the HTTP figures (Scripts/bench runs them as separate processes) and the
-// hostile load of Scripts/hostile.
+// Helpers for the HTTP figures (Scripts/bench runs them as separate processes), the
+// in-process answer's A/B and the hostile load of Scripts/hostile.
 switch CommandLine.arguments.dropFirst().first {
 case "ledger":
     let a = CommandLine.arguments
@@ -33,6 +33,10 @@ case "ledger":
 case "bare-http":
     let a = CommandLine.arguments.filter { $0 != "--hop" }
     try await HTTPBench.bareServer(endpointFile: a[2], bodyBytes: a.count > 3 ? Int(a[3])! : 0, hop: CommandLine.arguments.contains("--hop"))
+    exit(0)
+case "answers":
+    let a = CommandLine.arguments
+    try await HTTPBench.answers(at: a[2], ids: a[3], count: Int(a[4])!, rounds: Int(a[5])!)
     exit(0)
 case "attack":
     try await HostileLoad.run(data: CommandLine.arguments[2], messages: Int(CommandLine.arguments[3])!)
