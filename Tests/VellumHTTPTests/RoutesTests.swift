@@ -16,6 +16,19 @@ let testRegistry: PrometheusCollectorRegistry = {
     return registry
 }()
 
+/// A university created at `path` and the genesis of a federation it founds and endorses:
+/// what a campus or replica of a one-university federation is created with.
+func testFederation(university path: String) throws -> (org: OrgDirectory, genesis: FederationDocument) {
+    _ = try OrgDirectory.create(at: path, name: "Test University")
+    let org = OrgDirectory(path: path)
+    let genesis = Genesis(name: "Test Federation", threshold: 1, founders: [try org.events()[0].org])
+    var document = FederationDocument.genesis(genesis, events: [])
+    if case .organization(let log) = try org.append(.endorsement(digest: genesis.digest)) {
+        document = document.replacingEvents(of: log[0].org, with: log)
+    }
+    return (org, document)
+}
+
 /// A node with one active, one revoked and one suspended credential, and its API.
 struct Campus: @unchecked Sendable {  // the node is used by one test at a time
     let dir: String

@@ -177,13 +177,7 @@ struct TakeoverRoutesTests {
     func federatedStranger() async throws {
         let base = FileManager.default.temporaryDirectory.appendingPathComponent("vellum-http-\(UUID().uuidString)").path
         defer { for dir in [base, base + ".org", base + "-replica"] { try? FileManager.default.removeItem(atPath: dir) } }
-        _ = try OrgDirectory.create(at: base + ".org", name: "Test University")
-        let org = OrgDirectory(path: base + ".org")
-        let genesis = Genesis(name: "Test Federation", threshold: 1, founders: [try org.events()[0].org])
-        var document = FederationDocument.genesis(genesis, events: [])
-        if case .organization(let log) = try org.append(.endorsement(digest: genesis.digest)) {
-            document = document.replacingEvents(of: log[0].org, with: log)
-        }
+        let (org, document) = try testFederation(university: base + ".org")
         let campus = try Node.create(at: base, name: "Campus", baseURL: "https://campus.example.edu", federation: document)
         try campus.publish(try org.append(.delegation(Delegation(feed: campus.feed, transport: campus.transport.publicKey, endpoint: nil, until: nil))))
         let own = try await campus.issue(CredentialRequest(subject: "did:example:bob", achievementName: "Networks"))

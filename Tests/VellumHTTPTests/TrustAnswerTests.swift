@@ -16,14 +16,8 @@ struct TrustAnswerTests {
     /// A campus of a one-university federation at `base` (its university at `base + ".org"`),
     /// with one credential issued.
     static func campus(at base: String) async throws -> (org: OrgDirectory, campus: Node, delegation: LinkedEntry, credential: IssuedCredential) {
-        _ = try OrgDirectory.create(at: base + ".org", name: "Test University")
-        let org = OrgDirectory(path: base + ".org")
-        let genesis = Genesis(name: "Test Federation", threshold: 1, founders: [try org.events()[0].org])
-        var document = FederationDocument.genesis(genesis, events: [])
-        if case .organization(let log) = try org.append(.endorsement(digest: genesis.digest)) {
-            document = document.replacingEvents(of: log[0].org, with: log)
-        }
-        let campus = try Node.create(at: base, name: "Campus", baseURL: "https://campus.example.edu", federation: document)
+        let (org, genesis) = try testFederation(university: base + ".org")
+        let campus = try Node.create(at: base, name: "Campus", baseURL: "https://campus.example.edu", federation: genesis)
         let delegation = try campus.publish(
             try org.append(.delegation(Delegation(feed: campus.feed, transport: campus.transport.publicKey, endpoint: nil, until: nil))))
         let credential = try await campus.issue(CredentialRequest(subject: "did:example:bob", achievementName: "Networks"))
