@@ -15,6 +15,7 @@ enum HTTPBench {
     static func answers(at path: String, ids: String, count: Int, rounds: Int) async throws {
         let reader = try LedgerReader(path: path)
         let known = try String(contentsOfFile: ids, encoding: .utf8).split(separator: "\n").map(String.init)
+        guard !known.isEmpty, count > 0, rounds > 0 else { throw VellumError(.invalidInput, "answers: \(ids) holds no ids, or COUNT or ROUNDS is not positive") }
         for round in 1...rounds {
             let drawn = (0..<count).map { _ in known.randomElement()! }
             var bytes = 0
